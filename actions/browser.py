@@ -1,0 +1,468 @@
+"""The Playwright browser environment: the only place Playwright is driven.
+
+Contract (see ``actions.environment.Environment``):
+- A synchronous facade over async Playwright running on its own event-loop thread. Every call has a
+  deadline, so a hung page costs at most ``action_timeout_s``/``navigation_timeout_s``, never a hang.
+- Screenshots are viewport-sized at CSS scale whatever the device scale factor (or DPR times larger
+  with ``screenshot_scale="device"``; the Observation says which).
+- JavaScript dialogs are *surfaced*, not dismissed: the action that opened one returns at once, the
+  next Observation shows the dialog painted over the last screenshot (``actions.dialogs``), and the
+  next action answers it (click OK/Cancel, Enter/Escape, type into a prompt). The interrupted action
+  then completes.
+- New tabs and popups are followed (the newest tab becomes the active one; closing it returns to
+  the previous). Downloads are saved into ``downloads_dir`` or refused when it is None.
+- Navigations started by an action are waited for (DOMContentLoaded), bounded by the timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import io
+import logging
+import re
+import threading
+from collections.abc import Coroutine
+from importlib.metadata import version as pkg_version
+from pathlib import Path
+from typing import Any, TypeVar
+
+from PIL import Image
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    Dialog,
+    Download,
+    Page,
+    Playwright,
+    Request,
+    async_playwright,
+)
+from playwright.async_api import Error as PlaywrightError
+
+from actions import dialogs
+from actions.chromium import QUIET_ARGS, find_chromium, needs_no_sandbox
+from actions.environment import BrowserConfig, EnvError, JsonValue
+from actions.executor import execute
+from actions.keys import normalize_combo
+from actions.types import Action, ActionResult, Click, DialogInfo, KeyPress, Observation, Type, Wait
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
+
+
+class BrowserEnv:
+    """A Chromium browser driven through Playwright; see the module contract."""
+
+    def __init__(self, config: BrowserConfig | None = None) -> None:
+        self.config = config or BrowserConfig()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="gaze-browser", daemon=True)
+        self._thread.start()
+        self._pw: Playwright | None = None
+        self._browser: Browser | None = None
+        self._context: BrowserContext | None = None
+        self._pages: list[Page] = []
+        self._dialog: Dialog | None = None
+        self._dialog_info: DialogInfo | None = None
+        self._prompt_text: str | None = None
+        self._pending: asyncio.Task[ActionResult] | None = None
+        self._dialog_event: asyncio.Event | None = None
+        self._notes: list[str] = []
+        self._nav_started = False
+        self._last_shot: Image.Image | None = None
+        self._closed = False
+        self.executable: str | None = None
+
+    # ------------------------------------------------------------ plumbing
+
+    def _run(self, coro: Coroutine[Any, Any, T], timeout_s: float) -> T:
+        if self._closed:
+            coro.close()
+            raise EnvError("the browser environment is closed")
+        fut = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        try:
+            return fut.result(timeout_s)
+        except concurrent.futures.TimeoutError:
+            fut.cancel()
+            raise EnvError(f"the browser did not answer within {timeout_s:.0f} s") from None
+
+    @property
+    def _page(self) -> Page:
+        if not self._pages:
+            raise EnvError("no open tab (call reset first)")
+        return self._pages[-1]
+
+    @property
+    def url(self) -> str:
+        return self._pages[-1].url if self._pages else "about:blank"
+
+    @property
+    def browser_version(self) -> str:
+        return self._browser.version if self._browser else "not started"
+
+    @staticmethod
+    def playwright_version() -> str:
+        return pkg_version("playwright")
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def _launch(self) -> None:
+        if self._pw is None:
+            self._pw = await async_playwright().start()
+        if self._browser is not None and self._browser.is_connected():
+            return
+        exe = find_chromium(self.config.executable, self._pw.chromium.executable_path)
+        args = [*QUIET_ARGS, *self.config.extra_args]
+        if needs_no_sandbox():
+            args.append("--no-sandbox")
+        self._browser = await self._pw.chromium.launch(
+            executable_path=exe, headless=self.config.headless, args=args, timeout=30_000
+        )
+        self.executable = exe or self._pw.chromium.executable_path
+        log.info("launched Chromium %s from %s", self._browser.version, self.executable)
+
+    async def _new_context(self, url: str) -> ActionResult:
+        await self._launch()
+        assert self._browser is not None
+        if self._context is not None:
+            await self._close_context()
+        c = self.config
+        self._dialog_event = asyncio.Event()
+        self._context = await self._browser.new_context(
+            viewport={"width": c.viewport_w, "height": c.viewport_h},
+            device_scale_factor=c.device_scale_factor,
+            accept_downloads=c.downloads_dir is not None,
+        )
+        self._context.on("page", self._on_new_page)
+        self._context.set_default_timeout(c.action_timeout_s * 1000)
+        page = await self._context.new_page()  # _on_new_page registers it
+        self._notes.clear()
+        try:
+            resp = await page.goto(url, wait_until="domcontentloaded", timeout=c.navigation_timeout_s * 1000)
+        except PlaywrightError as e:
+            return ActionResult.failure(f"could not load {url}: {str(e).splitlines()[0]}")
+        if resp is not None and resp.status >= 400:
+            return ActionResult.failure(f"{url} answered HTTP {resp.status}")
+        return ActionResult.success()
+
+    async def _close_context(self) -> None:
+        if self._pending is not None:
+            self._pending.cancel()
+        ctx, self._context = self._context, None
+        self._pages.clear()
+        self._dialog = self._dialog_info = self._pending = None
+        self._last_shot = None
+        if ctx is not None:
+            try:
+                await ctx.close()
+            except PlaywrightError:
+                pass
+
+    def reset(self, url: str, config: BrowserConfig | None = None) -> ActionResult:
+        """A fresh context (no cookies, storage or tabs) at ``url``."""
+        if config is not None:
+            relaunch = (config.headless, config.executable, config.extra_args) != (
+                self.config.headless,
+                self.config.executable,
+                self.config.extra_args,
+            )
+            self.config = config
+            if relaunch and self._browser is not None:
+                self._run(self._shutdown_browser(), 30)
+        timeout = self.config.navigation_timeout_s + 40  # launch included
+        return self._run(self._new_context(url), timeout)
+
+    async def _shutdown_browser(self) -> None:
+        await self._close_context()
+        if self._browser is not None:
+            try:
+                await self._browser.close()
+            except PlaywrightError:
+                pass
+            self._browser = None
+
+    async def _shutdown(self) -> None:
+        await self._shutdown_browser()
+        if self._pw is not None:
+            await self._pw.stop()
+            self._pw = None
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        try:
+            self._run(self._shutdown(), 30)
+        except EnvError as e:
+            log.warning("browser shutdown: %s", e)
+        finally:
+            self._closed = True
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> BrowserEnv:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ page events (loop thread)
+
+    def _on_new_page(self, page: Page) -> None:
+        page.on("dialog", self._on_dialog)
+        page.on("download", lambda d: asyncio.ensure_future(self._on_download(d)))
+        page.on("request", self._on_request)
+        page.on("close", self._on_close)
+        page.on("crash", lambda p: self._notes.append("the page crashed"))
+        if self._pages:
+            self._notes.append("a new tab opened and is now the active tab")
+            self._nav_started = True
+        self._pages.append(page)
+
+    def _on_close(self, page: Page) -> None:
+        was_active = bool(self._pages) and self._pages[-1] is page
+        if page in self._pages:
+            self._pages.remove(page)
+        if was_active and self._pages:
+            self._notes.append("the tab closed; back on the previous tab")
+
+    def _on_request(self, request: Request) -> None:
+        if request.is_navigation_request() and request.frame.parent_frame is None:
+            self._nav_started = True
+
+    def _on_dialog(self, dialog: Dialog) -> None:
+        if self._dialog is not None:  # cannot happen while scripts are blocked; be safe
+            asyncio.ensure_future(dialog.dismiss())
+            return
+        kind = dialog.type if dialog.type in ("alert", "confirm", "prompt", "beforeunload") else "alert"
+        self._dialog = dialog
+        self._dialog_info = DialogInfo(type=kind, message=dialog.message, default_value=dialog.default_value)  # type: ignore[arg-type]
+        self._prompt_text = None
+        self._notes.append(f"a {kind} dialog opened: {dialog.message!r}")
+        if self._dialog_event is not None:
+            self._dialog_event.set()
+
+    async def _on_download(self, download: Download) -> None:
+        folder = self.config.downloads_dir
+        name = _SAFE_NAME.sub("_", download.suggested_filename).strip(" .") or "download"
+        if folder is None:
+            await download.cancel()
+            self._notes.append(f"download of {name!r} refused (downloads are off)")
+            return
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / name
+        n = 1
+        while target.exists():
+            target = folder / f"{Path(name).stem}-{n}{Path(name).suffix}"
+            n += 1
+        try:
+            await download.save_as(target)
+            self._notes.append(f"downloaded {target.name}")
+        except PlaywrightError as e:
+            self._notes.append(f"download of {name!r} failed: {str(e).splitlines()[0]}")
+
+    # ------------------------------------------------------------ observe
+
+    def observe(self) -> Observation:
+        if self._dialog_info is not None:
+            return self._dialog_observation()
+        shot = self._run(self._screenshot(), self.config.action_timeout_s + 5)
+        return self._observation(shot)
+
+    async def _screenshot(self) -> Image.Image:
+        c = self.config
+        opts: dict[str, Any] = {"type": c.screenshot_format, "scale": c.screenshot_scale}
+        if c.screenshot_format == "jpeg":
+            opts["quality"] = c.jpeg_quality
+        try:
+            # a tab that is still loading (a popup opened by the last action) first gets to DOM ready
+            await self._page.wait_for_load_state(
+                "domcontentloaded", timeout=c.navigation_timeout_s * 1000
+            )
+            data = await self._page.screenshot(timeout=c.action_timeout_s * 1000, **opts)
+        except PlaywrightError as e:
+            if self._dialog_info is not None:  # a dialog opened while we were capturing
+                return self._blank()
+            self._notes.append(f"screenshot failed: {str(e).splitlines()[0]}")
+            return self._last_shot or self._blank()
+        img = Image.open(io.BytesIO(data))
+        img.load()
+        self._last_shot = img
+        return img
+
+    def _scale(self) -> float:
+        return self.config.device_scale_factor if self.config.screenshot_scale == "device" else 1.0
+
+    def _blank(self) -> Image.Image:
+        s = self._scale()
+        size = (round(self.config.viewport_w * s), round(self.config.viewport_h * s))
+        return Image.new("RGB", size, (255, 255, 255))
+
+    def _observation(self, shot: Image.Image) -> Observation:
+        title = ""
+        if self._dialog_info is None:
+            try:
+                title = self._run(self._page.title(), 5)
+            except (EnvError, PlaywrightError):
+                title = ""
+        notes, self._notes = tuple(self._notes), []
+        return Observation(
+            screenshot=shot,
+            url=self.url,
+            title=title,
+            viewport_w=self.config.viewport_w,
+            viewport_h=self.config.viewport_h,
+            device_scale_factor=self.config.device_scale_factor,
+            screenshot_scale=self._scale(),
+            dialog=self._dialog_info,
+            tabs=len(self._pages),
+            notes=notes,
+        )
+
+    def _dialog_layout(self) -> dialogs.DialogLayout:
+        assert self._dialog_info is not None
+        return dialogs.layout(self._dialog_info, self.config.viewport_w, self.config.viewport_h)
+
+    def _dialog_observation(self) -> Observation:
+        assert self._dialog_info is not None
+        base = self._last_shot or self._blank()
+        text = self._prompt_text if self._prompt_text is not None else self._dialog_info.default_value
+        img = dialogs.render(base, self._dialog_info, self._dialog_layout(), self._scale(), text)
+        return self._observation(img)
+
+    # ------------------------------------------------------------ act
+
+    def act(self, action: Action) -> ActionResult:
+        if self._dialog_info is not None:
+            return self._answer_dialog(action)
+        budget = self.config.action_timeout_s + self.config.navigation_timeout_s + 5
+        return self._run(self._act(action), budget)
+
+    async def _act(self, action: Action) -> ActionResult:
+        self._nav_started = False
+        vp = (self.config.viewport_w, self.config.viewport_h)
+        task = asyncio.ensure_future(self._guarded(action, vp))
+        return await self._await_or_dialog(task)
+
+    async def _guarded(self, action: Action, vp: tuple[int, int]) -> ActionResult:
+        try:
+            return await execute(self._page, action, vp, self.config.navigation_timeout_s)
+        except PlaywrightError as e:
+            return ActionResult.failure(f"{action.kind} failed: {str(e).splitlines()[0]}")
+
+    async def _await_or_dialog(self, task: asyncio.Task[ActionResult]) -> ActionResult:
+        """Wait for an action; if it opens a dialog, park it and return so the agent can look."""
+        assert self._dialog_event is not None
+        self._dialog_event.clear()
+        waiter = asyncio.ensure_future(self._dialog_event.wait())
+        done, _ = await asyncio.wait(
+            {task, waiter}, timeout=self.config.action_timeout_s, return_when=asyncio.FIRST_COMPLETED
+        )
+        waiter.cancel()
+        if task in done:
+            self._pending = None
+            result = task.result()
+            settle_note = await self._settle()
+            notes = tuple(self._drain_notes(settle_note))
+            return result.model_copy(update={"notes": result.notes + notes})
+        if self._dialog_info is not None:
+            self._pending = task
+            return ActionResult.success(*self._drain_notes(None))
+        task.cancel()
+        self._pending = None
+        return ActionResult.failure(
+            f"the action did not finish within {self.config.action_timeout_s:.0f} s",
+            *self._drain_notes(None),
+        )
+
+    def _drain_notes(self, extra: str | None) -> list[str]:
+        notes = [*self._notes, *([extra] if extra else [])]
+        self._notes.clear()
+        return notes
+
+    async def _settle(self) -> str | None:
+        """Wait for a navigation the action started (bounded); a note if it did not finish."""
+        if not self._nav_started or not self._pages:
+            return None
+        self._nav_started = False
+        try:
+            await self._page.wait_for_load_state(
+                "domcontentloaded", timeout=self.config.navigation_timeout_s * 1000
+            )
+        except PlaywrightError:
+            return f"the page was still loading after {self.config.navigation_timeout_s:.0f} s"
+        return None
+
+    # ------------------------------------------------------------ dialogs
+
+    def _answer_dialog(self, action: Action) -> ActionResult:
+        info = self._dialog_info
+        assert info is not None
+        hint = (
+            f"a {info.type} dialog is open ({info.message!r}): click OK"
+            + (" or Cancel" if info.type != "alert" else "")
+            + ", or press Enter / Escape"
+            + ("; type text to answer the prompt" if info.type == "prompt" else "")
+        )
+        match action:
+            case Click(x=x, y=y):
+                hit = self._dialog_layout().hit(x, y)
+                if hit == "ok":
+                    return self._resolve(accept=True)
+                if hit == "cancel":
+                    return self._resolve(accept=False)
+                if hit == "field":
+                    return ActionResult.success()
+                return ActionResult.failure(hint)
+            case KeyPress(keys=keys):
+                try:
+                    combo = normalize_combo(keys)
+                except ValueError as e:
+                    return ActionResult.failure(str(e))
+                if combo == "Enter":
+                    return self._resolve(accept=True)
+                if combo == "Escape":
+                    return self._resolve(accept=False)
+                return ActionResult.failure(hint)
+            case Type(text=text, submit=submit) if info.type == "prompt":
+                self._prompt_text = (self._prompt_text or "") + text
+                return self._resolve(accept=True) if submit else ActionResult.success()
+            case Wait(seconds=s):
+                self._run(asyncio.sleep(s), s + 5)
+                return ActionResult.success()
+            case _:
+                return ActionResult.failure(hint)
+
+    def _resolve(self, *, accept: bool) -> ActionResult:
+        budget = self.config.action_timeout_s + self.config.navigation_timeout_s + 5
+        return self._run(self._resolve_async(accept), budget)
+
+    async def _resolve_async(self, accept: bool) -> ActionResult:
+        dialog, info, text = self._dialog, self._dialog_info, self._prompt_text
+        assert dialog is not None and info is not None
+        self._dialog = self._dialog_info = self._prompt_text = None
+        try:
+            if accept:
+                await dialog.accept(text if text is not None and info.type == "prompt" else None)  # type: ignore[arg-type]
+            else:
+                await dialog.dismiss()
+        except PlaywrightError as e:
+            return ActionResult.failure(f"the dialog could not be answered: {str(e).splitlines()[0]}")
+        verb = "accepted" if accept else "dismissed"
+        self._notes.append(f"the {info.type} dialog was {verb}")
+        if self._pending is None:
+            return ActionResult.success(*self._drain_notes(None))
+        task, self._pending = self._pending, None
+        return await self._await_or_dialog(task)
+
+    # ------------------------------------------------------------ queries
+
+    def evaluate(self, expression: str, arg: JsonValue = None) -> JsonValue:
+        if self._dialog_info is not None:
+            raise EnvError(f"a {self._dialog_info.type} dialog is open; the page cannot run scripts")
+        try:
+            return self._run(self._page.evaluate(expression, arg), self.config.action_timeout_s)
+        except PlaywrightError as e:
+            raise EnvError(str(e).splitlines()[0]) from None

@@ -1,0 +1,60 @@
+"""The Environment protocol and its configuration: what the loop needs from a browser.
+
+Contract:
+- ``reset`` opens a fresh browser context at a URL; ``observe`` returns an Observation (never
+  raises for page trouble: a dialog or a crash shows up in the Observation); ``act`` executes one
+  Action and returns an ActionResult (page-level failures are results, not exceptions);
+  ``evaluate`` runs a JS expression for success checks and reference solutions and raises
+  ``EnvError`` when it cannot; ``close`` releases everything and may be called twice.
+- Terminal actions (done, give_up, ask_user) never reach ``act``: the loop handles them.
+
+No Playwright here; ``actions.browser`` implements it with Playwright and tests implement fakes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol
+
+from actions.types import Action, ActionResult, Observation
+
+JsonValue = None | bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"]
+
+
+class EnvError(RuntimeError):
+    """The environment cannot answer (browser gone, page blocked by a dialog, script error)."""
+
+
+@dataclass(frozen=True)
+class BrowserConfig:
+    """How the browser is launched and observed. Sizes are CSS px."""
+
+    viewport_w: int = 1280
+    viewport_h: int = 800
+    device_scale_factor: float = 1.0  # device px per CSS px (2 = HiDPI)
+    headless: bool = True
+    executable: str | None = None  # Chromium binary; None = detect (see actions.chromium)
+    screenshot_format: Literal["jpeg", "png"] = "png"
+    jpeg_quality: int = 90
+    # "css": screenshots are viewport-sized whatever the DPR; "device": DPR times larger.
+    screenshot_scale: Literal["css", "device"] = "css"
+    action_timeout_s: float = 10.0  # one action, including waiting for a navigation it started
+    navigation_timeout_s: float = 20.0  # reset / navigate / back
+    downloads_dir: Path | None = None  # where downloads are saved; None = refuse downloads
+    extra_args: tuple[str, ...] = ()
+
+
+class Environment(Protocol):
+    def reset(self, url: str, config: BrowserConfig | None = None) -> ActionResult: ...
+
+    def observe(self) -> Observation: ...
+
+    def act(self, action: Action) -> ActionResult: ...
+
+    def evaluate(self, expression: str, arg: JsonValue = None) -> JsonValue: ...
+
+    @property
+    def url(self) -> str: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,144 @@
+"""The hands: one small coroutine per action kind, acting on a Playwright page with mouse and keyboard.
+
+Contract:
+- ``execute(page, action, viewport, timeout_s)`` performs a page-touching Action and returns an
+  ``ActionResult``. Page-level failures (a point outside the viewport, an unknown key, a navigation
+  error) come back as ``ActionResult.failure`` with a sentence the model can act on; only bugs raise.
+- Everything goes through ``page.mouse`` / ``page.keyboard`` at viewport CSS px, like a person:
+  no selectors, no DOM shortcuts. A point outside the viewport is refused, never clamped.
+- Terminal actions (done, give_up, ask_user) are not executed here.
+
+Waiting for navigations an action starts is the environment's job (``actions.browser``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, assert_never
+
+from actions.keys import normalize_combo
+from actions.types import (
+    Action,
+    ActionResult,
+    AskUser,
+    Back,
+    Click,
+    Done,
+    DoubleClick,
+    Drag,
+    GiveUp,
+    Hover,
+    KeyPress,
+    Navigate,
+    RightClick,
+    Scroll,
+    Type,
+    Wait,
+)
+
+if TYPE_CHECKING:
+    from playwright.async_api import Page
+
+DRAG_STEPS = 12  # intermediate mouse moves, so pages that track mousemove see a real drag
+TYPE_DELAY_MS = 0.0  # per-character delay; 0 is fastest and works for ordinary inputs
+
+
+def outside(x: float, y: float, viewport: tuple[int, int]) -> str | None:
+    """An error sentence if (x, y) is not inside the viewport, else None."""
+    w, h = viewport
+    if 0 <= x < w and 0 <= y < h:
+        return None
+    return (
+        f"({x:.0f}, {y:.0f}) is outside the {w}x{h} viewport; coordinates must be inside the "
+        f"screenshot"
+    )
+
+
+async def _click(page: Page, x: float, y: float, *, button: str = "left", count: int = 1) -> None:
+    await page.mouse.click(x, y, button=button, click_count=count)  # type: ignore[arg-type]
+
+
+async def _drag(page: Page, a: Drag) -> None:
+    await page.mouse.move(a.x, a.y)
+    await page.mouse.down()
+    await page.mouse.move(a.to_x, a.to_y, steps=DRAG_STEPS)
+    await page.mouse.up()
+
+
+async def _scroll(page: Page, a: Scroll) -> None:
+    await page.mouse.move(a.x, a.y)
+    await page.mouse.wheel(a.dx, a.dy)
+    # wheel events scroll asynchronously; give the compositor a frame to apply them
+    await page.evaluate("() => new Promise(r => requestAnimationFrame(() => r(null)))")
+
+
+async def _type(page: Page, a: Type) -> None:
+    await page.keyboard.type(a.text, delay=TYPE_DELAY_MS)
+    if a.submit:
+        await page.keyboard.press("Enter")
+
+
+async def _navigate(page: Page, url: str, timeout_s: float) -> str | None:
+    try:
+        resp = await page.goto(url, wait_until="domcontentloaded", timeout=timeout_s * 1000)
+    except Exception as e:  # Playwright raises plain Error subclasses for every navigation failure
+        return f"could not load {url}: {str(e).splitlines()[0]}"
+    if resp is not None and resp.status >= 400:
+        return f"{url} answered HTTP {resp.status}"
+    return None
+
+
+async def execute(
+    page: Page, action: Action, viewport: tuple[int, int], timeout_s: float
+) -> ActionResult:
+    """Perform one action; see the module contract."""
+    for px, py in _points(action):
+        err = outside(px, py, viewport)
+        if err:
+            return ActionResult.failure(err)
+    match action:
+        case Click(x=x, y=y):
+            await _click(page, x, y)
+        case DoubleClick(x=x, y=y):
+            await _click(page, x, y, count=2)
+        case RightClick(x=x, y=y):
+            await _click(page, x, y, button="right")
+        case Hover(x=x, y=y):
+            await page.mouse.move(x, y)
+        case Drag():
+            await _drag(page, action)
+        case Type():
+            await _type(page, action)
+        case KeyPress(keys=keys):
+            try:
+                combo = normalize_combo(keys)
+            except ValueError as e:
+                return ActionResult.failure(str(e))
+            await page.keyboard.press(combo)
+        case Scroll():
+            await _scroll(page, action)
+        case Navigate(url=url):
+            err = await _navigate(page, url, timeout_s)
+            if err:
+                return ActionResult.failure(err)
+        case Back():
+            resp = await page.go_back(wait_until="domcontentloaded", timeout=timeout_s * 1000)
+            if resp is None:
+                return ActionResult.failure("there is no previous page in this tab's history")
+        case Wait(seconds=s):
+            await asyncio.sleep(s)
+        case Done() | GiveUp() | AskUser():
+            return ActionResult.failure(f"{action.kind} ends the goal; it is not a page action")
+        case _:
+            assert_never(action)
+    return ActionResult.success()
+
+
+def _points(action: Action) -> list[tuple[float, float]]:
+    match action:
+        case Click() | DoubleClick() | RightClick() | Hover() | Scroll():
+            return [(action.x, action.y)]
+        case Drag():
+            return [(action.x, action.y), (action.to_x, action.to_y)]
+        case _:
+            return []
