@@ -41,7 +41,7 @@ from playwright.async_api import (
 from playwright.async_api import Error as PlaywrightError
 
 from actions import dialogs
-from actions.chromium import QUIET_ARGS, find_chromium, needs_no_sandbox
+from actions.chromium import QUIET_ARGS, ChromiumNotFound, find_chromium, install_hint, needs_no_sandbox
 from actions.environment import BrowserConfig, EnvError, JsonValue
 from actions.executor import execute
 from actions.keys import normalize_combo
@@ -114,13 +114,16 @@ class BrowserEnv:
             self._pw = await async_playwright().start()
         if self._browser is not None and self._browser.is_connected():
             return
-        exe = find_chromium(self.config.executable, self._pw.chromium.executable_path)
         args = [*QUIET_ARGS, *self.config.extra_args]
         if needs_no_sandbox():
             args.append("--no-sandbox")
-        self._browser = await self._pw.chromium.launch(
-            executable_path=exe, headless=self.config.headless, args=args, timeout=30_000
-        )
+        try:
+            exe = find_chromium(self.config.executable, self._pw.chromium.executable_path)
+            self._browser = await self._pw.chromium.launch(
+                executable_path=exe, headless=self.config.headless, args=args, timeout=30_000
+            )
+        except (ChromiumNotFound, PlaywrightError) as e:
+            raise EnvError(f"Chromium did not start: {str(e).splitlines()[0]}. {install_hint()}") from None
         self.executable = exe or self._pw.chromium.executable_path
         log.info("launched Chromium %s from %s", self._browser.version, self.executable)
 
@@ -268,10 +271,10 @@ class BrowserEnv:
     def observe(self) -> Observation:
         if self._dialog_info is not None:
             return self._dialog_observation()
-        shot = self._run(self._screenshot(), self.config.action_timeout_s + 5)
-        return self._observation(shot)
+        shot, data = self._run(self._screenshot(), self.config.action_timeout_s + 5)
+        return self._observation(shot, data)
 
-    async def _screenshot(self) -> Image.Image:
+    async def _screenshot(self) -> tuple[Image.Image, bytes | None]:
         c = self.config
         opts: dict[str, Any] = {"type": c.screenshot_format, "scale": c.screenshot_scale}
         if c.screenshot_format == "jpeg":
@@ -284,13 +287,13 @@ class BrowserEnv:
             data = await self._page.screenshot(timeout=c.action_timeout_s * 1000, **opts)
         except PlaywrightError as e:
             if self._dialog_info is not None:  # a dialog opened while we were capturing
-                return self._blank()
+                return self._blank(), None
             self._notes.append(f"screenshot failed: {str(e).splitlines()[0]}")
-            return self._last_shot or self._blank()
+            return self._last_shot or self._blank(), None
         img = Image.open(io.BytesIO(data))
         img.load()
         self._last_shot = img
-        return img
+        return img, data
 
     def _scale(self) -> float:
         return self.config.device_scale_factor if self.config.screenshot_scale == "device" else 1.0
@@ -300,7 +303,7 @@ class BrowserEnv:
         size = (round(self.config.viewport_w * s), round(self.config.viewport_h * s))
         return Image.new("RGB", size, (255, 255, 255))
 
-    def _observation(self, shot: Image.Image) -> Observation:
+    def _observation(self, shot: Image.Image, encoded: bytes | None = None) -> Observation:
         title = ""
         if self._dialog_info is None:
             try:
@@ -319,6 +322,8 @@ class BrowserEnv:
             dialog=self._dialog_info,
             tabs=len(self._pages),
             notes=notes,
+            encoded=encoded,
+            encoded_format=self.config.screenshot_format,
         )
 
     def _dialog_layout(self) -> dialogs.DialogLayout:

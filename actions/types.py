@@ -221,3 +221,6 @@ class Observation:
     dialog: DialogInfo | None = None
     tabs: int = 1
     notes: tuple[str, ...] = field(default=())
+    # The screenshot as the browser encoded it (saved to logs without re-encoding), if available.
+    encoded: bytes | None = field(default=None, repr=False)
+    encoded_format: Literal["png", "jpeg"] = "png"

@@ -1,0 +1,293 @@
+"""The ``gaze`` command line.
+
+Commands: run, check, replay, show, report, schema, tasks, serve. Exit codes: 0 success, 1 a task
+(or replay, or check) failed, 2 bad input (arguments, task files, logs, model spec). Heavy modules
+(Playwright) are imported inside the commands so ``gaze --help`` stays fast.
+
+Task arguments may be files, folders, a bundled suite name (``demo``) or a bundled task
+(``demo/login``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from tasks.loader import SUITES_ROOT, TaskFileError, discover, load_task
+
+
+def _task_paths(args: list[str]) -> list[Path]:
+    out: list[Path] = []
+    for a in args:
+        p = Path(a)
+        if p.exists():
+            out.append(p)
+        elif (SUITES_ROOT / a).is_dir():
+            out.append(SUITES_ROOT / a)
+        elif (SUITES_ROOT / f"{a}.yaml").is_file():
+            out.append(SUITES_ROOT / f"{a}.yaml")
+        else:
+            raise TaskFileError(a, None, None, "no such file, folder or bundled suite")
+    return discover(out)
+
+
+def _load_tasks(args: list[str]):  # type: ignore[no-untyped-def]
+    from agent.console import err
+
+    paths = _task_paths(args)
+    if not paths:
+        raise TaskFileError(" ".join(args), None, None, "no task files (*.yaml) found")
+    tasks, errors = [], []
+    for p in paths:
+        try:
+            tasks.append((load_task(p), str(p)))
+        except TaskFileError as e:
+            errors.append(e)
+    for e in errors:
+        err.print(f"[red]error:[/red] {e}", highlight=False)
+    if errors:
+        raise SystemExit(2)
+    return tasks
+
+
+def _browser_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from actions.environment import BrowserConfig
+
+    if args.headed and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise SystemExit("error: --headed needs a display (DISPLAY or WAYLAND_DISPLAY is not set)")
+    return BrowserConfig(
+        headless=not args.headed,
+        executable=args.chromium,
+        screenshot_format=args.screenshot_format,
+    )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from actions.browser import BrowserEnv
+    from agent.console import err, out, print_step, summary_table
+    from agent.loop import LoopConfig
+    from agent.models import ModelSpecError, load_model
+    from agent.policy import ModelPolicy
+    from agent.runner import run_task
+    from tasks.server import SiteServer
+
+    tasks = _load_tasks(args.tasks)
+    try:
+        model, profile = load_model(args.model, args.profile)
+    except (ModelSpecError, KeyError) as e:
+        err.print(f"[red]error:[/red] {e}", highlight=False)
+        return 2
+    if args.model and args.model.startswith("scripted:"):
+        err.print("[yellow]scripted model: replies come from a file, nothing looks at the page[/]")
+    policy = ModelPolicy(model, profile)
+    bcfg = _browser_config(args)
+    rows = []
+    with SiteServer() as server, BrowserEnv(bcfg) as env:
+        for task, path in tasks:
+            err.print(f"[bold]{task.id}[/bold]: {' / '.join(task.goal_list)}", highlight=False)
+            loop = LoopConfig(max_steps=args.max_steps or task.max_steps)
+            result, run_dir = run_task(
+                task,
+                start_url=server.resolve_start(task.start),
+                env=env,
+                policy=policy,
+                out=Path(args.out),
+                browser=bcfg,
+                loop=loop,
+                task_file=path,
+                browser_version=env.browser_version,
+                on_step=print_step,
+            )
+            rows.append((task.id, result, str(run_dir)))
+    out.print(summary_table(rows))
+    return 0 if all(r.success for _, r, _ in rows) else 1
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from actions.browser import BrowserEnv
+    from agent.console import err, out
+    from tasks.reference import run_reference
+    from tasks.server import SiteServer
+
+    tasks = _load_tasks(args.tasks)
+    bcfg = _browser_config(args)
+    failed = 0
+    with SiteServer() as server, BrowserEnv(bcfg) as env:
+        for task, _path in tasks:
+            vp = task.viewport
+            cfg = replace(bcfg, viewport_w=vp.width, viewport_h=vp.height, device_scale_factor=vp.device_scale_factor)
+            res = run_reference(task, env, server.resolve_start(task.start), cfg)
+            mark = "[green]pass[/]" if res.ok else "[red]FAIL[/]"
+            out.print(f"{mark} {task.id} ({len(res.actions)} actions)", highlight=False)
+            if not res.ok:
+                failed += 1
+                if res.error:
+                    err.print(f"    {res.error}", highlight=False)
+                for c in res.checks:
+                    if not c.passed:
+                        err.print(f"    check failed: {c.detail}", highlight=False)
+    return 1 if failed else 0
+
+
+def _read(path: str):  # type: ignore[no-untyped-def]
+    from agent.console import err
+    from agent.trajectory import LogError, read_log
+
+    try:
+        log = read_log(path)
+    except LogError as e:
+        err.print(f"[red]error:[/red] {e}", highlight=False)
+        raise SystemExit(2) from None
+    for w in log.warnings:
+        err.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
+    return log
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from actions.browser import BrowserEnv
+    from agent.console import err, out
+    from agent.replay import replay_log
+    from tasks.server import SiteServer
+
+    log = _read(args.log)
+    start = str(log.meta.task.get("start", ""))
+    bcfg = _browser_config(args)
+    with SiteServer() as server, BrowserEnv(bcfg) as env:
+        res = replay_log(log, env, start_url=server.resolve_start(start), browser=bcfg)
+    for d in res.divergences:
+        err.print(f"[yellow]divergence:[/yellow] {d}", highlight=False)
+    if res.error:
+        err.print(f"[red]error:[/red] {res.error}", highlight=False)
+    for c in res.checks:
+        out.print(f"{'[green]✓[/]' if c.passed else '[red]✗[/]'} {c.detail}", highlight=False)
+    out.print(f"replayed {res.actions} actions: {'[green]success[/]' if res.success else '[red]failure[/]'}")
+    return 0 if res.success else 1
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from agent.console import log_table, out
+
+    log = _read(args.log)
+    out.print(log_table(log))
+    r = log.result
+    if r is not None:
+        out.print(
+            f"{'success' if r.success else 'failure'} · stopped: {r.stop_reason} {r.detail} · "
+            f"{r.steps} steps · {r.duration_s:.1f} s",
+            highlight=False,
+        )
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from agent.console import out
+    from agent.report import render_report
+
+    log = _read(args.log)
+    target = Path(args.output) if args.output else Path(args.log) / "report.html"
+    target.write_text(render_report(log), encoding="utf-8")
+    out.print(f"wrote {target}", highlight=False)
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from tasks.spec import task_json_schema
+
+    sys.stdout.write(json.dumps(task_json_schema(), indent=2) + "\n")
+    return 0
+
+
+def cmd_tasks(args: argparse.Namespace) -> int:
+    from agent.console import out
+
+    for task, path in _load_tasks(args.tasks or ["demo"]):
+        ref = f"{len(task.reference)} ref steps" if task.reference else "no reference"
+        out.print(f"{task.id:<24} {' / '.join(task.goal_list)[:70]:<72} {ref}  {path}", highlight=False)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import time
+
+    from agent.console import out
+    from tasks.server import SiteServer
+
+    with SiteServer(port=args.port) as server:
+        out.print(f"serving bundled sites at {server.base_url}/demo/index.html (Ctrl-C stops)")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            return 0
+
+
+def _browser_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--headed", action="store_true", help="show the browser window (needs a display)")
+    p.add_argument("--chromium", metavar="PATH", help="Chromium/Chrome binary (default: detect)")
+    p.add_argument("--screenshot-format", choices=["png", "jpeg"], default="png")
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="gaze", description="A browser agent that acts on what it sees.")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="run tasks with a model; exit 0 only if all succeed")
+    p.add_argument("tasks", nargs="+", help="task files, folders, or bundled suites (demo, demo/login)")
+    p.add_argument("--model", help="model spec, e.g. scripted:replies.txt")
+    p.add_argument("--profile", help="model profile (default: from the model id)")
+    p.add_argument("--max-steps", type=int, help="override each task's max_steps")
+    p.add_argument("--out", default="runs", help="folder for run logs (default: runs/)")
+    _browser_flags(p)
+    p.set_defaults(fn=cmd_run)
+
+    p = sub.add_parser("check", help="run tasks' reference solutions and checks (no model)")
+    p.add_argument("tasks", nargs="+")
+    _browser_flags(p)
+    p.set_defaults(fn=cmd_check)
+
+    p = sub.add_parser("replay", help="re-execute a run's actions on a fresh browser and re-check")
+    p.add_argument("log", help="run folder")
+    _browser_flags(p)
+    p.set_defaults(fn=cmd_replay)
+
+    p = sub.add_parser("show", help="print a run as a table")
+    p.add_argument("log")
+    p.set_defaults(fn=cmd_show)
+
+    p = sub.add_parser("report", help="write a self-contained HTML report of a run")
+    p.add_argument("log")
+    p.add_argument("-o", "--output", help="file to write (default: LOG/report.html)")
+    p.set_defaults(fn=cmd_report)
+
+    p = sub.add_parser("schema", help="print the task-file JSON schema")
+    p.set_defaults(fn=cmd_schema)
+
+    p = sub.add_parser("tasks", help="list (and validate) tasks")
+    p.add_argument("tasks", nargs="*")
+    p.set_defaults(fn=cmd_tasks)
+
+    p = sub.add_parser("serve", help="serve the bundled demo sites on 127.0.0.1")
+    p.add_argument("--port", type=int, default=8765)
+    p.set_defaults(fn=cmd_serve)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.fn(args))
+    except TaskFileError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,99 @@
+"""The policy: from an observation and the episode so far to the model's decision.
+
+Contract: ``ModelPolicy.decide`` tiles the screenshot as the profile says, builds the prompt, calls
+the model once, and parses the reply through the Frame of the image the coordinates refer to. It
+returns a ``Decision`` that holds everything the log needs (request, completion, parse result,
+timings). Model infrastructure failures come back as ``Decision.model_error``; bad text as
+``Decision.parsed`` being a ``ParseError``. It never raises for either.
+
+It does not execute anything and keeps no state between calls: the loop owns the episode.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from actions.types import Observation
+from perception.model import Completion, Model, ModelError, ModelRequest
+from perception.parsers import parse
+from perception.parsers.base import ParseError, ParseResult
+from perception.profiles import Profile
+from perception.prompts import HistoryItem, build_request
+from perception.tiling import TiledImage, whole
+
+
+@dataclass(frozen=True)
+class Decision:
+    images: tuple[TiledImage, ...]
+    request: ModelRequest
+    completion: Completion | None
+    parsed: ParseResult | None  # None when the model failed
+    model_error: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class Policy(Protocol):
+    name: str
+    profile: Profile
+
+    def decide(
+        self,
+        obs: Observation,
+        *,
+        goal: str,
+        history: Sequence[HistoryItem],
+        feedback: Sequence[str],
+        done_goals: Sequence[str],
+    ) -> Decision: ...
+
+
+class ModelPolicy:
+    """A Model plus the Profile that says how to talk to it."""
+
+    def __init__(self, model: Model, profile: Profile) -> None:
+        self.model = model
+        self.profile = profile
+        self.name = model.name
+
+    def images_for(self, obs: Observation) -> tuple[TiledImage, ...]:
+        return (whole(obs, self.profile.image, self.profile.space),)
+
+    def decide(
+        self,
+        obs: Observation,
+        *,
+        goal: str,
+        history: Sequence[HistoryItem],
+        feedback: Sequence[str],
+        done_goals: Sequence[str],
+    ) -> Decision:
+        t0 = time.perf_counter()
+        images = self.images_for(obs)
+        request = build_request(
+            self.profile,
+            goal=goal,
+            obs=obs,
+            images=images,
+            history=history,
+            feedback=feedback,
+            done_goals=done_goals,
+        )
+        t1 = time.perf_counter()
+        try:
+            completion = self.model.generate([request])[0]
+        except ModelError as e:
+            timings = {"prompt_s": t1 - t0, "model_s": time.perf_counter() - t1}
+            return Decision(images, request, None, None, model_error=str(e), timings=timings)
+        t2 = time.perf_counter()
+        frame = images[-1].frame
+        parsed = parse(completion.text, frame, self.profile.dialect)
+        t3 = time.perf_counter()
+        timings = {"prompt_s": t1 - t0, "model_s": t2 - t1, "parse_s": t3 - t2}
+        return Decision(images, request, completion, parsed, timings=timings)
+
+
+def is_parse_error(parsed: ParseResult | None) -> bool:
+    return isinstance(parsed, ParseError)

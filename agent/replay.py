@@ -1,0 +1,81 @@
+"""Replay: re-execute a run's recorded actions on a fresh browser, without any model.
+
+Contract: ``replay_log(log, env, start_url)`` resets the environment to the task's start URL with
+the recorded viewport, executes every action the run executed (in order, attempts that did not
+parse contribute nothing), re-evaluates the task's checks with the recorded ``done`` answer, and
+returns a ``ReplayResult``. It reports divergence (an action that succeeded in the run but fails in
+the replay, or the reverse) instead of stopping at it. Actions are replayed in viewport CSS px, so
+a replay is exact whatever model or profile made the run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from actions.environment import BrowserConfig, EnvError, Environment
+from actions.types import Done, describe
+from agent.trajectory import LoadedLog
+from tasks.checks import CheckResult, run_checks
+from tasks.spec import TaskSpec
+
+
+@dataclass
+class ReplayResult:
+    success: bool
+    actions: int = 0
+    divergences: list[str] = field(default_factory=list)
+    checks: list[CheckResult] = field(default_factory=list)
+    error: str | None = None
+
+
+def replay_log(
+    log: LoadedLog, env: Environment, *, start_url: str, browser: BrowserConfig | None = None
+) -> ReplayResult:
+    task = TaskSpec.model_validate(log.meta.task)
+    vp = task.viewport
+    base = browser or BrowserConfig()
+    cfg = BrowserConfig(
+        viewport_w=vp.width,
+        viewport_h=vp.height,
+        device_scale_factor=vp.device_scale_factor,
+        headless=base.headless,
+        executable=base.executable,
+        screenshot_format=base.screenshot_format,
+        action_timeout_s=base.action_timeout_s,
+        navigation_timeout_s=base.navigation_timeout_s,
+        downloads_dir=None,
+    )
+    out = ReplayResult(success=False)
+    try:
+        start = env.reset(start_url, cfg)
+    except EnvError as e:
+        out.error = f"the browser could not start: {e}"
+        return out
+    if not start.ok:
+        out.error = f"the start page failed: {start.error}"
+        return out
+    answer: str | None = None
+    for rec in log.steps:
+        for i, action in enumerate(rec.actions):
+            if isinstance(action, Done):
+                answer = action.answer
+                continue
+            if i >= len(rec.results):  # not executed in the run (terminal or after a failure)
+                continue
+            try:
+                result = env.act(action)
+            except EnvError as e:
+                out.error = f"step {rec.step + 1}: the browser failed: {e}"
+                return out
+            out.actions += 1
+            recorded = rec.results[i]
+            if result.ok != recorded.ok:
+                out.divergences.append(
+                    f"step {rec.step + 1}: {describe(action)} "
+                    f"{'succeeded' if result.ok else 'failed'} on replay "
+                    f"but {'succeeded' if recorded.ok else 'failed'} in the run"
+                    + (f" ({result.error})" if result.error else "")
+                )
+    out.checks = run_checks(task.checks, env, answer)
+    out.success = bool(out.checks) and all(c.passed for c in out.checks) and not out.divergences
+    return out

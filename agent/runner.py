@@ -1,0 +1,160 @@
+"""Running a task: browser + model + loop + checks, recorded in a run folder.
+
+Contract:
+- ``run_task`` creates ``<out>/<task-id>-<timestamp>/``, writes ``meta.json`` before anything can
+  fail, resets the environment at the task's start URL with the task's viewport, runs the episode,
+  evaluates the success checks, and writes ``result.json``. It returns the ``RunResult``.
+- Whatever happens (the start page fails to load, the browser dies, Ctrl-C), the run folder ends
+  with every completed step in ``steps.jsonl``; on Ctrl-C ``result.json`` records
+  ``interrupted`` before the interrupt propagates.
+- ``success`` = the episode ended with ``done`` *and* every check passed.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import asdict, replace
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as pkg_version
+from pathlib import Path
+
+from actions.environment import BrowserConfig, EnvError, Environment
+from actions.types import Observation
+from agent.loop import Episode, LoopConfig, Sink, run_episode
+from agent.policy import Policy
+from agent.trajectory import (
+    CheckRecord,
+    Recorder,
+    RunMeta,
+    RunResult,
+    StepRecord,
+    Versions,
+    now_iso,
+)
+from tasks.checks import CheckResult, run_checks
+from tasks.spec import TaskSpec
+
+
+def _version(pkg: str) -> str | None:
+    try:
+        return pkg_version(pkg)
+    except PackageNotFoundError:
+        return None
+
+
+def versions(browser_version: str | None = None) -> Versions:
+    return Versions(
+        gaze=_version("gaze-agent") or "dev",
+        python=platform.python_version(),
+        playwright=_version("playwright"),
+        chromium=browser_version,
+        torch=_version("torch"),
+        transformers=_version("transformers"),
+    )
+
+
+class RunSink(Sink):
+    """Sends the loop's records into a Recorder."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        self.recorder = recorder
+
+    def save_screenshot(self, step: int, attempt: int, obs: Observation) -> str:
+        name = f"step-{step:03d}" + (f"-{attempt}" if attempt else "")
+        return self.recorder.screenshot(name, obs.screenshot, obs.encoded, obs.encoded_format)
+
+    def record(self, rec: StepRecord) -> None:
+        self.recorder.step(rec)
+
+
+def browser_config_for(task: TaskSpec, base: BrowserConfig, run_dir: Path) -> BrowserConfig:
+    vp = task.viewport
+    return replace(
+        base,
+        viewport_w=vp.width,
+        viewport_h=vp.height,
+        device_scale_factor=vp.device_scale_factor,
+        downloads_dir=run_dir / "downloads",
+    )
+
+
+def new_run_dir(out: Path, task_id: str) -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
+    d = out / f"{task_id}-{stamp}"
+    d.mkdir(parents=True, exist_ok=False)
+    return d
+
+
+def run_task(
+    task: TaskSpec,
+    *,
+    start_url: str,
+    env: Environment,
+    policy: Policy,
+    out: Path,
+    browser: BrowserConfig | None = None,
+    loop: LoopConfig | None = None,
+    task_file: str | None = None,
+    browser_version: str | None = None,
+    on_step: Callable[[StepRecord], None] | None = None,
+) -> tuple[RunResult, Path]:
+    """Run one task end to end; returns the result and the run folder."""
+    loop = loop or LoopConfig(max_steps=task.max_steps)
+    run_dir = new_run_dir(out, task.id)
+    bcfg = browser_config_for(task, browser or BrowserConfig(), run_dir)
+    meta = RunMeta(
+        run_id=run_dir.name,
+        started_at=now_iso(),
+        task=task.model_dump(mode="json", by_alias=True),
+        task_file=task_file,
+        model=policy.name,
+        profile=policy.profile.name,
+        config={"loop": asdict(loop), "browser": {k: str(v) for k, v in asdict(bcfg).items()}},
+        versions=versions(browser_version),
+    )
+    recorder = Recorder(run_dir, meta)
+    t0 = time.perf_counter()
+    episode = Episode(stop_reason="env_error")
+    try:
+        try:
+            started = env.reset(start_url, bcfg)
+        except EnvError as e:
+            started = None
+            episode.detail = f"the browser could not start: {e}"
+        if started is not None and not started.ok:
+            episode.detail = f"the start page failed: {started.error}"
+        elif started is not None:
+            episode = run_episode(
+                task.goal_list, env, policy, config=loop, sink=RunSink(recorder), on_step=on_step
+            )
+        checks = run_checks(task.checks, env, episode.answer) if started and started.ok else []
+        result = _result(episode, checks, time.perf_counter() - t0)
+    except KeyboardInterrupt:
+        episode.stop_reason, episode.detail = "interrupted", "interrupted by the user (Ctrl-C)"
+        recorder.finish(_result(episode, [], time.perf_counter() - t0))
+        raise
+    recorder.finish(result)
+    return result, run_dir
+
+
+def _result(ep: Episode, checks: list[CheckResult], duration_s: float) -> RunResult:
+    records = [CheckRecord(check=c.check, passed=c.passed, detail=c.detail) for c in checks]
+    success = ep.stop_reason == "done" and bool(records) and all(c.passed for c in records)
+    return RunResult(
+        success=success,
+        stop_reason=ep.stop_reason,
+        detail=ep.detail,
+        answer=ep.answer,
+        steps=ep.steps,
+        model_calls=ep.model_calls,
+        goals_completed=ep.goals_completed,
+        checks=records,
+        duration_s=round(duration_s, 3),
+        model_latency_s=round(ep.model_latency_s, 4),
+        prompt_tokens=ep.prompt_tokens,
+        completion_tokens=ep.completion_tokens,
+        finished_at=now_iso(),
+    )

@@ -1,0 +1,230 @@
+"""Task logs: the on-disk record of a run, written step by step and read back tolerantly.
+
+Layout of a run folder (format version ``LOG_VERSION``)::
+
+    meta.json          RunMeta: task spec, model, profile, config, versions, start time
+    steps.jsonl        one StepRecord per line, appended and flushed as each model call finishes
+    screenshots/       step-000.png ... (the observation each step saw, as captured)
+    downloads/         files the page downloaded
+    result.json        RunResult, written last (absent if the run was killed)
+
+Contract:
+- ``Recorder`` writes; each ``step`` call appends one JSON line and flushes, so a run killed at any
+  point leaves every completed step readable. Screenshots are written as the browser encoded them
+  (no re-encoding on the hot path) when the bytes are available.
+- ``read_log`` reads a folder back into typed records. A truncated or corrupt *last* line (a kill
+  mid-write) is skipped and reported in ``warnings``; corruption elsewhere is an error naming the
+  line. Nothing here is pickle; everything is pydantic-validated JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, Literal
+
+from PIL import Image
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from actions.types import Action, ActionResult, DialogInfo
+from perception.frames import Frame
+
+LOG_VERSION = 1
+
+StopReason = Literal[
+    "done",
+    "gave_up",
+    "asked_user",
+    "step_limit",
+    "unparseable",
+    "stuck",
+    "model_error",
+    "env_error",
+    "interrupted",
+]
+
+
+class _Rec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ImageRecord(_Rec):
+    """An image the model saw: a region of ``source`` resized as ``frame`` says."""
+
+    source: str  # screenshot file (relative to the run folder) the image was cut from
+    frame: Frame
+    label: str = "screen"
+
+
+class MessageRecord(_Rec):
+    role: Literal["system", "user", "assistant"]
+    text: str
+    images: list[ImageRecord] = Field(default_factory=list)
+
+
+class StepRecord(_Rec):
+    step: int  # 0-based action step
+    attempt: int = 0  # model calls within the step (retries after unparseable replies)
+    goal_index: int = 0
+    time: str  # ISO-8601 UTC at the start of the step
+    url: str
+    title: str = ""
+    screenshot: str  # relative path of the observation's screenshot
+    screenshot_scale: float = 1.0  # image px per CSS px
+    dialog: DialogInfo | None = None
+    notes: list[str] = Field(default_factory=list)
+    prompt: list[MessageRecord] = Field(default_factory=list)
+    model_text: str | None = None
+    model_error: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    thought: str | None = None
+    actions: list[Action] = Field(default_factory=list)
+    parse_error: str | None = None
+    results: list[ActionResult] = Field(default_factory=list)  # one per executed action
+    feedback: list[str] = Field(default_factory=list)  # what the loop will tell the model next
+    timings: dict[str, float] = Field(default_factory=dict)  # seconds
+
+
+class Versions(_Rec):
+    gaze: str
+    python: str
+    playwright: str | None = None
+    chromium: str | None = None
+    torch: str | None = None
+    transformers: str | None = None
+
+
+class RunMeta(_Rec):
+    format_version: int = LOG_VERSION
+    run_id: str
+    started_at: str
+    task: dict[str, Any]  # the TaskSpec as JSON (kept loose so old logs stay readable)
+    task_file: str | None = None
+    model: str
+    profile: str
+    config: dict[str, Any] = Field(default_factory=dict)
+    versions: Versions
+
+
+class CheckRecord(_Rec):
+    check: str
+    passed: bool
+    detail: str
+
+
+class RunResult(_Rec):
+    success: bool
+    stop_reason: StopReason
+    detail: str = ""
+    answer: str | None = None
+    steps: int
+    model_calls: int
+    goals_completed: int
+    checks: list[CheckRecord] = Field(default_factory=list)
+    duration_s: float
+    model_latency_s: float = 0.0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    finished_at: str
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class Recorder:
+    """Writes one run folder; see the module contract."""
+
+    def __init__(self, run_dir: Path, meta: RunMeta) -> None:
+        self.run_dir = run_dir
+        (run_dir / "screenshots").mkdir(parents=True, exist_ok=True)
+        _write_json(run_dir / "meta.json", meta.model_dump(mode="json"))
+        self._steps: IO[str] = open(run_dir / "steps.jsonl", "a", encoding="utf-8")  # noqa: SIM115
+
+    def screenshot(self, name: str, image: Image.Image, encoded: bytes | None, fmt: str) -> str:
+        """Save a screenshot; returns its path relative to the run folder."""
+        ext = "jpg" if fmt == "jpeg" else fmt
+        rel = f"screenshots/{name}.{ext}"
+        path = self.run_dir / rel
+        if encoded is not None:
+            path.write_bytes(encoded)
+        else:
+            image.convert("RGB").save(path, format="JPEG" if fmt == "jpeg" else "PNG")
+        return rel
+
+    def step(self, record: StepRecord) -> None:
+        self._steps.write(record.model_dump_json(exclude_defaults=False) + "\n")
+        self._steps.flush()
+
+    def finish(self, result: RunResult) -> None:
+        _write_json(self.run_dir / "result.json", result.model_dump(mode="json"))
+        self.close()
+
+    def close(self) -> None:
+        if not self._steps.closed:
+            self._steps.close()
+
+
+def _write_json(path: Path, data: object) -> None:
+    """Write atomically: a reader never sees half a file."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+class LogError(Exception):
+    pass
+
+
+class LoadedLog(BaseModel):
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    run_dir: Path
+    meta: RunMeta
+    steps: list[StepRecord]
+    result: RunResult | None
+    warnings: list[str]
+
+
+def _read_model(path: Path, cls: type[_Rec]) -> Any:
+    try:
+        return cls.model_validate_json(path.read_bytes())
+    except OSError as e:
+        raise LogError(f"{path}: cannot read ({e.strerror or e})") from None
+    except ValidationError as e:
+        first = e.errors(include_url=False)[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        raise LogError(f"{path}: {loc + ': ' if loc else ''}{first['msg']}") from None
+
+
+def read_log(run_dir: str | Path) -> LoadedLog:
+    """Read a run folder; raises LogError with the file and line for anything unreadable."""
+    d = Path(run_dir)
+    if not (d / "meta.json").is_file():
+        raise LogError(f"{d}: not a Gaze run folder (no meta.json)")
+    meta: RunMeta = _read_model(d / "meta.json", RunMeta)
+    if meta.format_version > LOG_VERSION:
+        raise LogError(f"{d}: log format {meta.format_version} is newer than this Gaze ({LOG_VERSION})")
+    steps: list[StepRecord] = []
+    warnings: list[str] = []
+    path = d / "steps.jsonl"
+    lines = path.read_bytes().split(b"\n") if path.exists() else []
+    while lines and not lines[-1].strip():
+        lines.pop()
+    for i, raw in enumerate(lines, start=1):
+        try:
+            steps.append(StepRecord.model_validate_json(raw))
+        except ValidationError as e:
+            if i == len(lines):
+                warnings.append(f"steps.jsonl:{i}: last line is truncated or corrupt and was skipped")
+                break
+            raise LogError(f"{path}:{i}: {e.errors(include_url=False)[0]['msg']}") from None
+    result = None
+    if (d / "result.json").exists():
+        result = _read_model(d / "result.json", RunResult)
+    else:
+        warnings.append("no result.json: the run did not finish (killed or still running)")
+    return LoadedLog(run_dir=d, meta=meta, steps=steps, result=result, warnings=warnings)
