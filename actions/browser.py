@@ -33,6 +33,7 @@ from playwright.async_api import (
     BrowserContext,
     Dialog,
     Download,
+    Frame,
     Page,
     Playwright,
     Request,
@@ -51,6 +52,32 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
+# One macrotask turn in the page: lets script-initiated navigations start before we look, and
+# reports how many new tabs the page asked for since the last look (see _POPUP_COUNTER_JS).
+_TICK_JS = (
+    "() => new Promise(r => setTimeout(() => "
+    "r(window.__gazeTakePopups ? window.__gazeTakePopups() : 0), 0))"
+)
+# Counts requests for new tabs (window.open, target=_blank links and forms) as the page makes
+# them, because the browser reports the new tab itself only some time after the click returns.
+_POPUP_COUNTER_JS = """(() => {
+  let n = 0;
+  const open = window.open;
+  window.open = function (...args) { n++; return open.apply(this, args); };
+  const isNewTab = (t) => t && !['_self', '_parent', '_top'].includes(t.toLowerCase());
+  window.addEventListener('click', (e) => {
+    const a = e.target && e.target.closest && e.target.closest('a[href], area[href]');
+    if (a && !e.defaultPrevented && (isNewTab(a.target) || e.ctrlKey || e.metaKey || e.shiftKey)) n++;
+  }, false);
+  window.addEventListener('submit', (e) => {
+    if (!e.defaultPrevented && isNewTab(e.target.target)) n++;
+  }, false);
+  Object.defineProperty(window, '__gazeTakePopups', { value: () => { const k = n; n = 0; return k; } });
+})();"""
+_POPUP_WAIT_S = 5.0
+_TICK_TIMEOUT_S = 1.0
+# Errors that mean "a navigation replaced the document under us": retry after it settles.
+_NAVIGATED_AWAY = ("Execution context was destroyed", "navigation", "Target page, context or browser has been closed")
 
 
 class BrowserEnv:
@@ -72,6 +99,9 @@ class BrowserEnv:
         self._dialog_event: asyncio.Event | None = None
         self._notes: list[str] = []
         self._nav_started = False
+        self._popup_opened = False
+        self._committed = asyncio.Event()  # the main frame committed a navigation during an action
+        self._popup_event = asyncio.Event()  # a new tab appeared during an action
         self._last_shot: Image.Image | None = None
         self._closed = False
         self.executable: str | None = None
@@ -140,6 +170,7 @@ class BrowserEnv:
             accept_downloads=c.downloads_dir is not None,
         )
         self._context.on("page", self._on_new_page)
+        await self._context.add_init_script(_POPUP_COUNTER_JS)
         self._context.set_default_timeout(c.action_timeout_s * 1000)
         page = await self._context.new_page()  # _on_new_page registers it
         self._notes.clear()
@@ -204,6 +235,8 @@ class BrowserEnv:
             self._closed = True
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=5)
+            if not self._thread.is_alive():
+                self._loop.close()
 
     def __enter__(self) -> BrowserEnv:
         return self
@@ -219,9 +252,12 @@ class BrowserEnv:
         page.on("request", self._on_request)
         page.on("close", self._on_close)
         page.on("crash", lambda p: self._notes.append("the page crashed"))
+        page.on("framenavigated", self._on_navigated)
+        page.on("requestfailed", self._on_request_failed)
         if self._pages:
             self._notes.append("a new tab opened and is now the active tab")
-            self._nav_started = True
+            self._nav_started = self._popup_opened = True
+            self._popup_event.set()
         self._pages.append(page)
 
     def _on_close(self, page: Page) -> None:
@@ -234,6 +270,15 @@ class BrowserEnv:
     def _on_request(self, request: Request) -> None:
         if request.is_navigation_request() and request.frame.parent_frame is None:
             self._nav_started = True
+
+    def _on_request_failed(self, request: Request) -> None:
+        # a navigation that failed or turned into a download will never commit: stop waiting
+        if request.is_navigation_request() and request.frame.parent_frame is None:
+            self._committed.set()
+
+    def _on_navigated(self, frame: Frame) -> None:
+        if frame.parent_frame is None:
+            self._committed.set()
 
     def _on_dialog(self, dialog: Dialog) -> None:
         if self._dialog is not None:  # cannot happen while scripts are blocked; be safe
@@ -346,7 +391,9 @@ class BrowserEnv:
         return self._run(self._act(action), budget)
 
     async def _act(self, action: Action) -> ActionResult:
-        self._nav_started = False
+        self._nav_started = self._popup_opened = False
+        self._committed.clear()
+        self._popup_event.clear()
         vp = (self.config.viewport_w, self.config.viewport_h)
         task = asyncio.ensure_future(self._guarded(action, vp))
         return await self._await_or_dialog(task)
@@ -388,16 +435,34 @@ class BrowserEnv:
         return notes
 
     async def _settle(self) -> str | None:
-        """Wait for a navigation the action started (bounded); a note if it did not finish."""
+        """Wait for a navigation the action started (bounded); a note if it did not finish.
+
+        Handlers often navigate from script (``location.href = ...`` in a submit handler), after
+        the click itself has returned. One task turn in the page lets such a navigation start (we
+        see its request) before we decide whether to wait; then we wait for the new document to
+        commit and reach DOMContentLoaded. A new tab is waited for the same way.
+        """
+        page = self._page
+        try:
+            popups = await asyncio.wait_for(page.evaluate(_TICK_JS), _TICK_TIMEOUT_S)
+        except (PlaywrightError, TimeoutError):
+            popups = 0  # the context was destroyed by a navigation, or the page is busy
+        if popups and not self._popup_opened:
+            try:
+                await asyncio.wait_for(self._popup_event.wait(), _POPUP_WAIT_S)
+            except TimeoutError:
+                self._notes.append("the page tried to open a new tab, but none appeared")
         if not self._nav_started or not self._pages:
             return None
         self._nav_started = False
+        timeout_s = self.config.navigation_timeout_s
+        page = self._page
         try:
-            await self._page.wait_for_load_state(
-                "domcontentloaded", timeout=self.config.navigation_timeout_s * 1000
-            )
-        except PlaywrightError:
-            return f"the page was still loading after {self.config.navigation_timeout_s:.0f} s"
+            if not self._popup_opened:
+                await asyncio.wait_for(self._committed.wait(), timeout_s)
+            await page.wait_for_load_state("domcontentloaded", timeout=timeout_s * 1000)
+        except (PlaywrightError, TimeoutError):
+            return f"the page was still loading after {timeout_s:.0f} s"
         return None
 
     # ------------------------------------------------------------ dialogs
@@ -467,7 +532,22 @@ class BrowserEnv:
     def evaluate(self, expression: str, arg: JsonValue = None) -> JsonValue:
         if self._dialog_info is not None:
             raise EnvError(f"a {self._dialog_info.type} dialog is open; the page cannot run scripts")
-        try:
-            return self._run(self._page.evaluate(expression, arg), self.config.action_timeout_s)
-        except PlaywrightError as e:
-            raise EnvError(str(e).splitlines()[0]) from None
+        return self._run(self._evaluate(expression, arg), self.config.action_timeout_s * 2)
+
+    async def _evaluate(self, expression: str, arg: JsonValue) -> JsonValue:
+        """Evaluate on the active tab, retrying once if a navigation replaced the document."""
+        for attempt in range(3):
+            page = self._page
+            try:
+                await page.wait_for_load_state(
+                    "domcontentloaded", timeout=self.config.action_timeout_s * 1000
+                )
+                value: JsonValue = await page.evaluate(expression, arg)
+                return value
+            except PlaywrightError as e:
+                first = str(e).splitlines()[0]
+                if attempt < 2 and any(m in first for m in _NAVIGATED_AWAY[:2]):
+                    await asyncio.sleep(0.05)
+                    continue
+                raise EnvError(first) from None
+        raise AssertionError("unreachable")

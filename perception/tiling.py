@@ -59,13 +59,15 @@ class ImagePolicy:
 
     mode:
       - ``keep``: the crop at CSS scale (one image px per CSS px).
+      - ``native``: the crop at the resolution it was captured at (DPR px per CSS px for
+        device-scale screenshots), i.e. no resampling at all.
       - ``fixed``: exactly ``width`` x ``height``.
       - ``max_side``: scale so the longest side is at most ``max_side`` (never upscaled).
       - ``smart_resize``: Qwen's rule with ``factor``/``min_pixels``/``max_pixels``, applied to the
         CSS-scale size (what the model's processor would do to a CSS-scale screenshot).
     """
 
-    mode: Literal["keep", "fixed", "max_side", "smart_resize"] = "keep"
+    mode: Literal["keep", "native", "fixed", "max_side", "smart_resize"] = "keep"
     width: int = 0
     height: int = 0
     max_side: int = 0
@@ -73,12 +75,15 @@ class ImagePolicy:
     min_pixels: int = 100 * 28 * 28
     max_pixels: int = 16384 * 28 * 28
 
-    def target_size(self, css_w: float, css_h: float) -> tuple[int, int]:
-        """(width, height) in image px for a region of ``css_w`` x ``css_h`` CSS px."""
+    def target_size(self, css_w: float, css_h: float, scale: float = 1.0) -> tuple[int, int]:
+        """(width, height) in image px for a region of ``css_w`` x ``css_h`` CSS px captured at
+        ``scale`` image px per CSS px."""
         w, h = max(1, round(css_w)), max(1, round(css_h))
         match self.mode:
             case "keep":
                 return w, h
+            case "native":
+                return max(1, round(css_w * scale)), max(1, round(css_h * scale))
             case "fixed":
                 return self.width, self.height
             case "max_side":
@@ -121,7 +126,7 @@ def crop(
         raise ValueError(f"empty crop region {region} for a {obs.viewport_w}x{obs.viewport_h} viewport")
     piece = obs.screenshot.crop((left, top, right, bottom))
     rx, ry, rw, rh = left / s, top / s, (right - left) / s, (bottom - top) / s
-    tw, th = policy.target_size(rw, rh)
+    tw, th = policy.target_size(rw, rh, s)
     if piece.size != (tw, th):
         piece = piece.resize((tw, th), Image.Resampling.BICUBIC)
     frame = Frame(

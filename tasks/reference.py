@@ -126,9 +126,9 @@ def run_reference(task: TaskSpec, env: Environment, start_url: str, config: Brow
             out.error = f"reference step {i} ({step.name}): {e}"
             return out
         out.actions.append(action)
-        if isinstance(action, Done):
+        if isinstance(action, Done):  # ends a goal; a multi-goal solution goes on
             answer = action.answer
-            break
+            continue
         result = env.act(action)
         if not result.ok:
             out.error = f"reference step {i} ({step.name}) failed: {result.error}"

@@ -88,6 +88,7 @@ def test_frame_spaces_map_per_axis() -> None:
     "policy",
     [
         ImagePolicy(),
+        ImagePolicy(mode="native"),
         ImagePolicy(mode="smart_resize"),
         ImagePolicy(mode="fixed", width=640, height=480),
         ImagePolicy(mode="max_side", max_side=500),
