@@ -17,6 +17,7 @@ Contract (see ``actions.environment.Environment``):
 from __future__ import annotations
 
 import asyncio
+import base64
 import concurrent.futures
 import io
 import logging
@@ -31,6 +32,7 @@ from PIL import Image
 from playwright.async_api import (
     Browser,
     BrowserContext,
+    CDPSession,
     Dialog,
     Download,
     Frame,
@@ -73,11 +75,28 @@ _POPUP_COUNTER_JS = """(() => {
     if (!e.defaultPrevented && isNewTab(e.target.target)) n++;
   }, false);
   Object.defineProperty(window, '__gazeTakePopups', { value: () => { const k = n; n = 0; return k; } });
+  // a blinking caret makes two screenshots of an unchanged page differ; hide it, as Playwright does
+  const hideCaret = () => {
+    const st = document.createElement('style');
+    st.textContent = '*, *::before, *::after { caret-color: transparent !important; }';
+    (document.head || document.documentElement).appendChild(st);
+  };
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', hideCaret);
+  else hideCaret();
 })();"""
 _POPUP_WAIT_S = 5.0
 _TICK_TIMEOUT_S = 1.0
 # Errors that mean "a navigation replaced the document under us": retry after it settles.
 _NAVIGATED_AWAY = ("Execution context was destroyed", "navigation", "Target page, context or browser has been closed")
+
+
+def _png_or_jpeg_size(data: bytes) -> tuple[int, int] | None:
+    """Image size from the header alone (no decode)."""
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            return img.size
+    except OSError:
+        return None
 
 
 class BrowserEnv:
@@ -103,6 +122,8 @@ class BrowserEnv:
         self._committed = asyncio.Event()  # the main frame committed a navigation during an action
         self._popup_event = asyncio.Event()  # a new tab appeared during an action
         self._last_shot: Image.Image | None = None
+        self._cdp: dict[Page, CDPSession] = {}
+        self._cdp_broken = False
         self._closed = False
         self.executable: str | None = None
 
@@ -187,6 +208,7 @@ class BrowserEnv:
             self._pending.cancel()
         ctx, self._context = self._context, None
         self._pages.clear()
+        self._cdp.clear()
         self._dialog = self._dialog_info = self._pending = None
         self._last_shot = None
         if ctx is not None:
@@ -261,6 +283,7 @@ class BrowserEnv:
         self._pages.append(page)
 
     def _on_close(self, page: Page) -> None:
+        self._cdp.pop(page, None)
         was_active = bool(self._pages) and self._pages[-1] is page
         if page in self._pages:
             self._pages.remove(page)
@@ -316,29 +339,67 @@ class BrowserEnv:
     def observe(self) -> Observation:
         if self._dialog_info is not None:
             return self._dialog_observation()
-        shot, data = self._run(self._screenshot(), self.config.action_timeout_s + 5)
-        return self._observation(shot, data)
+        shot, data, title = self._run(self._screenshot(), self.config.action_timeout_s + 5)
+        return self._observation(shot, data, title)
 
-    async def _screenshot(self) -> tuple[Image.Image, bytes | None]:
+    async def _screenshot(self) -> tuple[Image.Image, bytes | None, str]:
+        """(image, encoded bytes, title) of the active tab's viewport."""
         c = self.config
-        opts: dict[str, Any] = {"type": c.screenshot_format, "scale": c.screenshot_scale}
-        if c.screenshot_format == "jpeg":
-            opts["quality"] = c.jpeg_quality
+        page = self._page
         try:
             # a tab that is still loading (a popup opened by the last action) first gets to DOM ready
-            await self._page.wait_for_load_state(
-                "domcontentloaded", timeout=c.navigation_timeout_s * 1000
+            await page.wait_for_load_state("domcontentloaded", timeout=c.navigation_timeout_s * 1000)
+            data, title = await asyncio.wait_for(
+                asyncio.gather(self._capture(page), page.title()), c.action_timeout_s
             )
-            data = await self._page.screenshot(timeout=c.action_timeout_s * 1000, **opts)
-        except PlaywrightError as e:
+        except (PlaywrightError, TimeoutError) as e:
             if self._dialog_info is not None:  # a dialog opened while we were capturing
-                return self._blank(), None
-            self._notes.append(f"screenshot failed: {str(e).splitlines()[0]}")
-            return self._last_shot or self._blank(), None
+                return self._blank(), None, ""
+            self._notes.append(f"screenshot failed: {str(e).splitlines()[0] or 'timeout'}")
+            return self._last_shot or self._blank(), None, ""
         img = Image.open(io.BytesIO(data))
         img.load()
         self._last_shot = img
-        return img, data
+        return img, data, title
+
+    async def _capture(self, page: Page) -> bytes:
+        """The viewport as PNG/JPEG bytes, straight from Chromium's DevTools protocol.
+
+        ``Page.captureScreenshot`` with ``optimizeForSpeed`` is about 15 ms faster than
+        ``page.screenshot`` (which also waits for fonts and injects a caret-hiding style; our
+        init script hides the caret once per document instead) and yields PNGs that decode 2-3x
+        faster. Without a clip Chromium captures the viewport at CSS scale; device scale needs a
+        clip in document coordinates at the visual viewport's scroll offset. If the result is not
+        the expected size, we fall back to Playwright's own screenshot for good.
+        """
+        c = self.config
+        scale = self._scale()
+        want = (round(c.viewport_w * scale), round(c.viewport_h * scale))
+        if not self._cdp_broken:
+            try:
+                cdp = self._cdp.get(page)
+                if cdp is None:
+                    cdp = self._cdp[page] = await page.context.new_cdp_session(page)
+                params: dict[str, Any] = {"format": c.screenshot_format, "optimizeForSpeed": True}
+                if c.screenshot_format == "jpeg":
+                    params["quality"] = c.jpeg_quality
+                if scale != 1.0:
+                    vv = (await cdp.send("Page.getLayoutMetrics"))["cssVisualViewport"]
+                    params["clip"] = {
+                        "x": vv["pageX"], "y": vv["pageY"], "width": c.viewport_w,
+                        "height": c.viewport_h, "scale": scale,
+                    }  # fmt: skip
+                data = base64.b64decode((await cdp.send("Page.captureScreenshot", params))["data"])
+                if _png_or_jpeg_size(data) == want:
+                    return data
+                log.warning("CDP screenshot had an unexpected size; using Playwright's screenshot")
+            except PlaywrightError as e:
+                log.warning("CDP screenshot failed (%s); using Playwright's screenshot", e)
+            self._cdp_broken = True
+        opts: dict[str, Any] = {"type": c.screenshot_format, "scale": c.screenshot_scale}
+        if c.screenshot_format == "jpeg":
+            opts["quality"] = c.jpeg_quality
+        return await page.screenshot(timeout=c.action_timeout_s * 1000, **opts)
 
     def _scale(self) -> float:
         return self.config.device_scale_factor if self.config.screenshot_scale == "device" else 1.0
@@ -348,13 +409,9 @@ class BrowserEnv:
         size = (round(self.config.viewport_w * s), round(self.config.viewport_h * s))
         return Image.new("RGB", size, (255, 255, 255))
 
-    def _observation(self, shot: Image.Image, encoded: bytes | None = None) -> Observation:
-        title = ""
-        if self._dialog_info is None:
-            try:
-                title = self._run(self._page.title(), 5)
-            except (EnvError, PlaywrightError):
-                title = ""
+    def _observation(
+        self, shot: Image.Image, encoded: bytes | None = None, title: str = ""
+    ) -> Observation:
         notes, self._notes = tuple(self._notes), []
         return Observation(
             screenshot=shot,

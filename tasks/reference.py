@@ -107,7 +107,7 @@ class ReferenceRun:
 
 def run_reference(task: TaskSpec, env: Environment, start_url: str, config: BrowserConfig) -> ReferenceRun:
     """Execute a task's reference solution on a fresh page and evaluate its checks."""
-    if not task.reference:
+    if task.reference is None:
         return ReferenceRun(ok=False, error=f"task {task.id!r} has no reference solution")
     out = ReferenceRun(ok=False)
     try:
