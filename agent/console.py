@@ -13,8 +13,8 @@ from rich.text import Text
 from actions.types import describe
 from agent.trajectory import LoadedLog, RunResult, StepRecord
 
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)  # messages stay on one line when piped; tables still fit
+err = Console(stderr=True, soft_wrap=True)
 
 
 def step_line(rec: StepRecord) -> Text:

@@ -231,6 +231,11 @@ def run_episode(
                 break
             try:
                 result = env.act(action)
+            except KeyboardInterrupt:
+                # keep the model's reply and what already ran; the runner records the interrupt
+                timings["act_s"] = time.perf_counter() - t_act
+                emit(thought=parsed.thought, actions=actions, results=results, timings=timings)
+                raise
             except EnvError as e:
                 result = ActionResult.failure(f"the browser failed: {e}")
                 results.append(result)
