@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import concurrent.futures
+import contextlib
 import io
 import logging
 import re
@@ -44,7 +45,13 @@ from playwright.async_api import (
 from playwright.async_api import Error as PlaywrightError
 
 from actions import dialogs
-from actions.chromium import QUIET_ARGS, ChromiumNotFound, find_chromium, install_hint, needs_no_sandbox
+from actions.chromium import (
+    QUIET_ARGS,
+    ChromiumNotFound,
+    find_chromium,
+    install_hint,
+    needs_no_sandbox,
+)
 from actions.environment import BrowserConfig, EnvError, JsonValue
 from actions.executor import execute
 from actions.keys import normalize_combo
@@ -87,7 +94,11 @@ _POPUP_COUNTER_JS = """(() => {
 _POPUP_WAIT_S = 5.0
 _TICK_TIMEOUT_S = 1.0
 # Errors that mean "a navigation replaced the document under us": retry after it settles.
-_NAVIGATED_AWAY = ("Execution context was destroyed", "navigation", "Target page, context or browser has been closed")
+_NAVIGATED_AWAY = (
+    "Execution context was destroyed",
+    "navigation",
+    "Target page, context or browser has been closed",
+)
 
 
 def _png_or_jpeg_size(data: bytes) -> tuple[int, int] | None:
@@ -105,7 +116,9 @@ class BrowserEnv:
     def __init__(self, config: BrowserConfig | None = None) -> None:
         self.config = config or BrowserConfig()
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="gaze-browser", daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="gaze-browser", daemon=True
+        )
         self._thread.start()
         self._pw: Playwright | None = None
         self._browser: Browser | None = None
@@ -124,6 +137,7 @@ class BrowserEnv:
         self._last_shot: Image.Image | None = None
         self._cdp: dict[Page, CDPSession] = {}
         self._cdp_broken = False
+        self._tasks: set[asyncio.Future[object]] = set()
         self._closed = False
         self.executable: str | None = None
 
@@ -174,7 +188,9 @@ class BrowserEnv:
                 executable_path=exe, headless=self.config.headless, args=args, timeout=30_000
             )
         except (ChromiumNotFound, PlaywrightError) as e:
-            raise EnvError(f"Chromium did not start: {str(e).splitlines()[0]}. {install_hint()}") from None
+            raise EnvError(
+                f"Chromium did not start: {str(e).splitlines()[0]}. {install_hint()}"
+            ) from None
         self.executable = exe or self._pw.chromium.executable_path
         log.info("launched Chromium %s from %s", self._browser.version, self.executable)
 
@@ -196,7 +212,9 @@ class BrowserEnv:
         page = await self._context.new_page()  # _on_new_page registers it
         self._notes.clear()
         try:
-            resp = await page.goto(url, wait_until="domcontentloaded", timeout=c.navigation_timeout_s * 1000)
+            resp = await page.goto(
+                url, wait_until="domcontentloaded", timeout=c.navigation_timeout_s * 1000
+            )
         except PlaywrightError as e:
             return ActionResult.failure(f"could not load {url}: {str(e).splitlines()[0]}")
         if resp is not None and resp.status >= 400:
@@ -212,10 +230,8 @@ class BrowserEnv:
         self._dialog = self._dialog_info = self._pending = None
         self._last_shot = None
         if ctx is not None:
-            try:
+            with contextlib.suppress(PlaywrightError):
                 await ctx.close()
-            except PlaywrightError:
-                pass
 
     def reset(self, url: str, config: BrowserConfig | None = None) -> ActionResult:
         """A fresh context (no cookies, storage or tabs) at ``url``."""
@@ -234,10 +250,8 @@ class BrowserEnv:
     async def _shutdown_browser(self) -> None:
         await self._close_context()
         if self._browser is not None:
-            try:
+            with contextlib.suppress(PlaywrightError):
                 await self._browser.close()
-            except PlaywrightError:
-                pass
             self._browser = None
 
     async def _shutdown(self) -> None:
@@ -268,9 +282,15 @@ class BrowserEnv:
 
     # ------------------------------------------------------------ page events (loop thread)
 
+    def _background(self, coro: Coroutine[Any, Any, object]) -> None:
+        """Run a coroutine on the loop without awaiting it, keeping a reference until it ends."""
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     def _on_new_page(self, page: Page) -> None:
         page.on("dialog", self._on_dialog)
-        page.on("download", lambda d: asyncio.ensure_future(self._on_download(d)))
+        page.on("download", lambda d: self._background(self._on_download(d)))
         page.on("request", self._on_request)
         page.on("close", self._on_close)
         page.on("crash", lambda p: self._notes.append("the page crashed"))
@@ -305,11 +325,17 @@ class BrowserEnv:
 
     def _on_dialog(self, dialog: Dialog) -> None:
         if self._dialog is not None:  # cannot happen while scripts are blocked; be safe
-            asyncio.ensure_future(dialog.dismiss())
+            self._background(dialog.dismiss())
             return
-        kind = dialog.type if dialog.type in ("alert", "confirm", "prompt", "beforeunload") else "alert"
+        kind = (
+            dialog.type
+            if dialog.type in ("alert", "confirm", "prompt", "beforeunload")
+            else "alert"
+        )
         self._dialog = dialog
-        self._dialog_info = DialogInfo(type=kind, message=dialog.message, default_value=dialog.default_value)  # type: ignore[arg-type]
+        self._dialog_info = DialogInfo.model_validate(
+            {"type": kind, "message": dialog.message, "default_value": dialog.default_value}
+        )  # type: ignore[arg-type]
         self._prompt_text = None
         self._notes.append(f"a {kind} dialog opened: {dialog.message!r}")
         if self._dialog_event is not None:
@@ -348,7 +374,9 @@ class BrowserEnv:
         page = self._page
         try:
             # a tab that is still loading (a popup opened by the last action) first gets to DOM ready
-            await page.wait_for_load_state("domcontentloaded", timeout=c.navigation_timeout_s * 1000)
+            await page.wait_for_load_state(
+                "domcontentloaded", timeout=c.navigation_timeout_s * 1000
+            )
             data, title = await asyncio.wait_for(
                 asyncio.gather(self._capture(page), page.title()), c.action_timeout_s
             )
@@ -435,7 +463,9 @@ class BrowserEnv:
     def _dialog_observation(self) -> Observation:
         assert self._dialog_info is not None
         base = self._last_shot or self._blank()
-        text = self._prompt_text if self._prompt_text is not None else self._dialog_info.default_value
+        text = (
+            self._prompt_text if self._prompt_text is not None else self._dialog_info.default_value
+        )
         img = dialogs.render(base, self._dialog_info, self._dialog_layout(), self._scale(), text)
         return self._observation(img)
 
@@ -467,7 +497,9 @@ class BrowserEnv:
         self._dialog_event.clear()
         waiter = asyncio.ensure_future(self._dialog_event.wait())
         done, _ = await asyncio.wait(
-            {task, waiter}, timeout=self.config.action_timeout_s, return_when=asyncio.FIRST_COMPLETED
+            {task, waiter},
+            timeout=self.config.action_timeout_s,
+            return_when=asyncio.FIRST_COMPLETED,
         )
         waiter.cancel()
         if task in done:
@@ -576,7 +608,9 @@ class BrowserEnv:
             else:
                 await dialog.dismiss()
         except PlaywrightError as e:
-            return ActionResult.failure(f"the dialog could not be answered: {str(e).splitlines()[0]}")
+            return ActionResult.failure(
+                f"the dialog could not be answered: {str(e).splitlines()[0]}"
+            )
         verb = "accepted" if accept else "dismissed"
         self._notes.append(f"the {info.type} dialog was {verb}")
         if self._pending is None:
@@ -588,7 +622,9 @@ class BrowserEnv:
 
     def evaluate(self, expression: str, arg: JsonValue = None) -> JsonValue:
         if self._dialog_info is not None:
-            raise EnvError(f"a {self._dialog_info.type} dialog is open; the page cannot run scripts")
+            raise EnvError(
+                f"a {self._dialog_info.type} dialog is open; the page cannot run scripts"
+            )
         return self._run(self._evaluate(expression, arg), self.config.action_timeout_s * 2)
 
     async def _evaluate(self, expression: str, arg: JsonValue) -> JsonValue:

@@ -89,19 +89,43 @@ def render(
         return (b[0] * scale, b[1] * scale, (b[0] + b[2]) * scale, (b[1] + b[3]) * scale)
 
     font, bold = _font(round(14 * scale)), _font(round(15 * scale))
-    d.rounded_rectangle(px(lay.box), radius=8 * scale, fill=(255, 255, 255), outline=(120, 120, 120))
+    d.rounded_rectangle(
+        px(lay.box), radius=8 * scale, fill=(255, 255, 255), outline=(120, 120, 120)
+    )
     x, y = lay.box[0] + _PAD, lay.box[1] + _PAD
     for i, line in enumerate(lay.lines):
-        d.text((x * scale, (y + i * _LINE_H) * scale), line, fill=(20, 20, 20), font=bold if i == 0 else font)
+        d.text(
+            (x * scale, (y + i * _LINE_H) * scale),
+            line,
+            fill=(20, 20, 20),
+            font=bold if i == 0 else font,
+        )
     if lay.field is not None:
-        d.rectangle(px(lay.field), fill=(255, 255, 255), outline=(26, 115, 232), width=max(1, round(2 * scale)))
-        d.text(((lay.field[0] + 6) * scale, (lay.field[1] + 7) * scale), prompt_text or dialog.default_value, fill=(20, 20, 20), font=font)
+        d.rectangle(
+            px(lay.field),
+            fill=(255, 255, 255),
+            outline=(26, 115, 232),
+            width=max(1, round(2 * scale)),
+        )
+        d.text(
+            ((lay.field[0] + 6) * scale, (lay.field[1] + 7) * scale),
+            prompt_text or dialog.default_value,
+            fill=(20, 20, 20),
+            font=font,
+        )
     buttons = [(lay.ok, "OK" if dialog.type != "beforeunload" else "Leave", True)]
     if lay.cancel is not None:
         buttons.append((lay.cancel, "Cancel" if dialog.type != "beforeunload" else "Stay", False))
     for box, label, primary in buttons:
-        fill, ink = ((26, 115, 232), (255, 255, 255)) if primary else ((255, 255, 255), (26, 115, 232))
+        fill, ink = (
+            ((26, 115, 232), (255, 255, 255)) if primary else ((255, 255, 255), (26, 115, 232))
+        )
         d.rounded_rectangle(px(box), radius=6 * scale, fill=fill, outline=(26, 115, 232))
         tw = d.textlength(label, font=font)
-        d.text(((box[0] + box[2] / 2) * scale - tw / 2, (box[1] + 9) * scale), label, fill=ink, font=font)
+        d.text(
+            ((box[0] + box[2] / 2) * scale - tw / 2, (box[1] + 9) * scale),
+            label,
+            fill=ink,
+            font=font,
+        )
     return img

@@ -82,7 +82,7 @@ def normalize_combo(combo: str) -> str:
         return text
     tokens = [t for t in _SPLIT.split(text) if t]
     keys = [_key(t) for t in tokens]
-    *mods, last = keys
+    *mods, _last = keys
     for m in mods:
         if m not in MODIFIERS.values():
             raise ValueError(f"{m!r} is not a modifier; write combinations like 'ctrl+a'")

@@ -150,6 +150,14 @@ Action = Annotated[
 ]
 ACTION_ADAPTER: TypeAdapter[Action] = TypeAdapter(Action)
 
+PointerAction = Click | DoubleClick | RightClick | Hover
+POINTER_ACTIONS: dict[str, type[PointerAction]] = {
+    "click": Click,
+    "double_click": DoubleClick,
+    "right_click": RightClick,
+    "hover": Hover,
+}
+
 # Actions that end a goal instead of touching the page.
 TERMINAL_KINDS = frozenset({"done", "give_up", "ask_user"})
 

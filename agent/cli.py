@@ -46,8 +46,8 @@ def _load_tasks(args: list[str]):  # type: ignore[no-untyped-def]
             tasks.append((load_task(p), str(p)))
         except TaskFileError as e:
             errors.append(e)
-    for e in errors:
-        err.print(f"[red]error:[/red] {e}", highlight=False)
+    for problem in errors:
+        err.print(f"[red]error:[/red] {problem}", highlight=False)
     if errors:
         raise SystemExit(2)
     return tasks
@@ -120,7 +120,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     with SiteServer() as server, BrowserEnv(bcfg) as env:
         for task, _path in tasks:
             vp = task.viewport
-            cfg = replace(bcfg, viewport_w=vp.width, viewport_h=vp.height, device_scale_factor=vp.device_scale_factor)
+            cfg = replace(
+                bcfg,
+                viewport_w=vp.width,
+                viewport_h=vp.height,
+                device_scale_factor=vp.device_scale_factor,
+            )
             res = run_reference(task, env, server.resolve_start(task.start), cfg)
             mark = "[green]pass[/]" if res.ok else "[red]FAIL[/]"
             out.print(f"{mark} {task.id} ({len(res.actions)} actions)", highlight=False)
@@ -165,7 +170,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
         err.print(f"[red]error:[/red] {res.error}", highlight=False)
     for c in res.checks:
         out.print(f"{'[green]✓[/]' if c.passed else '[red]✗[/]'} {c.detail}", highlight=False)
-    out.print(f"replayed {res.actions} actions: {'[green]success[/]' if res.success else '[red]failure[/]'}")
+    out.print(
+        f"replayed {res.actions} actions: {'[green]success[/]' if res.success else '[red]failure[/]'}"
+    )
     return 0 if res.success else 1
 
 
@@ -207,7 +214,9 @@ def cmd_tasks(args: argparse.Namespace) -> int:
 
     for task, path in _load_tasks(args.tasks or ["demo"]):
         ref = f"{len(task.reference)} ref steps" if task.reference else "no reference"
-        out.print(f"{task.id:<24} {' / '.join(task.goal_list)[:70]:<72} {ref}  {path}", highlight=False)
+        out.print(
+            f"{task.id:<24} {' / '.join(task.goal_list)[:70]:<72} {ref}  {path}", highlight=False
+        )
     return 0
 
 
@@ -227,17 +236,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _browser_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--headed", action="store_true", help="show the browser window (needs a display)")
+    p.add_argument(
+        "--headed", action="store_true", help="show the browser window (needs a display)"
+    )
     p.add_argument("--chromium", metavar="PATH", help="Chromium/Chrome binary (default: detect)")
     p.add_argument("--screenshot-format", choices=["png", "jpeg"], default="png")
 
 
 def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="gaze", description="A browser agent that acts on what it sees.")
+    ap = argparse.ArgumentParser(
+        prog="gaze", description="A browser agent that acts on what it sees."
+    )
     sub = ap.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", help="run tasks with a model; exit 0 only if all succeed")
-    p.add_argument("tasks", nargs="+", help="task files, folders, or bundled suites (demo, demo/login)")
+    p.add_argument(
+        "tasks", nargs="+", help="task files, folders, or bundled suites (demo, demo/login)"
+    )
     p.add_argument("--model", help="model spec, e.g. scripted:replies.txt")
     p.add_argument("--profile", help="model profile (default: from the model id)")
     p.add_argument("--max-steps", type=int, help="override each task's max_steps")

@@ -34,7 +34,7 @@ from actions.types import (
 )
 from agent.policy import Decision, Policy
 from agent.trajectory import ImageRecord, MessageRecord, StepRecord, StopReason, now_iso
-from perception.parsers.base import ParseError
+from perception.parsers.base import Parsed, ParseError
 from perception.prompts import HistoryItem
 
 
@@ -91,17 +91,232 @@ def _outcome(results: Sequence[ActionResult]) -> str:
     return "; ".join(parts)
 
 
-def _prompt_records(decision: Decision, shot: str) -> list[MessageRecord]:
-    """The prompt as logged: texts, plus which screenshot region each image showed."""
-    out = []
-    sources = {id(t.image): shot for t in decision.images}
-    for m in decision.request.messages:
-        imgs = [
-            ImageRecord(source=sources.get(id(i.image), "history"), frame=i.frame, label=i.label)
-            for i in m.images
-        ]
-        out.append(MessageRecord(role=m.role, text=m.text, images=imgs))
-    return out
+def _prompt_records(decision: Decision, sources: dict[int, str]) -> list[MessageRecord]:
+    """The prompt as logged: texts, plus which screenshot file each image was cut from."""
+    return [
+        MessageRecord(
+            role=m.role,
+            text=m.text,
+            images=[
+                ImageRecord(source=sources.get(id(i.image), ""), frame=i.frame, label=i.label)
+                for i in m.images
+            ],
+        )
+        for m in decision.request.messages
+    ]
+
+
+class _EpisodeRun:
+    """The state of one episode; ``run`` is the loop, each method one phase of a step."""
+
+    def __init__(
+        self,
+        goals: Sequence[str],
+        env: Environment,
+        policy: Policy,
+        cfg: LoopConfig,
+        sink: Sink,
+        on_step: Callable[[StepRecord], None] | None,
+    ) -> None:
+        self.goals, self.env, self.policy, self.cfg = list(goals), env, policy, cfg
+        self.sink, self.on_step = sink, on_step
+        self.ep = Episode(stop_reason="step_limit")
+        self.history: list[HistoryItem] = []
+        self.feedback: list[str] = []
+        self.goal_i = 0
+        self.attempt = 0  # model calls so far in this step (unparseable replies retried)
+        self.model_errors = 0
+        self.prev: tuple[str, str] | None = None  # (actions, screen digest) of the last step
+        self.repeats = 0
+        self.sources: dict[int, str] = {}  # id(image sent to the model) -> screenshot file
+
+    def finish(self, reason: StopReason, detail: str = "") -> Episode:
+        self.ep.stop_reason, self.ep.detail = reason, detail
+        return self.ep
+
+    def emit(self, base: StepRecord, **update: object) -> None:
+        rec = base.model_copy(update=update)
+        self.ep.records.append(rec)
+        self.sink.record(rec)
+        if self.on_step is not None:
+            self.on_step(rec)
+
+    def run(self) -> Episode:
+        while True:
+            if self.ep.steps >= self.cfg.max_steps:
+                return self.finish("step_limit", f"{self.cfg.max_steps} steps used")
+            t0 = time.perf_counter()
+            try:
+                obs = self.env.observe()
+            except EnvError as e:
+                return self.finish("env_error", f"could not observe the page: {e}")
+            t_obs = time.perf_counter() - t0
+            decision = self.policy.decide(
+                obs,
+                goal=self.goals[self.goal_i],
+                history=self.history,
+                feedback=self.feedback,
+                done_goals=self.goals[: self.goal_i],
+            )
+            base, timings = self.record_base(obs, decision, t_obs)
+            if decision.model_error is not None or decision.parsed is None:
+                ended = self.on_model_error(base, decision, timings)
+            elif isinstance(decision.parsed, ParseError):
+                ended = self.on_parse_error(base, decision.parsed, timings)
+            else:
+                ended = self.on_actions(base, obs, decision, decision.parsed, timings)
+            if ended is not None:
+                return ended
+
+    def record_base(
+        self, obs: Observation, decision: Decision, t_obs: float
+    ) -> tuple[StepRecord, dict[str, float]]:
+        """Count the model call, save the screenshot, and start the step's record."""
+        ep = self.ep
+        ep.model_calls += 1
+        comp = decision.completion
+        if comp is not None:
+            ep.model_latency_s += comp.latency_s or decision.timings.get("model_s", 0.0)
+            ep.prompt_tokens += comp.prompt_tokens
+            ep.completion_tokens += comp.completion_tokens
+        t0 = time.perf_counter()
+        shot = self.sink.save_screenshot(ep.steps, self.attempt, obs)
+        for t in decision.images:
+            self.sources[id(t.image)] = shot
+        base = StepRecord(
+            step=ep.steps,
+            attempt=self.attempt,
+            goal_index=self.goal_i,
+            time=now_iso(),
+            url=obs.url,
+            title=obs.title,
+            screenshot=shot,
+            screenshot_scale=obs.screenshot_scale,
+            dialog=obs.dialog,
+            notes=list(obs.notes),
+            prompt=_prompt_records(decision, self.sources),
+            model_text=comp.text if comp else None,
+            model_error=decision.model_error,
+            prompt_tokens=comp.prompt_tokens if comp else 0,
+            completion_tokens=comp.completion_tokens if comp else 0,
+        )
+        timings = {"observe_s": t_obs, **decision.timings, "record_s": time.perf_counter() - t0}
+        return base, timings
+
+    def on_model_error(
+        self, base: StepRecord, decision: Decision, timings: dict[str, float]
+    ) -> Episode | None:
+        """The backend failed: retry within the budget (the prompt is unchanged)."""
+        self.model_errors += 1
+        self.emit(base, timings=timings)
+        if self.model_errors > self.cfg.max_model_errors:
+            return self.finish("model_error", decision.model_error or "no completion")
+        return None
+
+    def on_parse_error(
+        self, base: StepRecord, error: ParseError, timings: dict[str, float]
+    ) -> Episode | None:
+        """The reply did not parse: tell the model why and retry without spending a step."""
+        self.model_errors = 0
+        self.attempt += 1
+        self.feedback = [f"{error.message}. Reply with exactly one action in the format described."]
+        self.emit(base, parse_error=error.message, feedback=self.feedback, timings=timings)
+        if self.attempt > self.cfg.max_parse_retries:
+            return self.finish(
+                "unparseable", f"{self.attempt} unparseable replies in a row; last: {error.message}"
+            )
+        return None
+
+    def check_repeat(self, actions: list[Action], obs: Observation) -> str | None:
+        """Track the same action repeated on an unchanged screen; a warning, or None."""
+        sig = (_signature(actions), _digest(obs))
+        self.repeats = self.repeats + 1 if self.prev == sig else 0
+        self.prev = sig
+        if not self.repeats:
+            return None
+        return (
+            f"you repeated {describe(actions[0])} and the screen did not change; "
+            "the action has no effect here, so try something different"
+        )
+
+    def on_actions(
+        self,
+        base: StepRecord,
+        obs: Observation,
+        decision: Decision,
+        parsed: Parsed,
+        timings: dict[str, float],
+    ) -> Episode | None:
+        self.model_errors = self.attempt = 0
+        actions = list(parsed.actions)
+        warning = self.check_repeat(actions, obs)
+        self.feedback = [warning] if warning else []
+        if self.repeats >= self.cfg.repeat_limit:
+            self.emit(base, thought=parsed.thought, actions=actions, timings=timings)
+            detail = (
+                f"{describe(actions[0])} repeated {self.repeats + 1} times with no visible effect"
+            )
+            return self.finish("stuck", detail)
+
+        t_act = time.perf_counter()
+        results: list[ActionResult] = []
+        terminal: Action | None = None
+        env_failure: str | None = None
+        try:
+            for action in actions:
+                if isinstance(action, (Done, GiveUp, AskUser)):
+                    terminal = action
+                    break
+                try:
+                    result = self.env.act(action)
+                except EnvError as e:
+                    env_failure = str(e)
+                    results.append(ActionResult.failure(f"the browser failed: {e}"))
+                    break
+                results.append(result)
+                if not result.ok:
+                    self.feedback.append(f"{describe(action)} failed: {result.error}")
+                    break
+        finally:  # also on Ctrl-C: keep the model's reply and what already ran
+            timings["act_s"] = time.perf_counter() - t_act
+            self.emit(
+                base,
+                thought=parsed.thought,
+                actions=actions,
+                results=results,
+                feedback=self.feedback,
+                timings=timings,
+            )
+        self.ep.steps += 1
+        if env_failure is not None:
+            return self.finish("env_error", env_failure)
+        self.history.append(
+            HistoryItem(
+                step=self.ep.steps - 1,
+                reply=decision.completion.text if decision.completion else "",
+                summary="; ".join(describe(a) for a in actions),
+                outcome=_outcome(results),
+                image=decision.images[-1],
+            )
+        )
+        return self.on_terminal(terminal)
+
+    def on_terminal(self, terminal: Action | None) -> Episode | None:
+        match terminal:
+            case Done(answer=answer):
+                self.ep.goals_completed += 1
+                self.ep.answer = answer
+                if self.goal_i + 1 < len(self.goals):
+                    self.goal_i += 1
+                    self.prev, self.repeats = None, 0
+                    return None
+                return self.finish("done", answer or "")
+            case GiveUp(reason=reason):
+                return self.finish("gave_up", reason)
+            case AskUser(question=question):
+                return self.finish("asked_user", question)
+            case _:
+                return None
 
 
 def run_episode(
@@ -114,170 +329,7 @@ def run_episode(
     on_step: Callable[[StepRecord], None] | None = None,
 ) -> Episode:
     """Run the goals in order on the environment's current page; see the module contract."""
-    cfg = config or LoopConfig()
-    sink = sink or Sink()
-    ep = Episode(stop_reason="step_limit")
-    history: list[HistoryItem] = []
-    feedback: list[str] = []
-    goal_i = 0
-    attempt = 0
-    model_errors = 0
-    prev: tuple[str, str] | None = None  # (action signature, screen digest) of the last step
-    repeats = 0
-
-    def finish(reason: StopReason, detail: str = "") -> Episode:
-        ep.stop_reason, ep.detail = reason, detail
-        return ep
-
-    while True:
-        if ep.steps >= cfg.max_steps:
-            return finish("step_limit", f"{cfg.max_steps} steps used")
-        t0 = time.perf_counter()
-        try:
-            obs = env.observe()
-        except EnvError as e:
-            return finish("env_error", f"could not observe the page: {e}")
-        t_obs = time.perf_counter() - t0
-        digest = _digest(obs)
-        decision = policy.decide(
-            obs,
-            goal=goals[goal_i],
-            history=history,
-            feedback=feedback,
-            done_goals=goals[:goal_i],
-        )
-        ep.model_calls += 1
-        comp = decision.completion
-        if comp is not None:
-            ep.model_latency_s += comp.latency_s or decision.timings.get("model_s", 0.0)
-            ep.prompt_tokens += comp.prompt_tokens
-            ep.completion_tokens += comp.completion_tokens
-        t_rec = time.perf_counter()
-        shot = sink.save_screenshot(ep.steps, attempt, obs)
-        base = StepRecord(
-            step=ep.steps,
-            attempt=attempt,
-            goal_index=goal_i,
-            time=now_iso(),
-            url=obs.url,
-            title=obs.title,
-            screenshot=shot,
-            screenshot_scale=obs.screenshot_scale,
-            dialog=obs.dialog,
-            notes=list(obs.notes),
-            prompt=_prompt_records(decision, shot),
-            model_text=comp.text if comp else None,
-            model_error=decision.model_error,
-            prompt_tokens=comp.prompt_tokens if comp else 0,
-            completion_tokens=comp.completion_tokens if comp else 0,
-        )
-        t_rec = time.perf_counter() - t_rec
-
-        def emit(**update: object) -> None:
-            rec = base.model_copy(update=update)
-            ep.records.append(rec)
-            sink.record(rec)
-            if on_step is not None:
-                on_step(rec)
-
-        timings = {"observe_s": t_obs, **decision.timings, "record_s": t_rec}
-
-        # --- the model failed to answer at all
-        if decision.model_error is not None or decision.parsed is None:
-            model_errors += 1
-            emit(timings=timings)
-            if model_errors > cfg.max_model_errors:
-                return finish("model_error", decision.model_error or "no completion")
-            continue
-        model_errors = 0
-
-        # --- the reply did not parse: tell the model, retry without spending a step
-        if isinstance(decision.parsed, ParseError):
-            attempt += 1
-            msg = decision.parsed.message
-            feedback = [f"{msg}. Reply with exactly one action in the format described."]
-            emit(parse_error=msg, feedback=feedback, timings=timings)
-            if attempt > cfg.max_parse_retries:
-                return finish("unparseable", f"{attempt} unparseable replies in a row; last: {msg}")
-            continue
-        attempt = 0
-        parsed = decision.parsed
-        actions = list(parsed.actions)
-
-        # --- the same action again, and the last one changed nothing on screen
-        sig = _signature(actions)
-        if prev is not None and prev == (sig, digest):
-            repeats += 1
-        else:
-            repeats = 0
-        prev = (sig, digest)
-        feedback = []
-        if repeats >= cfg.repeat_limit:
-            emit(thought=parsed.thought, actions=actions, timings=timings)
-            return finish("stuck", f"{describe(actions[0])} repeated {repeats + 1} times with no visible effect")
-        if repeats:
-            feedback.append(
-                f"you repeated {describe(actions[0])} and the screen did not change; "
-                "the action has no effect here, so try something different"
-            )
-
-        # --- act
-        t_act = time.perf_counter()
-        results: list[ActionResult] = []
-        terminal: Action | None = None
-        for action in actions:
-            if isinstance(action, (Done, GiveUp, AskUser)):
-                terminal = action
-                break
-            try:
-                result = env.act(action)
-            except KeyboardInterrupt:
-                # keep the model's reply and what already ran; the runner records the interrupt
-                timings["act_s"] = time.perf_counter() - t_act
-                emit(thought=parsed.thought, actions=actions, results=results, timings=timings)
-                raise
-            except EnvError as e:
-                result = ActionResult.failure(f"the browser failed: {e}")
-                results.append(result)
-                timings["act_s"] = time.perf_counter() - t_act
-                emit(thought=parsed.thought, actions=actions, results=results, timings=timings)
-                ep.steps += 1
-                return finish("env_error", str(e))
-            results.append(result)
-            if not result.ok:
-                feedback.append(f"{describe(action)} failed: {result.error}")
-                break
-        timings["act_s"] = time.perf_counter() - t_act
-        emit(
-            thought=parsed.thought,
-            actions=actions,
-            results=results,
-            feedback=feedback,
-            timings=timings,
-        )
-        ep.steps += 1
-        history.append(
-            HistoryItem(
-                step=ep.steps - 1,
-                reply=comp.text if comp else "",
-                summary="; ".join(describe(a) for a in actions),
-                outcome=_outcome(results),
-                image=decision.images[-1],
-            )
-        )
-
-        match terminal:
-            case Done(answer=answer):
-                ep.goals_completed += 1
-                ep.answer = answer
-                if goal_i + 1 < len(goals):
-                    goal_i += 1
-                    prev, repeats = None, 0
-                    continue
-                return finish("done", answer or "")
-            case GiveUp(reason=reason):
-                return finish("gave_up", reason)
-            case AskUser(question=question):
-                return finish("asked_user", question)
-            case None:
-                continue
+    if not goals:
+        raise ValueError("an episode needs at least one goal")
+    run = _EpisodeRun(goals, env, policy, config or LoopConfig(), sink or Sink(), on_step)
+    return run.run()

@@ -77,9 +77,15 @@ def _step_html(log: LoadedLog, rec: StepRecord, vw: int, vh: int) -> str:
         status = (
             '<span class="muted">not executed</span>'
             if res is None
-            else ('<span class="ok">ok</span>' if res.ok else f'<span class="bad">{e(res.error or "")}</span>')
+            else (
+                '<span class="ok">ok</span>'
+                if res.ok
+                else f'<span class="bad">{e(res.error or "")}</span>'
+            )
         )
-        notes = "".join(f"<br><span class='muted'>{e(n)}</span>" for n in (res.notes if res else ()))
+        notes = "".join(
+            f"<br><span class='muted'>{e(n)}</span>" for n in (res.notes if res else ())
+        )
         rows.append(f"<tr><td><code>{e(describe(a))}</code></td><td>{status}{notes}</td></tr>")
     parts = [
         f"<h3>Step {rec.step + 1}{f' (retry {rec.attempt})' if rec.attempt else ''}</h3>",
@@ -101,7 +107,11 @@ def _step_html(log: LoadedLog, rec: StepRecord, vw: int, vh: int) -> str:
     parts.append(
         "<p class='muted'>"
         + " · ".join(f"{k.removesuffix('_s')} {v * 1000:.0f} ms" for k, v in t.items())
-        + (f" · tokens {rec.prompt_tokens}+{rec.completion_tokens}" if rec.completion_tokens else "")
+        + (
+            f" · tokens {rec.prompt_tokens}+{rec.completion_tokens}"
+            if rec.completion_tokens
+            else ""
+        )
         + "</p>"
     )
     return f"<section class='step'>{shot}<div class='info'>{''.join(parts)}</div></section>"
@@ -125,11 +135,15 @@ def render_report(log: LoadedLog) -> str:
         )
     checks = ""
     if r is not None and r.checks:
-        checks = "<table>" + "".join(
-            f"<tr><td class='{'ok' if c.passed else 'bad'}'>{'✓' if c.passed else '✗'}</td>"
-            f"<td>{e(c.detail)}</td></tr>"
-            for c in r.checks
-        ) + "</table>"
+        checks = (
+            "<table>"
+            + "".join(
+                f"<tr><td class='{'ok' if c.passed else 'bad'}'>{'✓' if c.passed else '✗'}</td>"
+                f"<td>{e(c.detail)}</td></tr>"
+                for c in r.checks
+            )
+            + "</table>"
+        )
     warn = "".join(f"<p class='bad'>{e(w)}</p>" for w in log.warnings)
     steps = "".join(_step_html(log, s, vw, vh) for s in log.steps)
     return (

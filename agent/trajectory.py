@@ -207,7 +207,9 @@ def read_log(run_dir: str | Path) -> LoadedLog:
         raise LogError(f"{d}: not a Gaze run folder (no meta.json)")
     meta: RunMeta = _read_model(d / "meta.json", RunMeta)
     if meta.format_version > LOG_VERSION:
-        raise LogError(f"{d}: log format {meta.format_version} is newer than this Gaze ({LOG_VERSION})")
+        raise LogError(
+            f"{d}: log format {meta.format_version} is newer than this Gaze ({LOG_VERSION})"
+        )
     steps: list[StepRecord] = []
     warnings: list[str] = []
     path = d / "steps.jsonl"
@@ -219,7 +221,9 @@ def read_log(run_dir: str | Path) -> LoadedLog:
             steps.append(StepRecord.model_validate_json(raw))
         except ValidationError as e:
             if i == len(lines):
-                warnings.append(f"steps.jsonl:{i}: last line is truncated or corrupt and was skipped")
+                warnings.append(
+                    f"steps.jsonl:{i}: last line is truncated or corrupt and was skipped"
+                )
                 break
             raise LogError(f"{path}:{i}: {e.errors(include_url=False)[0]['msg']}") from None
     result = None

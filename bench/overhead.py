@@ -25,30 +25,36 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from playwright.sync_api import sync_playwright  # noqa: E402
+import itertools
 
-from actions.browser import BrowserEnv  # noqa: E402
-from actions.chromium import QUIET_ARGS, find_chromium, needs_no_sandbox  # noqa: E402
-from actions.environment import BrowserConfig  # noqa: E402
-from agent.loop import LoopConfig, run_episode  # noqa: E402
-from agent.policy import ModelPolicy  # noqa: E402
-from agent.runner import RunSink  # noqa: E402
-from agent.trajectory import Recorder, RunMeta, Versions, now_iso  # noqa: E402
-from perception.model import ScriptedModel  # noqa: E402
-from perception.profiles import get_profile  # noqa: E402
-from tasks.server import SiteServer  # noqa: E402
+from playwright.sync_api import sync_playwright
 
-PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>bench</title>
+from actions.browser import BrowserEnv
+from actions.chromium import QUIET_ARGS, find_chromium, needs_no_sandbox
+from actions.environment import BrowserConfig
+from agent.loop import LoopConfig, run_episode
+from agent.policy import ModelPolicy
+from agent.runner import RunSink
+from agent.trajectory import Recorder, RunMeta, Versions, now_iso
+from perception.model import ScriptedModel
+from perception.profiles import get_profile
+from tasks.server import SiteServer
+
+PAGE = (
+    """<!doctype html><html><head><meta charset="utf-8"><title>bench</title>
 <style>body{font:16px sans-serif;margin:40px} button{font-size:20px;padding:14px 28px}
 .row{display:flex;gap:12px;flex-wrap:wrap;margin:10px 0}.card{border:1px solid #ccc;border-radius:8px;
 padding:12px;width:260px}</style></head><body>
 <h1>Counter</h1><button id="b" style="position:absolute;left:100px;top:120px">Add one</button>
 <p style="margin-top:120px">Clicked <span id="n">0</span> times.</p>
-<div class="row">""" + "".join(
-    f'<div class="card"><b>Card {i}</b><p>Some text on card {i} to give the page content.</p></div>'
-    for i in range(12)
-) + """</div><script>let n=0;document.getElementById('b').onclick=()=>{
+<div class="row">"""
+    + "".join(
+        f'<div class="card"><b>Card {i}</b><p>Some text on card {i} to give the page content.</p></div>'
+        for i in range(12)
+    )
+    + """</div><script>let n=0;document.getElementById('b').onclick=()=>{
 document.getElementById('n').textContent=String(++n)}</script></body></html>"""
+)
 
 CLICK = (160.0, 145.0)  # inside the button
 
@@ -99,7 +105,7 @@ def gaze_block(url: str, steps: int, fmt: str, out: Path) -> list[float]:
         )
         recorder.close()
     # wall time per step, from one step's record written to the next's (the model takes ~0 s)
-    return [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+    return [b - a for a, b in itertools.pairwise(stamps)]
 
 
 def main() -> None:

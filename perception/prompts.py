@@ -93,7 +93,9 @@ def build_request(
     for i, h in enumerate(with_image):
         assert h.image is not None
         text = (intro + "\n" if i == 0 else "") + f"Screenshot before step {h.step + 1}."
-        msgs.append(Message("user", text, (ModelImage(h.image.image, h.image.frame, h.image.label),)))
+        msgs.append(
+            Message("user", text, (ModelImage(h.image.image, h.image.frame, h.image.label),))
+        )
         msgs.append(Message("assistant", h.reply))
         if h.outcome != "ok":
             msgs.append(Message("user", f"Result of step {h.step + 1}: {h.outcome}"))

@@ -123,7 +123,9 @@ def crop(
     right = min(obs.screenshot.width, round((x + w) * s))
     bottom = min(obs.screenshot.height, round((y + h) * s))
     if right <= left or bottom <= top:
-        raise ValueError(f"empty crop region {region} for a {obs.viewport_w}x{obs.viewport_h} viewport")
+        raise ValueError(
+            f"empty crop region {region} for a {obs.viewport_w}x{obs.viewport_h} viewport"
+        )
     piece = obs.screenshot.crop((left, top, right, bottom))
     rx, ry, rw, rh = left / s, top / s, (right - left) / s, (bottom - top) / s
     tw, th = policy.target_size(rw, rh, s)
@@ -168,7 +170,9 @@ def grid(
         raise ValueError("overlap must be smaller than the tile")
     policy = policy or ImagePolicy()
     thumb_policy = thumbnail or ImagePolicy(mode="max_side", max_side=max(tile_w, tile_h))
-    out = [crop(obs, (0, 0, obs.viewport_w, obs.viewport_h), thumb_policy, space, label="thumbnail")]
+    out = [
+        crop(obs, (0, 0, obs.viewport_w, obs.viewport_h), thumb_policy, space, label="thumbnail")
+    ]
     tw, th = min(tile_w, obs.viewport_w), min(tile_h, obs.viewport_h)
     for r, y in enumerate(_starts(obs.viewport_h, th, overlap)):
         for c, x in enumerate(_starts(obs.viewport_w, tw, overlap)):
@@ -190,4 +194,6 @@ def zoom(
     rw, rh = min(region_w, obs.viewport_w), min(region_h, obs.viewport_h)
     left = min(max(0.0, x - rw / 2), obs.viewport_w - rw)
     top = min(max(0.0, y - rh / 2), obs.viewport_h - rh)
-    return crop(obs, (left, top, rw, rh), policy or ImagePolicy(), space, label=f"zoom @({x:.0f},{y:.0f})")
+    return crop(
+        obs, (left, top, rw, rh), policy or ImagePolicy(), space, label=f"zoom @({x:.0f},{y:.0f})"
+    )

@@ -17,16 +17,13 @@ from dataclasses import dataclass, field
 
 from actions.environment import BrowserConfig, EnvError, Environment
 from actions.types import (
+    POINTER_ACTIONS,
     Action,
     Back,
-    Click,
     Done,
-    DoubleClick,
     Drag,
-    Hover,
     KeyPress,
     Navigate,
-    RightClick,
     Scroll,
     Type,
     Wait,
@@ -50,7 +47,7 @@ def locate(target: Target, env: Environment) -> tuple[float, float]:
     """Viewport CSS px for a target; see the module contract."""
     if isinstance(target, Point):
         return target.x, target.y
-    sel = SelectorTarget(selector=target) if isinstance(target, str) else target
+    sel = SelectorTarget(selector=target, dx=0.0, dy=0.0) if isinstance(target, str) else target
     try:
         box = env.evaluate(_BOX_JS, sel.selector)
     except EnvError as e:
@@ -72,8 +69,7 @@ def resolve(step: RefStep, env: Environment) -> Action:
     if name in ("click", "double_click", "right_click", "hover"):
         target = getattr(step, name)
         x, y = locate(target, env)
-        cls = {"click": Click, "double_click": DoubleClick, "right_click": RightClick, "hover": Hover}[name]
-        return cls(x=x, y=y)
+        return POINTER_ACTIONS[name](x=x, y=y)
     if step.drag is not None:
         (x, y), (tx, ty) = locate(step.drag.from_, env), locate(step.drag.to, env)
         return Drag(x=x, y=y, to_x=tx, to_y=ty)
@@ -105,7 +101,9 @@ class ReferenceRun:
     error: str | None = None
 
 
-def run_reference(task: TaskSpec, env: Environment, start_url: str, config: BrowserConfig) -> ReferenceRun:
+def run_reference(
+    task: TaskSpec, env: Environment, start_url: str, config: BrowserConfig
+) -> ReferenceRun:
     """Execute a task's reference solution on a fresh page and evaluate its checks."""
     if task.reference is None:
         return ReferenceRun(ok=False, error=f"task {task.id!r} has no reference solution")

@@ -25,7 +25,7 @@ SITES_ROOT = Path(__file__).parent / "sites"
 
 
 class _Handler(SimpleHTTPRequestHandler):
-    extensions_map = {
+    extensions_map = {  # noqa: RUF012 - the stdlib declares it as an instance attribute
         **SimpleHTTPRequestHandler.extensions_map,
         ".html": "text/html; charset=utf-8",
         ".js": "text/javascript; charset=utf-8",

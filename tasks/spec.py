@@ -238,9 +238,11 @@ class TaskSpec(_Spec):
         description="http(s) URL, or 'site:NAME/PATH' for a bundled site served on 127.0.0.1"
     )
     goal: str | None = Field(None, description="one instruction; or use goals")
-    goals: list[str] | None = Field(None, description="instructions to reach in order, same browser")
+    goals: list[str] | None = Field(
+        None, description="instructions to reach in order, same browser"
+    )
     max_steps: int = Field(15, ge=1, le=500)
-    viewport: Viewport = Viewport()
+    viewport: Viewport = Field(default_factory=Viewport)
     checks: list[Check] = Field(default_factory=list, min_length=1)
     reference: list[RefStep] | None = None
     tags: list[str] = Field(default_factory=list)

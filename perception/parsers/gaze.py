@@ -20,6 +20,7 @@ from typing import assert_never
 
 from actions.keys import normalize_combo
 from actions.types import (
+    POINTER_ACTIONS,
     Action,
     AskUser,
     Back,
@@ -165,8 +166,7 @@ def _build(call: Call, frame: Frame) -> Action | ParseError:
     what, name = f"{call.name}()", call.name
     match name:
         case "click" | "double_click" | "right_click" | "hover":
-            cls = {"click": Click, "double_click": DoubleClick, "right_click": RightClick}
-            return cls.get(name, Hover)(x=points[0][0], y=points[0][1])
+            return POINTER_ACTIONS[name](x=points[0][0], y=points[0][1])
         case "drag":
             (x, y), (tx, ty) = points
             return Drag(x=x, y=y, to_x=tx, to_y=ty)

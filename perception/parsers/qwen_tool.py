@@ -27,6 +27,7 @@ from typing import assert_never
 
 from actions.keys import normalize_combo
 from actions.types import (
+    POINTER_ACTIONS,
     Action,
     AskUser,
     Back,
@@ -158,8 +159,8 @@ def _tool(args: dict[object, object], frame: Frame) -> Action | ParseError:
             p = _point(args, "coordinate", frame)
             if isinstance(p, ParseError):
                 return p
-            cls = {"left_click": Click, "right_click": RightClick, "double_click": DoubleClick}
-            return cls.get(action, Hover)(x=p[0], y=p[1])
+            names = {"left_click": "click", "mouse_move": "hover"}
+            return POINTER_ACTIONS[names.get(action, action)](x=p[0], y=p[1])
         case "left_click_drag":
             key = "start_coordinate" if "start_coordinate" in args else "startCoordinate"
             if key not in args:

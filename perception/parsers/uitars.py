@@ -24,6 +24,7 @@ from typing import assert_never
 
 from actions.keys import normalize_combo
 from actions.types import (
+    POINTER_ACTIONS,
     Action,
     AskUser,
     Back,
@@ -105,7 +106,7 @@ navigate(content='https://...') # Open a URL in the current tab.
 navigate_back() # Go back to the previous page.
 wait() #Sleep for 5s and take a screenshot to check for any changes.
 finished(content='xxx') # Use escape characters \\', \\", and \\n in content part to ensure we can parse the content in normal python string format.
-call_user() # Submit the task and call the user when the task is unsolvable, or when you need the user's help."""  # noqa: E501
+call_user() # Submit the task and call the user when the task is unsolvable, or when you need the user's help."""
 
 
 def _arg(call: Call, names: tuple[str, ...], *, positional: bool) -> Value:
@@ -159,8 +160,13 @@ def _build(call: Call, frame: Frame) -> Action | ParseError:
         if kind == "drag":
             q = _point(call, frame, _END)
             return q if isinstance(q, ParseError) else Drag(x=p[0], y=p[1], to_x=q[0], to_y=q[1])
-        cls = {"click": Click, "double": DoubleClick, "right": RightClick, "hover": Hover}[kind]
-        return cls(x=p[0], y=p[1])
+        kinds = {
+            "click": "click",
+            "double": "double_click",
+            "right": "right_click",
+            "hover": "hover",
+        }
+        return POINTER_ACTIONS[kinds[kind]](x=p[0], y=p[1])
     if kind == "scroll":
         return _scroll(call, frame)
     names = {

@@ -32,7 +32,9 @@ def login_points(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[fl
     task = load_task(ROOT / "tasks/suites/demo/login.yaml")
     with SiteServer() as s, BrowserEnv() as env:
         env.reset(s.resolve_start(task.start))
-        return {sel: locate(sel, env) for sel in ("#username", "#password", "#remember", "#sign-in")}
+        return {
+            sel: locate(sel, env) for sel in ("#username", "#password", "#remember", "#sign-in")
+        }
 
 
 def script(path: Path, replies: list[str]) -> str:
@@ -40,7 +42,9 @@ def script(path: Path, replies: list[str]) -> str:
     return f"scripted:{path}"
 
 
-def test_run_show_report_replay(tmp_path: Path, login_points: dict[str, tuple[float, float]]) -> None:
+def test_run_show_report_replay(
+    tmp_path: Path, login_points: dict[str, tuple[float, float]]
+) -> None:
     p = {k: f"{x:.0f}, {y:.0f}" for k, (x, y) in login_points.items()}
     replies = [
         f"Thought: the username field\nAction: click({p['#username']})",
@@ -67,7 +71,11 @@ def test_run_show_report_replay(tmp_path: Path, login_points: dict[str, tuple[fl
     rep = gaze("report", str(run_dir))
     assert rep.returncode == 0
     html = (run_dir / "report.html").read_text()
-    assert html.count("<section class='step'>") == 7 and "<circle" in html and "http" not in html.split("<main>")[0].split("</style>")[0]
+    assert (
+        html.count("<section class='step'>") == 7
+        and "<circle" in html
+        and "http" not in html.split("<main>")[0].split("</style>")[0]
+    )
 
     rp = gaze("replay", str(run_dir))
     assert rp.returncode == 0, rp.stdout + rp.stderr
@@ -75,7 +83,14 @@ def test_run_show_report_replay(tmp_path: Path, login_points: dict[str, tuple[fl
 
 
 def test_failed_task_exits_1(tmp_path: Path) -> None:
-    r = gaze("run", "demo/login", "--model", script(tmp_path / "r.txt", ["done()"]), "--out", str(tmp_path))
+    r = gaze(
+        "run",
+        "demo/login",
+        "--model",
+        script(tmp_path / "r.txt", ["done()"]),
+        "--out",
+        str(tmp_path),
+    )
     assert r.returncode == 1
     assert "FAIL" in r.stdout
 
@@ -88,7 +103,9 @@ def test_no_model_says_how_to_get_one() -> None:
 
 def test_bad_task_file_names_file_line_and_field(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text("id: x\nstart: site:demo/login.html\ngoal: g\nmax_steps: many\nchecks: [{js: '1'}]\n")
+    bad.write_text(
+        "id: x\nstart: site:demo/login.html\ngoal: g\nmax_steps: many\nchecks: [{js: '1'}]\n"
+    )
     r = gaze("run", str(bad), "--model", "scripted:/dev/null")
     assert r.returncode == 2
     assert f"{bad}:4: max_steps:" in r.stderr.replace("\n", "")
@@ -110,7 +127,9 @@ def test_garbage_log_folder_is_a_clean_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
-def test_killed_run_leaves_a_readable_log(tmp_path: Path, sig: signal.Signals, login_points: dict[str, tuple[float, float]]) -> None:
+def test_killed_run_leaves_a_readable_log(
+    tmp_path: Path, sig: signal.Signals, login_points: dict[str, tuple[float, float]]
+) -> None:
     x, y = login_points["#username"]
     replies = [f"click({x:.0f}, {y:.0f})", "wait(20)", "done()"]
     out = tmp_path / "runs"

@@ -24,13 +24,10 @@ from perception.tiling import ImagePolicy
 from tasks.server import SiteServer
 
 BUTTONS = {"A": (820, 500), "B": (900, 500), "C": (980, 500), "D": (900, 440), "E": (900, 560)}
-PAGE = (
-    "<!doctype html><meta charset=utf-8><title>grid</title><body style='margin:0'>"
-    + "".join(
-        f"<button id={n} style='position:absolute;left:{x - 35}px;top:{y - 20}px;width:70px;"
-        f"height:40px' onclick='window.clicked=(window.clicked||[]).concat(\"{n}\")'>{n}</button>"
-        for n, (x, y) in BUTTONS.items()
-    )
+PAGE = "<!doctype html><meta charset=utf-8><title>grid</title><body style='margin:0'>" + "".join(
+    f"<button id={n} style='position:absolute;left:{x - 35}px;top:{y - 20}px;width:70px;"
+    f"height:40px' onclick='window.clicked=(window.clicked||[]).concat(\"{n}\")'>{n}</button>"
+    for n, (x, y) in BUTTONS.items()
 )
 
 
@@ -51,10 +48,25 @@ CASES: list[tuple[str, Profile, str, str]] = [
     # the HiDPI case: a 2560x1600 screenshot, the model answers in its pixels
     ("gaze-device-dpr2", NATIVE_GAZE, "device", "click(1800, 1000)"),
     # smart_resize(800, 1280) = 812x1288: x 900*1288/1280 = 905.6, y 500*812/800 = 507.5
-    ("uitars15-device-dpr2", get_profile("uitars-1.5"), "device", "Thought: B\nAction: click(start_box='(906,508)')"),
+    (
+        "uitars15-device-dpr2",
+        get_profile("uitars-1.5"),
+        "device",
+        "Thought: B\nAction: click(start_box='(906,508)')",
+    ),
     # 0-1000: 900/1280*1000 = 703.1, 500/800*1000 = 625
-    ("uitars10-dpr2", get_profile("uitars-1.0"), "device", "Action: click(start_box='<|box_start|>(703,625)<|box_end|>')"),
-    ("showui-dpr2", get_profile("showui"), "device", "{'action': 'CLICK', 'value': None, 'position': [0.703, 0.625]}"),
+    (
+        "uitars10-dpr2",
+        get_profile("uitars-1.0"),
+        "device",
+        "Action: click(start_box='<|box_start|>(703,625)<|box_end|>')",
+    ),
+    (
+        "showui-dpr2",
+        get_profile("showui"),
+        "device",
+        "{'action': 'CLICK', 'value': None, 'position': [0.703, 0.625]}",
+    ),
     (
         "qwen25-dpr2",
         get_profile("qwen2.5-vl"),
@@ -97,7 +109,9 @@ def test_observation_reports_its_scale(env: BrowserEnv, grid_url: str) -> None:
 def test_point_outside_the_viewport_is_an_error_not_a_click(env: BrowserEnv, grid_url: str) -> None:
     env.reset(grid_url, BrowserConfig(device_scale_factor=2.0, screenshot_scale="css"))
     model = ScriptedModel(["click(1800, 1000)", "done()"])  # device px sent to a CSS-scale profile
-    ep = run_episode(["click B"], env, ModelPolicy(model, get_profile("gaze")), config=LoopConfig(max_steps=2))
+    ep = run_episode(
+        ["click B"], env, ModelPolicy(model, get_profile("gaze")), config=LoopConfig(max_steps=2)
+    )
     res = ep.records[0].results[0]
     assert not res.ok and "outside" in (res.error or "")
     assert env.evaluate("() => window.clicked || []") == []

@@ -49,12 +49,16 @@ def test_reference_solution_passes(task: TaskSpec, env: BrowserEnv, server: Site
 
 
 @pytest.mark.parametrize("task", TASKS, ids=IDS)
-def test_checks_reject_an_unfinished_solution(task: TaskSpec, env: BrowserEnv, server: SiteServer) -> None:
+def test_checks_reject_an_unfinished_solution(
+    task: TaskSpec, env: BrowserEnv, server: SiteServer
+) -> None:
     """Drop the last page action (and, for question tasks, answer wrongly): the checks must fail."""
     assert task.reference
     steps = [s for s in task.reference if s.name != "done"]
     done = [
-        RefStep(done=DoneStep(answer="I could not find it")) for s in task.reference if s.name == "done"
+        RefStep(done=DoneStep(answer="I could not find it"))
+        for s in task.reference
+        if s.name == "done"
     ]
     truncated = task.model_copy(update={"reference": steps[:-1] + done})
     res = run_reference(truncated, env, server.resolve_start(task.start), config_for(task))
@@ -62,14 +66,25 @@ def test_checks_reject_an_unfinished_solution(task: TaskSpec, env: BrowserEnv, s
 
 
 @pytest.mark.parametrize("task", TASKS, ids=IDS)
-def test_full_pipeline_solves_and_replays(task: TaskSpec, env: BrowserEnv, server: SiteServer, out_dir: Path) -> None:
+def test_full_pipeline_solves_and_replays(
+    task: TaskSpec, env: BrowserEnv, server: SiteServer, out_dir: Path
+) -> None:
     oracle = ReferenceOracle(task, env, "gaze")
     policy = ModelPolicy(oracle, get_profile("gaze"))
     start = server.resolve_start(task.start)
     result, run_dir = run_task(task, start_url=start, env=env, policy=policy, out=out_dir)
-    assert result.success, (result.stop_reason, result.detail, [c.detail for c in result.checks], oracle.texts)
+    assert result.success, (
+        result.stop_reason,
+        result.detail,
+        [c.detail for c in result.checks],
+        oracle.texts,
+    )
     log = read_log(run_dir)
     assert log.warnings == [] and log.result is not None and log.result.success
     assert len(log.steps) == result.model_calls
     replayed = replay_log(log, env, start_url=start)
-    assert replayed.success, (replayed.error, replayed.divergences, [c.detail for c in replayed.checks])
+    assert replayed.success, (
+        replayed.error,
+        replayed.divergences,
+        [c.detail for c in replayed.checks],
+    )

@@ -24,8 +24,14 @@ from tests.oracle import ReferenceOracle
 BY_ID = {t.id: t for t in demo_tasks()}
 
 CASES = [
-    ("uitars-1.5", ["login", "drag_card", "confirm_dialog", "prompt_dialog", "hotkey_replace", "new_tab"]),
-    ("uitars-1.0", ["contact_form", "double_click_rename", "context_menu_delete", "question_price"]),
+    (
+        "uitars-1.5",
+        ["login", "drag_card", "confirm_dialog", "prompt_dialog", "hotkey_replace", "new_tab"],
+    ),
+    (
+        "uitars-1.0",
+        ["contact_form", "double_click_rename", "context_menu_delete", "question_price"],
+    ),
     ("qwen2.5-vl", ["login", "modal_accept", "tabs_plan", "checkout", "search_open_result"]),
     ("showui", ["login", "modal_accept", "tabs_plan", "search_open_result"]),
 ]
@@ -37,7 +43,9 @@ def test_dialect_solves_task_at_dpr2(
     profile_name: str, task_id: str, env: BrowserEnv, server: SiteServer, out_dir: Path
 ) -> None:
     task = BY_ID[task_id]
-    task = task.model_copy(update={"viewport": task.viewport.model_copy(update={"device_scale_factor": 2.0})})
+    task = task.model_copy(
+        update={"viewport": task.viewport.model_copy(update={"device_scale_factor": 2.0})}
+    )
     profile = get_profile(profile_name)
     oracle = ReferenceOracle(task, env, profile.dialect)
     result, _ = run_task(
@@ -48,4 +56,9 @@ def test_dialect_solves_task_at_dpr2(
         out=out_dir,
         browser=replace(BrowserConfig(), screenshot_scale="device"),
     )
-    assert result.success, (result.stop_reason, result.detail, [c.detail for c in result.checks], oracle.texts)
+    assert result.success, (
+        result.stop_reason,
+        result.detail,
+        [c.detail for c in result.checks],
+        oracle.texts,
+    )

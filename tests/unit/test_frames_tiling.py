@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -44,7 +46,11 @@ def red_centre(img: Image.Image) -> tuple[float, float]:
 
 @pytest.mark.parametrize(
     ("h", "w", "expected"),
-    [((800, 1280), None, (812, 1288)), ((1080, 1920), None, (1092, 1932)), ((10, 10), None, (56, 56))],
+    [
+        ((800, 1280), None, (812, 1288)),
+        ((1080, 1920), None, (1092, 1932)),
+        ((10, 10), None, (56, 56)),
+    ],
 )
 def test_smart_resize_known_values(h: tuple[int, int], w: None, expected: tuple[int, int]) -> None:
     assert smart_resize(*h, min_pixels=3136, max_pixels=12_845_056) == expected
@@ -69,8 +75,12 @@ def test_smart_resize_caps_pixels_and_keeps_factor() -> None:
     ih=st.integers(1, 4000),
 )
 @settings(max_examples=60, deadline=None)
-def test_frame_round_trip(space: str, x: float, y: float, rx: float, ry: float, rw: float, rh: float, iw: int, ih: int) -> None:
-    f = Frame(region_x=rx, region_y=ry, region_w=rw, region_h=rh, image_w=iw, image_h=ih, space=space)  # type: ignore[arg-type]
+def test_frame_round_trip(
+    space: str, x: float, y: float, rx: float, ry: float, rw: float, rh: float, iw: int, ih: int
+) -> None:
+    f = Frame(
+        region_x=rx, region_y=ry, region_w=rw, region_h=rh, image_w=iw, image_h=ih, space=space
+    )  # type: ignore[arg-type]
     mx, my = f.from_viewport(x, y)
     bx, by = f.to_viewport(mx, my)
     assert bx == pytest.approx(x, abs=1e-6) and by == pytest.approx(y, abs=1e-6)
@@ -113,7 +123,7 @@ def test_grid_tiles_cover_viewport_overlap_and_map_back() -> None:
     assert xs[0] == 0 and ys[0] == 0
     assert max(t.frame.region_x + t.frame.region_w for t in body) == pytest.approx(1280)
     assert max(t.frame.region_y + t.frame.region_h for t in body) == pytest.approx(800)
-    for a, b in zip(xs, xs[1:]):
+    for a, b in itertools.pairwise(xs):
         assert a + 512 - b >= 64  # neighbours overlap by at least the requested amount
     hits = [t for t in body if t.frame.contains_viewport(1002, 702)]
     assert hits
@@ -125,7 +135,14 @@ def test_grid_tiles_cover_viewport_overlap_and_map_back() -> None:
 
 def test_zoom_is_clamped_inside_the_viewport_and_maps_back() -> None:
     obs = obs_with_marker(1280, 800, 1.0, (1270, 790))
-    z = zoom(obs, 1275, 795, region_w=320, region_h=200, policy=ImagePolicy(mode="fixed", width=640, height=400))
+    z = zoom(
+        obs,
+        1275,
+        795,
+        region_w=320,
+        region_h=200,
+        policy=ImagePolicy(mode="fixed", width=640, height=400),
+    )
     f = z.frame
     assert (f.region_x, f.region_y, f.region_w, f.region_h) == (960, 600, 320, 200)
     cx, cy = red_centre(z.image)

@@ -81,7 +81,9 @@ def test_repeated_action_without_effect_is_flagged_then_stops() -> None:
 
 def test_repeating_an_action_that_changes_the_screen_is_fine() -> None:
     env = two_screen_env()
-    env.screens["home"][1].on_click = lambda e: e.state.__setitem__("n", int(e.state.get("n") or 0) + 1)  # type: ignore[assignment,misc]
+    env.screens["home"][1].on_click = lambda e: e.state.__setitem__(
+        "n", int(e.state.get("n") or 0) + 1
+    )  # type: ignore[assignment,misc]
     pol, _ = policy(["click(250, 60)"] * 5 + ["done()"])
     ep = run_episode(["count"], env, pol, config=LoopConfig(max_steps=10, repeat_limit=2))
     assert ep.stop_reason == "done"
@@ -146,7 +148,9 @@ def test_multiple_goals_run_in_order_in_one_browser() -> None:
 
 def test_history_keeps_the_last_k_screenshots() -> None:
     env = two_screen_env()
-    pol, model = policy(["click(250, 60)", "click(251, 60)", "click(252, 60)", "click(253, 60)", "done()"])
+    pol, model = policy(
+        ["click(250, 60)", "click(251, 60)", "click(252, 60)", "click(253, 60)", "done()"]
+    )
     run_episode(["go"], env, pol, config=LoopConfig(max_steps=10))
     last = model.calls[-1]
     assert len(last.images) == GAZE.history_images

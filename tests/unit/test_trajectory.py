@@ -51,8 +51,12 @@ def result(**kw: object) -> RunResult:
 def test_loop_records_round_trip(tmp_path: Path) -> None:
     env = two_screen_env()
     rec = Recorder(tmp_path / "run", meta())
-    model = ScriptedModel(["Thought: go\nAction: click(70, 60)", "garbage", "click(200, 170)", 'done("x")'])
-    ep = run_episode(["g"], env, ModelPolicy(model, get_profile("gaze")), config=LoopConfig(), sink=RunSink(rec))
+    model = ScriptedModel(
+        ["Thought: go\nAction: click(70, 60)", "garbage", "click(200, 170)", 'done("x")']
+    )
+    ep = run_episode(
+        ["g"], env, ModelPolicy(model, get_profile("gaze")), config=LoopConfig(), sink=RunSink(rec)
+    )
     rec.finish(result(steps=ep.steps, model_calls=ep.model_calls))
     log = read_log(tmp_path / "run")
     assert log.warnings == []
@@ -73,7 +77,14 @@ def test_loop_records_round_trip(tmp_path: Path) -> None:
 
 def test_truncated_last_line_is_skipped_and_reported(tmp_path: Path) -> None:
     rec = Recorder(tmp_path, meta())
-    step = StepRecord(step=0, time=now_iso(), url="u", screenshot="", actions=[Type(text="hi")], results=[ActionResult.success()])
+    step = StepRecord(
+        step=0,
+        time=now_iso(),
+        url="u",
+        screenshot="",
+        actions=[Type(text="hi")],
+        results=[ActionResult.success()],
+    )
     rec.step(step)
     rec.step(step.model_copy(update={"step": 1}))
     rec.close()
@@ -117,7 +128,15 @@ def test_newer_format_is_refused(tmp_path: Path) -> None:
 
 
 def test_records_keep_frames_and_dialogs_exactly(tmp_path: Path) -> None:
-    frame = Frame(region_x=10.5, region_y=3, region_w=640, region_h=400, image_w=1288, image_h=812, space="rel1000")
+    frame = Frame(
+        region_x=10.5,
+        region_y=3,
+        region_w=640,
+        region_h=400,
+        image_w=1288,
+        image_h=812,
+        space="rel1000",
+    )
     rec = Recorder(tmp_path, meta())
     step = StepRecord(
         step=0, time=now_iso(), url="u", screenshot="s.png",
