@@ -52,7 +52,7 @@ from actions.chromium import (
     install_hint,
     needs_no_sandbox,
 )
-from actions.environment import BrowserConfig, EnvError, JsonValue
+from actions.environment import BrowserConfig, EnvError, JsonValue, first_line
 from actions.executor import execute
 from actions.keys import normalize_combo
 from actions.types import Action, ActionResult, Click, DialogInfo, KeyPress, Observation, Type, Wait
@@ -92,6 +92,8 @@ _POPUP_COUNTER_JS = """(() => {
   else hideCaret();
 })();"""
 _POPUP_WAIT_S = 5.0
+_CDP_MAX_FAILURES = 3
+_NAV_POLL_S = 0.05
 _TICK_TIMEOUT_S = 1.0
 # Errors that mean "a navigation replaced the document under us": retry after it settles.
 _NAVIGATED_AWAY = (
@@ -136,7 +138,8 @@ class BrowserEnv:
         self._popup_event = asyncio.Event()  # a new tab appeared during an action
         self._last_shot: Image.Image | None = None
         self._cdp: dict[Page, CDPSession] = {}
-        self._cdp_broken = False
+        self._cdp_failures = 0  # consecutive captures where DevTools failed
+        self._settle_pending = False  # the last action may have started a navigation or a tab
         self._tasks: set[asyncio.Future[object]] = set()
         self._closed = False
         self.executable: str | None = None
@@ -162,6 +165,12 @@ class BrowserEnv:
 
     @property
     def url(self) -> str:
+        """The active tab's URL, once whatever the last action started has settled."""
+        if self._settle_pending and not self._closed and self._dialog_info is None:
+            try:
+                self._run(self._settle(), self.config.navigation_timeout_s + 10)
+            except EnvError as e:
+                log.warning("settling before reading the URL: %s", e)
         return self._pages[-1].url if self._pages else "about:blank"
 
     @property
@@ -188,9 +197,7 @@ class BrowserEnv:
                 executable_path=exe, headless=self.config.headless, args=args, timeout=30_000
             )
         except (ChromiumNotFound, PlaywrightError) as e:
-            raise EnvError(
-                f"Chromium did not start: {str(e).splitlines()[0]}. {install_hint()}"
-            ) from None
+            raise EnvError(f"Chromium did not start: {first_line(e)}. {install_hint()}") from None
         self.executable = exe or self._pw.chromium.executable_path
         log.info("launched Chromium %s from %s", self._browser.version, self.executable)
 
@@ -216,7 +223,7 @@ class BrowserEnv:
                 url, wait_until="domcontentloaded", timeout=c.navigation_timeout_s * 1000
             )
         except PlaywrightError as e:
-            return ActionResult.failure(f"could not load {url}: {str(e).splitlines()[0]}")
+            return ActionResult.failure(f"could not load {url}: {first_line(e)}")
         if resp is not None and resp.status >= 400:
             return ActionResult.failure(f"{url} answered HTTP {resp.status}")
         return ActionResult.success()
@@ -358,15 +365,35 @@ class BrowserEnv:
             await download.save_as(target)
             self._notes.append(f"downloaded {target.name}")
         except PlaywrightError as e:
-            self._notes.append(f"download of {name!r} failed: {str(e).splitlines()[0]}")
+            self._notes.append(f"download of {name!r} failed: {first_line(e)}")
 
     # ------------------------------------------------------------ observe
 
     def observe(self) -> Observation:
         if self._dialog_info is not None:
             return self._dialog_observation()
-        shot, data, title = self._run(self._screenshot(), self.config.action_timeout_s + 5)
+        budget = self.config.action_timeout_s * 2 + self.config.navigation_timeout_s + 5
+        shot, data, title = self._run(self._look(), budget)
         return self._observation(shot, data, title)
+
+    async def _look(self) -> tuple[Image.Image, bytes | None, str]:
+        """Settle what the last action started while capturing; recapture only if it mattered."""
+        if not self._settle_pending:
+            return await self._screenshot()
+        self._settle_pending = False
+        capture = asyncio.ensure_future(self._screenshot())
+        popups = await self._tick()
+        # A capture can stall while a navigation replaces the document, so watch for one (its
+        # request may be reported a little after the tick) until the capture is in.
+        while not self._unsettled(popups):
+            done, _ = await asyncio.wait({capture}, timeout=_NAV_POLL_S)
+            if done:
+                return capture.result()
+        capture.cancel()
+        with contextlib.suppress(asyncio.CancelledError, PlaywrightError):
+            await capture
+        await self._wait_for_navigation(popups)
+        return await self._screenshot()
 
     async def _screenshot(self) -> tuple[Image.Image, bytes | None, str]:
         """(image, encoded bytes, title) of the active tab's viewport."""
@@ -383,12 +410,41 @@ class BrowserEnv:
         except (PlaywrightError, TimeoutError) as e:
             if self._dialog_info is not None:  # a dialog opened while we were capturing
                 return self._blank(), None, ""
-            self._notes.append(f"screenshot failed: {str(e).splitlines()[0] or 'timeout'}")
+            self._notes.append(f"screenshot failed: {first_line(e)}")
             return self._last_shot or self._blank(), None, ""
         img = Image.open(io.BytesIO(data))
         img.load()
         self._last_shot = img
         return img, data, title
+
+    async def _capture_cdp(self, page: Page) -> bytes | None:
+        """One DevTools capture of the viewport, or None if Chromium refused or it came out at an
+        unexpected size (then Playwright's screenshot is used instead)."""
+        c = self.config
+        scale = self._scale()
+        try:
+            cdp = self._cdp.get(page)
+            if cdp is None:
+                cdp = self._cdp[page] = await page.context.new_cdp_session(page)
+            params: dict[str, Any] = {"format": c.screenshot_format, "optimizeForSpeed": True}
+            if c.screenshot_format == "jpeg":
+                params["quality"] = c.jpeg_quality
+            if scale != 1.0:
+                vv = (await cdp.send("Page.getLayoutMetrics"))["cssVisualViewport"]
+                params["clip"] = {
+                    "x": vv["pageX"], "y": vv["pageY"], "width": c.viewport_w,
+                    "height": c.viewport_h, "scale": scale,
+                }  # fmt: skip
+            data = base64.b64decode((await cdp.send("Page.captureScreenshot", params))["data"])
+        except PlaywrightError as e:
+            log.debug("CDP screenshot failed: %s", e)
+            return None
+        want = (round(c.viewport_w * scale), round(c.viewport_h * scale))
+        if _png_or_jpeg_size(data) != want:
+            log.warning("CDP screenshot is not %sx%s; using Playwright's screenshot", *want)
+            self._cdp_failures = _CDP_MAX_FAILURES
+            return None
+        return data
 
     async def _capture(self, page: Page) -> bytes:
         """The viewport as PNG/JPEG bytes, straight from Chromium's DevTools protocol.
@@ -397,33 +453,19 @@ class BrowserEnv:
         ``page.screenshot`` (which also waits for fonts and injects a caret-hiding style; our
         init script hides the caret once per document instead) and yields PNGs that decode 2-3x
         faster. Without a clip Chromium captures the viewport at CSS scale; device scale needs a
-        clip in document coordinates at the visual viewport's scroll offset. If the result is not
-        the expected size, we fall back to Playwright's own screenshot for good.
+        clip in document coordinates at the visual viewport's scroll offset. A capture Chromium
+        refuses is retried, then taken with Playwright's screenshot; after repeated refusals (or an
+        image of the wrong size) Playwright's screenshot is used for good.
         """
         c = self.config
-        scale = self._scale()
-        want = (round(c.viewport_w * scale), round(c.viewport_h * scale))
-        if not self._cdp_broken:
-            try:
-                cdp = self._cdp.get(page)
-                if cdp is None:
-                    cdp = self._cdp[page] = await page.context.new_cdp_session(page)
-                params: dict[str, Any] = {"format": c.screenshot_format, "optimizeForSpeed": True}
-                if c.screenshot_format == "jpeg":
-                    params["quality"] = c.jpeg_quality
-                if scale != 1.0:
-                    vv = (await cdp.send("Page.getLayoutMetrics"))["cssVisualViewport"]
-                    params["clip"] = {
-                        "x": vv["pageX"], "y": vv["pageY"], "width": c.viewport_w,
-                        "height": c.viewport_h, "scale": scale,
-                    }  # fmt: skip
-                data = base64.b64decode((await cdp.send("Page.captureScreenshot", params))["data"])
-                if _png_or_jpeg_size(data) == want:
+        if self._cdp_failures < _CDP_MAX_FAILURES:
+            for _ in range(2):  # Chromium sometimes answers "Unable to capture screenshot" once
+                data = await self._capture_cdp(page)
+                if data is not None:
+                    self._cdp_failures = 0
                     return data
-                log.warning("CDP screenshot had an unexpected size; using Playwright's screenshot")
-            except PlaywrightError as e:
-                log.warning("CDP screenshot failed (%s); using Playwright's screenshot", e)
-            self._cdp_broken = True
+                await asyncio.sleep(0.02)
+            self._cdp_failures += 1
         opts: dict[str, Any] = {"type": c.screenshot_format, "scale": c.screenshot_scale}
         if c.screenshot_format == "jpeg":
             opts["quality"] = c.jpeg_quality
@@ -478,6 +520,7 @@ class BrowserEnv:
         return self._run(self._act(action), budget)
 
     async def _act(self, action: Action) -> ActionResult:
+        await self._settle()
         self._nav_started = self._popup_opened = False
         self._committed.clear()
         self._popup_event.clear()
@@ -489,7 +532,7 @@ class BrowserEnv:
         try:
             return await execute(self._page, action, vp, self.config.navigation_timeout_s)
         except PlaywrightError as e:
-            return ActionResult.failure(f"{action.kind} failed: {str(e).splitlines()[0]}")
+            return ActionResult.failure(f"{action.kind} failed: {first_line(e)}")
 
     async def _await_or_dialog(self, task: asyncio.Task[ActionResult]) -> ActionResult:
         """Wait for an action; if it opens a dialog, park it and return so the agent can look."""
@@ -505,8 +548,8 @@ class BrowserEnv:
         if task in done:
             self._pending = None
             result = task.result()
-            settle_note = await self._settle()
-            notes = tuple(self._drain_notes(settle_note))
+            self._settle_pending = True
+            notes = tuple(self._drain_notes(None))
             return result.model_copy(update={"notes": result.notes + notes})
         if self._dialog_info is not None:
             self._pending = task
@@ -523,36 +566,49 @@ class BrowserEnv:
         self._notes.clear()
         return notes
 
-    async def _settle(self) -> str | None:
-        """Wait for a navigation the action started (bounded); a note if it did not finish.
-
-        Handlers often navigate from script (``location.href = ...`` in a submit handler), after
-        the click itself has returned. One task turn in the page lets such a navigation start (we
-        see its request) before we decide whether to wait; then we wait for the new document to
-        commit and reach DOMContentLoaded. A new tab is waited for the same way.
-        """
-        page = self._page
+    async def _tick(self) -> int:
+        """One task turn in the page: lets script-initiated navigations start (we then see their
+        request); returns how many new tabs the page asked for meanwhile."""
         try:
-            popups = await asyncio.wait_for(page.evaluate(_TICK_JS), _TICK_TIMEOUT_S)
+            popups = await asyncio.wait_for(self._page.evaluate(_TICK_JS), _TICK_TIMEOUT_S)
         except (PlaywrightError, TimeoutError):
-            popups = 0  # the context was destroyed by a navigation, or the page is busy
+            return 0  # the context was destroyed by a navigation, or the page is busy
+        return int(popups) if isinstance(popups, (int, float)) else 0
+
+    def _unsettled(self, popups: int) -> bool:
+        return bool(popups and not self._popup_opened) or self._nav_started
+
+    async def _wait_for_navigation(self, popups: int) -> None:
+        """Wait (bounded) for the new tab and/or the navigation the last action started."""
         if popups and not self._popup_opened:
             try:
                 await asyncio.wait_for(self._popup_event.wait(), _POPUP_WAIT_S)
             except TimeoutError:
                 self._notes.append("the page tried to open a new tab, but none appeared")
         if not self._nav_started or not self._pages:
-            return None
+            return
         self._nav_started = False
         timeout_s = self.config.navigation_timeout_s
-        page = self._page
         try:
             if not self._popup_opened:
                 await asyncio.wait_for(self._committed.wait(), timeout_s)
-            await page.wait_for_load_state("domcontentloaded", timeout=timeout_s * 1000)
+            await self._page.wait_for_load_state("domcontentloaded", timeout=timeout_s * 1000)
         except (PlaywrightError, TimeoutError):
-            return f"the page was still loading after {timeout_s:.0f} s"
-        return None
+            self._notes.append(f"the page was still loading after {timeout_s:.0f} s")
+
+    async def _settle(self) -> None:
+        """Finish what the last action started before anything looks at the page.
+
+        Handlers often navigate from script (``location.href = ...`` in a submit handler) after
+        the click itself returned, and the browser reports new tabs late. Actions therefore leave
+        ``_settle_pending`` set; whoever looks next (observe, evaluate, the next action) settles
+        first. ``observe`` overlaps the page tick with the capture and recaptures only when a
+        navigation or a new tab turns up, which keeps the common step as fast as a bare capture.
+        """
+        if not self._settle_pending:
+            return
+        self._settle_pending = False
+        await self._wait_for_navigation(await self._tick())
 
     # ------------------------------------------------------------ dialogs
 
@@ -608,9 +664,7 @@ class BrowserEnv:
             else:
                 await dialog.dismiss()
         except PlaywrightError as e:
-            return ActionResult.failure(
-                f"the dialog could not be answered: {str(e).splitlines()[0]}"
-            )
+            return ActionResult.failure(f"the dialog could not be answered: {first_line(e)}")
         verb = "accepted" if accept else "dismissed"
         self._notes.append(f"the {info.type} dialog was {verb}")
         if self._pending is None:
@@ -629,6 +683,7 @@ class BrowserEnv:
 
     async def _evaluate(self, expression: str, arg: JsonValue) -> JsonValue:
         """Evaluate on the active tab, retrying once if a navigation replaced the document."""
+        await self._settle()
         for attempt in range(3):
             page = self._page
             try:
@@ -638,7 +693,7 @@ class BrowserEnv:
                 value: JsonValue = await page.evaluate(expression, arg)
                 return value
             except PlaywrightError as e:
-                first = str(e).splitlines()[0]
+                first = first_line(e)
                 if attempt < 2 and any(m in first for m in _NAVIGATED_AWAY[:2]):
                     await asyncio.sleep(0.05)
                     continue

@@ -6,7 +6,8 @@ then the system's ``chromium`` / ``chromium-browser`` / ``google-chrome`` on PAT
 "let Playwright decide" and will fail with Playwright's message if it has no browser either;
 ``install_hint()`` says how to get one.
 
-Quiet launch flags live here too: on a closed network Chromium otherwise keeps calling home.
+Launch flags live here too: quiet ones (on a closed network Chromium otherwise keeps calling home)
+and deterministic ones (no smooth scrolling).
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ QUIET_ARGS = (
     "--disable-quic",
     "--disable-default-apps",
     "--disable-features=Translate,MediaRouter,OptimizationHints",
+    # wheel scrolls land at once instead of animating for ~150 ms: the next screenshot shows
+    # where the scroll ended, and two runs of the same actions see the same pages
+    "--disable-smooth-scrolling",
 )
 
 SYSTEM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")

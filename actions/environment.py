@@ -22,6 +22,12 @@ from actions.types import Action, ActionResult, Observation
 JsonValue = None | bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"]
 
 
+def first_line(error: BaseException) -> str:
+    """The first line of an exception's message (Playwright's carry call logs after it), or the
+    exception's type when the message is empty (asyncio's TimeoutError)."""
+    return next(iter(str(error).splitlines()), "") or type(error).__name__
+
+
 class EnvError(RuntimeError):
     """The environment cannot answer (browser gone, page blocked by a dialog, script error)."""
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, assert_never
 
+from actions.environment import first_line
 from actions.keys import normalize_combo
 from actions.types import (
     Action,
@@ -82,7 +83,7 @@ async def _navigate(page: Page, url: str, timeout_s: float) -> str | None:
     try:
         resp = await page.goto(url, wait_until="domcontentloaded", timeout=timeout_s * 1000)
     except Exception as e:  # Playwright raises plain Error subclasses for every navigation failure
-        return f"could not load {url}: {str(e).splitlines()[0]}"
+        return f"could not load {url}: {first_line(e)}"
     if resp is not None and resp.status >= 400:
         return f"{url} answered HTTP {resp.status}"
     return None

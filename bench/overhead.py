@@ -4,6 +4,9 @@ Both sides load the same local page (1280x800, DPR 1) in Debian/Playwright Chrom
 step many times:
 
 - bare:  ``page.screenshot(type=png)`` + ``page.mouse.click(x, y)`` with the sync Playwright API;
+- bare-cdp: the capture Gaze itself uses (DevTools ``Page.captureScreenshot`` with
+         ``optimizeForSpeed``) + the click, so Gaze's own overhead is visible apart from the
+         faster capture;
 - gaze:  one ``run_episode`` step: observe (screenshot + decode + title), tiling, prompt building,
          a zero-latency scripted model, parsing, repeat detection, act (click + navigation check),
          and the step record (screenshot bytes + a JSONL line) written to a run folder.
@@ -27,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import itertools
 
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Error, sync_playwright
 
 from actions.browser import BrowserEnv
 from actions.chromium import QUIET_ARGS, find_chromium, needs_no_sandbox
@@ -59,18 +62,36 @@ document.getElementById('n').textContent=String(++n)}</script></body></html>"""
 CLICK = (160.0, 145.0)  # inside the button
 
 
-def bare_block(url: str, steps: int, fmt: str) -> list[float]:
+def bare_block(url: str, steps: int, fmt: str, *, cdp: bool) -> list[float]:
     with sync_playwright() as p:
         args = [*QUIET_ARGS, *(["--no-sandbox"] if needs_no_sandbox() else [])]
         exe = find_chromium(None, p.chromium.executable_path)
         browser = p.chromium.launch(executable_path=exe, args=args)
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         page.goto(url)
-        page.screenshot(type=fmt)  # warm-up
+        session = page.context.new_cdp_session(page)
+
+        def shot() -> None:
+            if cdp:
+                for attempt in range(
+                    3
+                ):  # Chromium now and then refuses one capture; Gaze retries too
+                    try:
+                        session.send(
+                            "Page.captureScreenshot", {"format": fmt, "optimizeForSpeed": True}
+                        )
+                        break
+                    except Error:
+                        if attempt == 2:
+                            raise
+            else:
+                page.screenshot(type=fmt)  # type: ignore[arg-type]
+
+        shot()  # warm-up
         times = []
         for _ in range(steps):
             t = time.perf_counter()
-            page.screenshot(type=fmt)
+            shot()
             page.mouse.click(*CLICK)
             times.append(time.perf_counter() - t)
         browser.close()
@@ -119,18 +140,22 @@ def main() -> None:
         (root / "bench").mkdir()
         (root / "bench" / "index.html").write_text(PAGE, encoding="utf-8")
         bare: list[float] = []
+        bare_cdp: list[float] = []
         gaze: list[float] = []
         with SiteServer(root) as server:
             url = server.url("bench/index.html")
             for _ in range(args.blocks):
-                bare += bare_block(url, args.steps, args.format)
+                bare += bare_block(url, args.steps, args.format, cdp=False)
+                bare_cdp += bare_block(url, args.steps, args.format, cdp=True)
                 gaze += gaze_block(url, args.steps, args.format, root)
-    mb, mg = statistics.median(bare), statistics.median(gaze)
-    print(f"steps per side: {len(bare)} bare, {len(gaze)} gaze ({args.blocks} alternating blocks)")
+    mb, mc, mg = (statistics.median(x) for x in (bare, bare_cdp, gaze))
+    print(f"steps per variant: {len(bare)} ({args.blocks} alternating blocks of {args.steps})")
     print(f"screenshot format: {args.format}, viewport 1280x800, DPR 1")
-    print(f"bare Playwright screenshot+click: median {mb * 1000:.1f} ms")
-    print(f"Gaze loop step (no model):        median {mg * 1000:.1f} ms")
-    print(f"ratio gaze/bare: {mg / mb:.2f}x")
+    print(f"bare Playwright page.screenshot+click: median {mb * 1000:.1f} ms")
+    print(f"bare CDP captureScreenshot+click:      median {mc * 1000:.1f} ms")
+    print(f"Gaze loop step (no model):             median {mg * 1000:.1f} ms")
+    print(f"ratio gaze / bare Playwright: {mg / mb:.2f}x")
+    print(f"ratio gaze / bare CDP capture: {mg / mc:.2f}x")
 
 
 if __name__ == "__main__":
