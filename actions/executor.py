@@ -14,6 +14,7 @@ Waiting for navigations an action starts is the environment's job (``actions.bro
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import TYPE_CHECKING, assert_never
 
 from actions.environment import first_line
@@ -83,6 +84,10 @@ async def _navigate(page: Page, url: str, timeout_s: float) -> str | None:
     try:
         resp = await page.goto(url, wait_until="domcontentloaded", timeout=timeout_s * 1000)
     except Exception as e:  # Playwright raises plain Error subclasses for every navigation failure
+        # a navigation that timed out is still pending in Chromium and would later replace
+        # whatever the next action loads: stop it
+        with contextlib.suppress(Exception):
+            await page.evaluate("() => window.stop()")
         return f"could not load {url}: {first_line(e)}"
     if resp is not None and resp.status >= 400:
         return f"{url} answered HTTP {resp.status}"
