@@ -13,7 +13,7 @@ No Playwright here; ``actions.browser`` implements it with Playwright and tests 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -50,6 +50,18 @@ class BrowserConfig:
     downloads_dir: Path | None = None  # where downloads are saved; None = refuse downloads
     extra_args: tuple[str, ...] = ()
 
+    def for_viewport(
+        self, width: int, height: int, device_scale_factor: float, downloads_dir: Path | None = None
+    ) -> BrowserConfig:
+        """This configuration with a task's viewport (and where its downloads go)."""
+        return replace(
+            self,
+            viewport_w=width,
+            viewport_h=height,
+            device_scale_factor=device_scale_factor,
+            downloads_dir=downloads_dir,
+        )
+
 
 class Environment(Protocol):
     def reset(self, url: str, config: BrowserConfig | None = None) -> ActionResult: ...
@@ -64,3 +76,12 @@ class Environment(Protocol):
     def url(self) -> str: ...
 
     def close(self) -> None: ...
+
+
+def open_start_page(env: Environment, url: str, config: BrowserConfig) -> str | None:
+    """Reset ``env`` at ``url``; None when the page loaded, else a sentence saying why not."""
+    try:
+        started = env.reset(url, config)
+    except EnvError as e:
+        return f"the browser could not start: {e}"
+    return None if started.ok else f"the start page failed: {started.error}"

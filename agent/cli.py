@@ -107,7 +107,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from dataclasses import replace
 
     from actions.browser import BrowserEnv
     from agent.console import err, out
@@ -119,14 +118,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     failed = 0
     with SiteServer() as server, BrowserEnv(bcfg) as env:
         for task, _path in tasks:
-            vp = task.viewport
-            cfg = replace(
-                bcfg,
-                viewport_w=vp.width,
-                viewport_h=vp.height,
-                device_scale_factor=vp.device_scale_factor,
+            res = run_reference(
+                task, env, server.resolve_start(task.start), task.browser_config(bcfg)
             )
-            res = run_reference(task, env, server.resolve_start(task.start), cfg)
             mark = "[green]pass[/]" if res.ok else "[red]FAIL[/]"
             out.print(f"{mark} {task.id} ({len(res.actions)} actions)", highlight=False)
             if not res.ok:

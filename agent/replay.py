@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from actions.environment import BrowserConfig, EnvError, Environment
+from actions.environment import BrowserConfig, EnvError, Environment, open_start_page
 from actions.types import Done, describe
 from agent.trajectory import LoadedLog
 from tasks.checks import CheckResult, run_checks
@@ -32,27 +32,9 @@ def replay_log(
     log: LoadedLog, env: Environment, *, start_url: str, browser: BrowserConfig | None = None
 ) -> ReplayResult:
     task = TaskSpec.model_validate(log.meta.task)
-    vp = task.viewport
-    base = browser or BrowserConfig()
-    cfg = BrowserConfig(
-        viewport_w=vp.width,
-        viewport_h=vp.height,
-        device_scale_factor=vp.device_scale_factor,
-        headless=base.headless,
-        executable=base.executable,
-        screenshot_format=base.screenshot_format,
-        action_timeout_s=base.action_timeout_s,
-        navigation_timeout_s=base.navigation_timeout_s,
-        downloads_dir=None,
-    )
     out = ReplayResult(success=False)
-    try:
-        start = env.reset(start_url, cfg)
-    except EnvError as e:
-        out.error = f"the browser could not start: {e}"
-        return out
-    if not start.ok:
-        out.error = f"the start page failed: {start.error}"
+    out.error = open_start_page(env, start_url, task.browser_config(browser))
+    if out.error is not None:
         return out
     answer: str | None = None
     for rec in log.steps:

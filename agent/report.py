@@ -42,8 +42,8 @@ def _marks(actions: list[Action]) -> str:
         match a:
             case Click() | DoubleClick() | RightClick() | Hover():
                 out.append(
-                    f'<circle cx="{a.x:.1f}" cy="{a.y:.1f}" r="11" fill="none" stroke="#e0245e" '
-                    f'stroke-width="3"/><circle cx="{a.x:.1f}" cy="{a.y:.1f}" r="3" fill="#e0245e"/>'
+                    f'<circle cx="{a.x:.1f}" cy="{a.y:.1f}" r="16" fill="none" stroke="#e0245e" '
+                    f'stroke-width="4"/><circle cx="{a.x:.1f}" cy="{a.y:.1f}" r="4" fill="#e0245e"/>'
                 )
             case Drag():
                 out.append(

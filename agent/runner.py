@@ -15,13 +15,13 @@ from __future__ import annotations
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as pkg_version
 from pathlib import Path
 
-from actions.environment import BrowserConfig, EnvError, Environment
+from actions.environment import BrowserConfig, Environment, open_start_page
 from actions.types import Observation
 from agent.loop import Episode, LoopConfig, Sink, run_episode
 from agent.policy import Policy
@@ -70,17 +70,6 @@ class RunSink(Sink):
         self.recorder.step(rec)
 
 
-def browser_config_for(task: TaskSpec, base: BrowserConfig, run_dir: Path) -> BrowserConfig:
-    vp = task.viewport
-    return replace(
-        base,
-        viewport_w=vp.width,
-        viewport_h=vp.height,
-        device_scale_factor=vp.device_scale_factor,
-        downloads_dir=run_dir / "downloads",
-    )
-
-
 def new_run_dir(out: Path, task_id: str) -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
     d = out / f"{task_id}-{stamp}"
@@ -104,7 +93,7 @@ def run_task(
     """Run one task end to end; returns the result and the run folder."""
     loop = loop or LoopConfig(max_steps=task.max_steps)
     run_dir = new_run_dir(out, task.id)
-    bcfg = browser_config_for(task, browser or BrowserConfig(), run_dir)
+    bcfg = task.browser_config(browser, downloads_dir=run_dir / "downloads")
     meta = RunMeta(
         run_id=run_dir.name,
         started_at=now_iso(),
@@ -119,18 +108,15 @@ def run_task(
     t0 = time.perf_counter()
     episode = Episode(stop_reason="env_error")
     try:
-        try:
-            started = env.reset(start_url, bcfg)
-        except EnvError as e:
-            started = None
-            episode.detail = f"the browser could not start: {e}"
-        if started is not None and not started.ok:
-            episode.detail = f"the start page failed: {started.error}"
-        elif started is not None:
+        failure = open_start_page(env, start_url, bcfg)
+        if failure is not None:
+            episode.detail = failure
+            checks = []
+        else:
             episode = run_episode(
                 task.goal_list, env, policy, config=loop, sink=RunSink(recorder), on_step=on_step
             )
-        checks = run_checks(task.checks, env, episode.answer) if started and started.ok else []
+            checks = run_checks(task.checks, env, episode.answer)
         result = _result(episode, checks, time.perf_counter() - t0)
     except KeyboardInterrupt:
         episode.stop_reason, episode.detail = "interrupted", "interrupted by the user (Ctrl-C)"

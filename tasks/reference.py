@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from actions.environment import BrowserConfig, EnvError, Environment
+from actions.environment import BrowserConfig, EnvError, Environment, open_start_page
 from actions.types import (
     POINTER_ACTIONS,
     Action,
@@ -108,13 +108,8 @@ def run_reference(
     if task.reference is None:
         return ReferenceRun(ok=False, error=f"task {task.id!r} has no reference solution")
     out = ReferenceRun(ok=False)
-    try:
-        started = env.reset(start_url, config)
-    except EnvError as e:
-        out.error = f"the browser could not start: {e}"
-        return out
-    if not started.ok:
-        out.error = f"the start page failed: {started.error}"
+    out.error = open_start_page(env, start_url, config)
+    if out.error is not None:
         return out
     answer: str | None = None
     for i, step in enumerate(task.reference, start=1):

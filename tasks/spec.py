@@ -9,12 +9,14 @@ Contract:
   selector (resolved to the element's centre on the live page at run time) or viewport coordinates.
   It proves the task is solvable and drives the end-to-end tests; it is never shown to a model.
 
-This module only describes data; it touches neither files, browsers nor models.
+This module only describes data; it touches neither files, browsers nor models (``browser_config``
+only builds a configuration value).
 """
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -26,6 +28,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from actions.environment import BrowserConfig
 
 SCHEMA_VERSION = 1
 
@@ -269,6 +273,15 @@ class TaskSpec(_Spec):
     @property
     def goal_list(self) -> list[str]:
         return [self.goal] if self.goal is not None else list(self.goals or [])
+
+    def browser_config(
+        self, base: BrowserConfig | None = None, downloads_dir: Path | None = None
+    ) -> BrowserConfig:
+        """``base`` (launch options, timeouts, screenshot format) with this task's viewport."""
+        vp = self.viewport
+        return (base or BrowserConfig()).for_viewport(
+            vp.width, vp.height, vp.device_scale_factor, downloads_dir
+        )
 
 
 def task_json_schema() -> dict[str, Any]:

@@ -3,7 +3,6 @@ full pipeline (model text -> parser -> executor -> browser -> checks) solves it,
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -26,13 +25,7 @@ IDS = [t.id for t in TASKS]
 
 
 def config_for(task: TaskSpec) -> BrowserConfig:
-    vp = task.viewport
-    return replace(
-        BrowserConfig(),
-        viewport_w=vp.width,
-        viewport_h=vp.height,
-        device_scale_factor=vp.device_scale_factor,
-    )
+    return task.browser_config()
 
 
 def test_suite_is_big_enough() -> None:
