@@ -103,6 +103,42 @@ _NAVIGATED_AWAY = (
 )
 
 
+A = TypeVar("A")
+B = TypeVar("B")
+
+
+def _retrieve(fut: asyncio.Future[Any]) -> None:
+    """Mark a finished future's outcome as seen (no 'exception was never retrieved' noise)."""
+    if not fut.cancelled():
+        fut.exception()
+
+
+async def _both(
+    a: Coroutine[Any, Any, A], b: Coroutine[Any, Any, B], timeout_s: float
+) -> tuple[A, B]:
+    """Run two coroutines concurrently within a deadline; if either fails, cancel the other.
+
+    Unlike ``wait_for(gather(...))`` this leaves no orphaned future behind when it is itself
+    cancelled (``_look`` cancels a capture that a navigation made pointless)."""
+    ta, tb = asyncio.ensure_future(a), asyncio.ensure_future(b)
+    try:
+        _, pending = await asyncio.wait(
+            {ta, tb}, timeout=timeout_s, return_when=asyncio.FIRST_EXCEPTION
+        )
+        for t in (ta, tb):
+            error = t.exception() if t.done() and not t.cancelled() else None
+            if error is not None:
+                raise error
+        if pending:
+            raise TimeoutError(f"no answer within {timeout_s:.0f} s")
+        return ta.result(), tb.result()
+    finally:
+        ta.cancel()
+        tb.cancel()
+        ta.add_done_callback(_retrieve)
+        tb.add_done_callback(_retrieve)
+
+
 def _png_or_jpeg_size(data: bytes) -> tuple[int, int] | None:
     """Image size from the header alone (no decode)."""
     try:
@@ -404,9 +440,7 @@ class BrowserEnv:
             await page.wait_for_load_state(
                 "domcontentloaded", timeout=c.navigation_timeout_s * 1000
             )
-            data, title = await asyncio.wait_for(
-                asyncio.gather(self._capture(page), page.title()), c.action_timeout_s
-            )
+            data, title = await _both(self._capture(page), page.title(), c.action_timeout_s)
         except (PlaywrightError, TimeoutError) as e:
             if self._dialog_info is not None:  # a dialog opened while we were capturing
                 return self._blank(), None, ""
