@@ -126,11 +126,15 @@ def crop(
         raise ValueError(
             f"empty crop region {region} for a {obs.viewport_w}x{obs.viewport_h} viewport"
         )
-    piece = obs.screenshot.crop((left, top, right, bottom))
     rx, ry, rw, rh = left / s, top / s, (right - left) / s, (bottom - top) / s
     tw, th = policy.target_size(rw, rh, s)
-    if piece.size != (tw, th):
-        piece = piece.resize((tw, th), Image.Resampling.BICUBIC)
+    box = (left, top, right, bottom)
+    if (tw, th) != (right - left, bottom - top):
+        piece = obs.screenshot.resize((tw, th), Image.Resampling.BICUBIC, box=box)
+    elif box == (0, 0, *obs.screenshot.size):
+        piece = obs.screenshot  # the whole screenshot as captured: no copy (images are not mutated)
+    else:
+        piece = obs.screenshot.crop(box)
     frame = Frame(
         region_x=rx, region_y=ry, region_w=rw, region_h=rh, image_w=tw, image_h=th, space=space
     )
