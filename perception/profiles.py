@@ -12,6 +12,7 @@ grow with the model backends.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from perception.frames import CoordinateSpace
 from perception.parsers.base import Dialect
@@ -61,7 +62,11 @@ class Profile:
     history_text_steps: int = 20  # older steps summarised as text
     max_new_tokens: int = 256
     stop: tuple[str, ...] = ()
+    temperature: float = 0.0  # 0 = greedy, as the grounding models' authors recommend
+    # weights dtype on a GPU: Qwen2.5-VL produces '!!!!' garbage in float16, so never "float16"
+    gpu_dtype: Literal["bfloat16", "float32"] = "bfloat16"
     match_ids: tuple[str, ...] = field(default=())  # substrings of model ids that pick this profile
+    model_types: tuple[str, ...] = field(default=())  # config.json model_type values it fits
     notes: str = ""
 
 
