@@ -5,6 +5,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 MODEL ?=
+# installed only when the venv has no torch yet; GPU users: make setup TORCH='torch' (or any spec)
+TORCH ?= torch==2.13.0
 DEMO_TASK ?= demo/login
 PYTEST_ARGS ?=
 
@@ -18,7 +20,8 @@ $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Gaze needs Python >= 3.11")'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -e '.[dev]'
+	@$(PY) -c 'import torch' 2>/dev/null || $(PIP) install --quiet '$(TORCH)'
+	$(PIP) install --quiet -e '.[dev,local]'
 	@touch $@
 
 setup: $(VENV)/.installed chromium ## create the venv and install Gaze, its dev tools and Chromium

@@ -196,6 +196,36 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_models(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from agent.console import out
+    from perception.profiles import PROFILES
+
+    table = Table(title="Model profiles (pick with --profile; chosen automatically from the model id)")
+    for col in ("profile", "dialect", "coordinates", "images", "history", "matches", "notes"):
+        table.add_column(col, overflow="fold")
+    for p in PROFILES.values():
+        img = p.image
+        if img.mode == "smart_resize":
+            size = f"smart_resize /{img.factor}, {img.min_pixels}-{img.max_pixels} px"
+        elif img.mode == "max_side":
+            size = f"longest side <= {img.max_side}"
+        else:
+            size = img.mode
+        table.add_row(
+            p.name,
+            p.dialect,
+            p.space,
+            size,
+            str(p.history_images),
+            ", ".join((*p.match_ids, *p.model_types)),
+            p.notes,
+        )
+    out.print(table)
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from tasks.spec import task_json_schema
 
@@ -247,7 +277,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "tasks", nargs="+", help="task files, folders, or bundled suites (demo, demo/login)"
     )
-    p.add_argument("--model", help="model spec, e.g. scripted:replies.txt")
+    p.add_argument(
+        "--model",
+        help="a model folder, openai:http://HOST:PORT/v1#NAME, hf:ORG/NAME, or scripted:FILE",
+    )
     p.add_argument("--profile", help="model profile (default: from the model id)")
     p.add_argument("--max-steps", type=int, help="override each task's max_steps")
     p.add_argument("--out", default="runs", help="folder for run logs (default: runs/)")
@@ -272,6 +305,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("log")
     p.add_argument("-o", "--output", help="file to write (default: LOG/report.html)")
     p.set_defaults(fn=cmd_report)
+
+    p = sub.add_parser("models", help="list model profiles (dialect, coordinate space, image size)")
+    p.set_defaults(fn=cmd_models)
 
     p = sub.add_parser("schema", help="print the task-file JSON schema")
     p.set_defaults(fn=cmd_schema)

@@ -119,6 +119,7 @@ PROFILES: dict[str, Profile] = {
             system_prompt=QWEN_SYSTEM,
             max_new_tokens=256,
             match_ids=("qwen2.5-vl", "qwen2_5_vl", "qwen2.5vl"),
+            model_types=("qwen2_5_vl",),
             notes="Qwen2.5-VL computer_use tool calls: absolute pixels of the resized image",
         ),
         Profile(
@@ -138,7 +139,8 @@ PROFILES: dict[str, Profile] = {
             image=_QWEN_IMAGE,
             system_prompt="{action_space}",
             history_images=1,
-            match_ids=("os-atlas", "uground"),
+            match_ids=("os-atlas", "uground", "qwen2-vl"),
+            model_types=("qwen2_vl",),
             notes="single-shot grounding models (OS-Atlas, UGround): a point or box in 0-1000",
         ),
     )
@@ -152,12 +154,12 @@ def get_profile(name: str) -> Profile:
         raise KeyError(f"unknown profile {name!r}; known: {', '.join(PROFILES)}") from None
 
 
-def profile_for_model(model_id: str, default: str = "gaze") -> Profile:
-    """The profile whose ``match_ids`` occur in ``model_id`` (longest match wins)."""
+def profile_for_model(model_id: str) -> Profile | None:
+    """The profile whose ``match_ids`` occur in ``model_id`` (longest match wins), or None."""
     low = model_id.lower()
     best: tuple[int, Profile] | None = None
     for p in PROFILES.values():
         for m in p.match_ids:
             if m in low and (best is None or len(m) > best[0]):
                 best = (len(m), p)
-    return best[1] if best else PROFILES[default]
+    return best[1] if best else None
