@@ -37,6 +37,10 @@ def step_line(rec: StepRecord) -> Text:
     model_s = rec.timings.get("model_s")
     if model_s is not None:
         t.append(f"  model {model_s * 1000:.0f} ms", style="dim")
+    if rec.completion_tokens:
+        t.append(f" · {rec.prompt_tokens}+{rec.completion_tokens} tok", style="dim")
+    if rec.thought:
+        t.append("\n         " + " ".join(rec.thought.split())[:160], style="italic dim")
     return t
 
 
