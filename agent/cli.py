@@ -202,7 +202,9 @@ def cmd_models(args: argparse.Namespace) -> int:
     from agent.console import out
     from perception.profiles import PROFILES
 
-    table = Table(title="Model profiles (pick with --profile; chosen automatically from the model id)")
+    table = Table(
+        title="Model profiles (pick with --profile; chosen automatically from the model id)"
+    )
     for col in ("profile", "dialect", "coordinates", "images", "history", "matches", "notes"):
         table.add_column(col, overflow="fold")
     for p in PROFILES.values():

@@ -86,7 +86,9 @@ def _folder_identity(folder: Path) -> tuple[list[str], str | None]:
     try:
         config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
-        raise ModelSpecError(f"{folder} is not a model folder: config.json unreadable ({e})") from None
+        raise ModelSpecError(
+            f"{folder} is not a model folder: config.json unreadable ({e})"
+        ) from None
     if isinstance(config, dict):
         if isinstance(config.get("_name_or_path"), str):
             names.append(config["_name_or_path"])
@@ -135,4 +137,6 @@ def load_model(spec: str | None, profile: str | None = None) -> tuple[Model, Pro
     path = Path(spec.removeprefix("local:"))
     if path.is_dir():
         return _local(spec, path, profile)
-    raise ModelSpecError(f"no model at {spec!r}: not a folder, and not a known spec.\n" + HOW_TO_GET_A_MODEL)
+    raise ModelSpecError(
+        f"no model at {spec!r}: not a folder, and not a known spec.\n" + HOW_TO_GET_A_MODEL
+    )
