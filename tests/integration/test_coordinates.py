@@ -67,6 +67,13 @@ CASES: list[tuple[str, Profile, str, str]] = [
         "device",
         "{'action': 'CLICK', 'value': None, 'position': [0.703, 0.625]}",
     ),
+    # OS-Atlas style box in 0-1000 around B: its centre (703, 625) is the click
+    (
+        "grounding1000-box-dpr2",
+        get_profile("grounding-1000"),
+        "device",
+        "<|object_ref_start|>B<|object_ref_end|><|box_start|>(690,600),(716,650)<|box_end|>",
+    ),
     (
         "qwen25-dpr2",
         get_profile("qwen2.5-vl"),
