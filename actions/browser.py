@@ -192,6 +192,10 @@ class BrowserEnv:
         except concurrent.futures.TimeoutError:
             fut.cancel()
             raise EnvError(f"the browser did not answer within {timeout_s:.0f} s") from None
+        except KeyboardInterrupt:
+            # Ctrl-C stops the action too, rather than leaving it running in the browser thread
+            fut.cancel()
+            raise
 
     @property
     def _page(self) -> Page:

@@ -321,6 +321,10 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="serve the bundled demo sites on 127.0.0.1")
     p.add_argument("--port", type=int, default=8765)
     p.set_defaults(fn=cmd_serve)
+
+    from agent.shell import register as _register_shell
+
+    _register_shell(sub)
     return ap
 
 

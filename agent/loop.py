@@ -60,6 +60,18 @@ class Episode:
     records: list[StepRecord] = field(default_factory=list)
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during an episode; carries the episode so far (every step already recorded)."""
+
+    def __init__(self, episode: Episode) -> None:
+        super().__init__("interrupted")
+        self.episode = episode
+
+
+# Called before each page action; a sentence stops the episode (asked_user) without running it.
+Guard = Callable[[Action, Observation], str | None]
+
+
 class Sink:
     """Where step records go (the run folder). The default keeps nothing."""
 
@@ -117,9 +129,10 @@ class _EpisodeRun:
         cfg: LoopConfig,
         sink: Sink,
         on_step: Callable[[StepRecord], None] | None,
+        guard: Guard | None = None,
     ) -> None:
         self.goals, self.env, self.policy, self.cfg = list(goals), env, policy, cfg
-        self.sink, self.on_step = sink, on_step
+        self.sink, self.on_step, self.guard = sink, on_step, guard
         self.ep = Episode(stop_reason="step_limit")
         self.history: list[HistoryItem] = []
         self.feedback: list[str] = []
@@ -142,6 +155,13 @@ class _EpisodeRun:
             self.on_step(rec)
 
     def run(self) -> Episode:
+        try:
+            return self._steps()
+        except KeyboardInterrupt:
+            self.finish("interrupted", "interrupted by the user (Ctrl-C)")
+            raise Interrupted(self.ep) from None
+
+    def _steps(self) -> Episode:
         while True:
             if self.ep.steps >= self.cfg.max_steps:
                 return self.finish("step_limit", f"{self.cfg.max_steps} steps used")
@@ -262,11 +282,16 @@ class _EpisodeRun:
         results: list[ActionResult] = []
         terminal: Action | None = None
         env_failure: str | None = None
+        held: str | None = None  # why the guard stopped an action before it ran
         try:
             for action in actions:
                 if isinstance(action, (Done, GiveUp, AskUser)):
                     terminal = action
                     break
+                if self.guard is not None:
+                    held = self.guard(action, obs)
+                    if held is not None:
+                        break
                 try:
                     result = self.env.act(action)
                 except EnvError as e:
@@ -288,6 +313,8 @@ class _EpisodeRun:
                 timings=timings,
             )
         self.ep.steps += 1
+        if held is not None:
+            return self.finish("asked_user", held)
         if env_failure is not None:
             return self.finish("env_error", env_failure)
         self.history.append(
@@ -327,9 +354,12 @@ def run_episode(
     config: LoopConfig | None = None,
     sink: Sink | None = None,
     on_step: Callable[[StepRecord], None] | None = None,
+    guard: Guard | None = None,
 ) -> Episode:
-    """Run the goals in order on the environment's current page; see the module contract."""
+    """Run the goals in order on the environment's current page; see the module contract.
+    ``guard`` sees each page action before it runs; when it returns a sentence the action is not
+    executed and the episode ends with ``asked_user`` and that sentence as detail."""
     if not goals:
         raise ValueError("an episode needs at least one goal")
-    run = _EpisodeRun(goals, env, policy, config or LoopConfig(), sink or Sink(), on_step)
+    run = _EpisodeRun(goals, env, policy, config or LoopConfig(), sink or Sink(), on_step, guard)
     return run.run()

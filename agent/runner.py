@@ -23,7 +23,7 @@ from pathlib import Path
 
 from actions.environment import BrowserConfig, Environment, open_start_page
 from actions.types import Observation
-from agent.loop import Episode, LoopConfig, Sink, run_episode
+from agent.loop import Episode, Interrupted, LoopConfig, Sink, run_episode
 from agent.policy import Policy
 from agent.trajectory import (
     CheckRecord,
@@ -118,7 +118,8 @@ def run_task(
             )
             checks = run_checks(task.checks, env, episode.answer)
         result = _result(episode, checks, time.perf_counter() - t0)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
+        episode = e.episode if isinstance(e, Interrupted) else episode
         episode.stop_reason, episode.detail = "interrupted", "interrupted by the user (Ctrl-C)"
         recorder.finish(_result(episode, [], time.perf_counter() - t0))
         raise

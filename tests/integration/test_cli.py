@@ -155,6 +155,7 @@ def test_killed_run_leaves_a_readable_log(
     if sig == signal.SIGINT:
         assert proc.returncode == 130
         assert log.result is not None and log.result.stop_reason == "interrupted"
+        assert log.result.steps == 1 and log.result.model_calls == 2  # the episode so far is kept
         # the step that was running when Ctrl-C came is kept, with the model's reply
         assert len(log.steps) == 2 and log.steps[1].model_text == "wait(20)"
     else:

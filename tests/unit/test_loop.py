@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from actions.types import Click
+from actions.types import Action, Click, Observation
 from agent.loop import LoopConfig, run_episode
 from agent.policy import ModelPolicy
 from perception.model import ModelError, ModelRequest, ScriptedModel
@@ -165,3 +165,23 @@ def test_loop_imports_neither_playwright_nor_torch() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr or proc.stdout
+
+
+def test_guard_holds_an_action_and_stops_the_episode() -> None:
+    env = two_screen_env()
+    seen: list[str] = []
+
+    def guard(action: Action, obs: Observation) -> str | None:
+        seen.append(action.kind)
+        return (
+            "typing into a password field needs your confirmation"
+            if action.kind == "type"
+            else None
+        )
+
+    pol, _ = policy(["click(70, 60)", 'type("hunter2")', "done()"])
+    ep = run_episode(["log in"], env, pol, guard=guard)
+    assert ep.stop_reason == "asked_user" and "password" in ep.detail
+    assert env.acted == [Click(x=70, y=60)] and env.typed == ""
+    assert seen == ["click", "type"]
+    assert ep.records[-1].actions and ep.records[-1].results == []
