@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.text import Text
 
 from actions.environment import BrowserConfig, EnvError, Environment
 from actions.keys import normalize_combo
@@ -102,7 +103,8 @@ class Shell:
         self.console.print(step_line(rec))
 
     def error(self, message: str) -> None:
-        self.console.print(f"[red]error:[/red] {message.splitlines()[0] if message else ''}")
+        first = message.splitlines()[0] if message else ""
+        self.console.print(Text.assemble(("error: ", "red"), first))
 
     def latest(self) -> None:
         """Headless sessions: where to look at the page now."""
@@ -391,7 +393,7 @@ class Shell:
     def cmd_help(self, arg: str) -> None:
         self.console.print("Type an instruction for the agent, or a command:")
         for name, (args, what) in COMMANDS.items():
-            self.console.print(f"  {(name + ' ' + args).strip():<20} {what}")
+            self.console.print(f"  {(name + ' ' + args).strip():<20} {what}", markup=False)
         self.console.print("Ctrl-C stops a running instruction; Ctrl-D or /quit ends the session.")
 
 
