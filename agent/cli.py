@@ -322,8 +322,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8765)
     p.set_defaults(fn=cmd_serve)
 
+    from agent.locate import register as _register_locate
     from agent.shell import register as _register_shell
 
+    _register_locate(sub)
     _register_shell(sub)
     return ap
 
