@@ -323,9 +323,11 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_serve)
 
     from agent.locate import register as _register_locate
+    from agent.locate import register_bench as _register_bench
     from agent.shell import register as _register_shell
 
     _register_locate(sub)
+    _register_bench(sub)
     _register_shell(sub)
     return ap
 
