@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	@$(PY) -c 'import torch' 2>/dev/null || $(PIP) install --quiet '$(TORCH)'
-	$(PIP) install --quiet -e '.[dev,local]'
+	$(PIP) install --quiet -e '.[dev,local,bench]'
 	@touch $@
 
 setup: $(VENV)/.installed chromium ## create the venv and install Gaze, its dev tools and Chromium

@@ -98,7 +98,7 @@ async def execute(
     page: Page, action: Action, viewport: tuple[int, int], timeout_s: float
 ) -> ActionResult:
     """Perform one action; see the module contract."""
-    for px, py in _points(action):
+    for px, py in points(action):
         err = outside(px, py, viewport)
         if err:
             return ActionResult.failure(err)
@@ -140,7 +140,7 @@ async def execute(
     return ActionResult.success()
 
 
-def _points(action: Action) -> list[tuple[float, float]]:
+def points(action: Action) -> list[tuple[float, float]]:
     match action:
         case Click() | DoubleClick() | RightClick() | Hover() | Scroll():
             return [(action.x, action.y)]

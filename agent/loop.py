@@ -130,9 +130,11 @@ class _EpisodeRun:
         sink: Sink,
         on_step: Callable[[StepRecord], None] | None,
         guard: Guard | None = None,
+        stop_check: Callable[[], str | None] | None = None,
     ) -> None:
         self.goals, self.env, self.policy, self.cfg = list(goals), env, policy, cfg
         self.sink, self.on_step, self.guard = sink, on_step, guard
+        self.stop_check = stop_check
         self.ep = Episode(stop_reason="step_limit")
         self.history: list[HistoryItem] = []
         self.feedback: list[str] = []
@@ -187,6 +189,9 @@ class _EpisodeRun:
                 ended = self.on_actions(base, obs, decision, decision.parsed, timings)
             if ended is not None:
                 return ended
+            over = self.stop_check() if self.stop_check is not None else None
+            if over is not None:
+                return self.finish("task_ended", over)
 
     def record_base(
         self, obs: Observation, decision: Decision, t_obs: float
@@ -355,11 +360,16 @@ def run_episode(
     sink: Sink | None = None,
     on_step: Callable[[StepRecord], None] | None = None,
     guard: Guard | None = None,
+    stop_check: Callable[[], str | None] | None = None,
 ) -> Episode:
     """Run the goals in order on the environment's current page; see the module contract.
     ``guard`` sees each page action before it runs; when it returns a sentence the action is not
-    executed and the episode ends with ``asked_user`` and that sentence as detail."""
+    executed and the episode ends with ``asked_user`` and that sentence as detail. ``stop_check``
+    is asked after every step; a sentence ends the episode with ``task_ended`` (benchmarks whose
+    page decides when an episode is over, such as MiniWoB)."""
     if not goals:
         raise ValueError("an episode needs at least one goal")
-    run = _EpisodeRun(goals, env, policy, config or LoopConfig(), sink or Sink(), on_step, guard)
+    run = _EpisodeRun(
+        goals, env, policy, config or LoopConfig(), sink or Sink(), on_step, guard, stop_check
+    )
     return run.run()

@@ -43,6 +43,7 @@ StopReason = Literal[
     "model_error",
     "env_error",
     "interrupted",
+    "task_ended",
 ]
 
 

@@ -1,0 +1,96 @@
+"""MiniWoB++ pages through Gaze's own environment: seeded episodes, rewards and the end of an episode.
+
+The model is a test double that reads its target from the DOM (the quoted word of the utterance)
+and answers in Gaze's dialect; it never ships as a model. MiniWoB is used for evaluation only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from actions.browser import BrowserEnv
+from agent.loop import LoopConfig, run_episode
+from agent.policy import ModelPolicy
+from perception.model import ModelRequest, ScriptedModel
+from perception.profiles import get_profile
+from tasks.miniwob import TASK_H, TASK_W, MiniWoBEnv, html_root, subset, task_names
+from tasks.server import SiteServer
+
+_FIND_JS = """(text) => {
+  for (const el of document.querySelectorAll('#area button, #area a, #area span')) {
+    if (el.innerText.trim() === text) { const r = el.getBoundingClientRect();
+      return [r.left + r.width / 2, r.top + r.height / 2]; }
+  }
+  return null;
+}"""
+
+
+@pytest.fixture(scope="module")
+def wob(env: BrowserEnv) -> Iterator[MiniWoBEnv]:
+    with SiteServer(html_root()) as server:
+        yield MiniWoBEnv(env, server.base_url)
+
+
+def dom_reader(wob: MiniWoBEnv, *, wrong: bool = False) -> ScriptedModel:
+    def answer(req: ModelRequest) -> str:
+        utterance = str(wob.evaluate("() => core.getUtterance()"))
+        target = re.search(r'"([^"]+)"', utterance)
+        assert target, utterance
+        point = wob.evaluate(_FIND_JS, target.group(1))
+        assert isinstance(point, list), (utterance, point)
+        x, y = point
+        return f"click({x:.0f}, {y + 60:.0f})" if wrong else f"click({x:.0f}, {y:.0f})"
+
+    return ScriptedModel(answer)
+
+
+def test_the_package_ships_the_tasks() -> None:
+    names = task_names()
+    assert len(names) >= 125 and "click-button" in names
+    assert len(subset("pix2act")) == 59 and all(t.startswith("click-") for t in subset("click"))
+
+
+@pytest.mark.parametrize("task", ["click-button", "click-link"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_seeded_episode_is_solved_and_ends(wob: MiniWoBEnv, task: str, seed: int) -> None:
+    utterance = wob.start(task, seed)
+    assert utterance and wob.status().done is False
+    obs = wob.observe()
+    assert obs.screenshot.size == (TASK_W, TASK_H)
+    ep = run_episode(
+        [utterance],
+        wob,
+        ModelPolicy(dom_reader(wob), get_profile("gaze")),
+        config=LoopConfig(max_steps=5),
+        stop_check=wob.ended,
+    )
+    assert ep.stop_reason == "task_ended", (ep.stop_reason, ep.detail)
+    assert wob.last is not None and wob.last.done and wob.last.raw_reward > 0
+    assert ep.steps == 1  # the loop stopped at once: no click landed on the START cover
+    assert not wob.act(ep.records[0].actions[0]).ok
+
+
+def test_same_seed_same_task(wob: MiniWoBEnv) -> None:
+    assert wob.start("click-button", 7) == wob.start("click-button", 7)
+    assert {wob.start("click-button", s) for s in range(6)} != {wob.start("click-button", 7)}
+
+
+def test_a_wrong_click_gets_no_reward(wob: MiniWoBEnv) -> None:
+    utterance = wob.start("click-link", 3)
+    ep = run_episode(
+        [utterance], wob, ModelPolicy(dom_reader(wob, wrong=True), get_profile("gaze")),
+        config=LoopConfig(max_steps=3), stop_check=wob.ended,
+    )  # fmt: skip
+    assert wob.last is not None
+    assert not (wob.last.done and wob.last.raw_reward > 0), ep.detail
+
+
+def test_points_outside_the_task_area_are_refused(wob: MiniWoBEnv) -> None:
+    from actions.types import Click
+
+    wob.start("click-button", 0)
+    res = wob.act(Click(x=300, y=100))  # inside the browser viewport, outside the task area
+    assert not res.ok and "outside" in (res.error or "")
