@@ -96,11 +96,7 @@ _CDP_MAX_FAILURES = 3
 _NAV_POLL_S = 0.05
 _TICK_TIMEOUT_S = 1.0
 # Errors that mean "a navigation replaced the document under us": retry after it settles.
-_NAVIGATED_AWAY = (
-    "Execution context was destroyed",
-    "navigation",
-    "Target page, context or browser has been closed",
-)
+_NAVIGATED_AWAY = ("Execution context was destroyed", "navigation")
 
 
 A = TypeVar("A")
@@ -732,7 +728,7 @@ class BrowserEnv:
                 return value
             except PlaywrightError as e:
                 first = first_line(e)
-                if attempt < 2 and any(m in first for m in _NAVIGATED_AWAY[:2]):
+                if attempt < 2 and any(m in first for m in _NAVIGATED_AWAY):
                     await asyncio.sleep(0.05)
                     continue
                 raise EnvError(first) from None

@@ -322,8 +322,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8765)
     p.set_defaults(fn=cmd_serve)
 
+    from agent.grounding import register_bench as _register_bench
     from agent.locate import register as _register_locate
-    from agent.locate import register_bench as _register_bench
     from agent.shell import register as _register_shell
 
     _register_locate(sub)

@@ -7,6 +7,7 @@ Contract:
   ("pro"); "auto" picks "pro" when records carry ``ui_type`` or ``img_size``. A malformed record is
   an error naming the file and index. Images are looked up in ``images`` (default: an ``images``
   folder beside the JSON, else the JSON's own folder).
+- ``gaze bench grounding`` (registered by ``register_bench``) prints the summary as JSON.
 - ``run_grounding`` asks the model for each sample with ``agent.locate.locate`` and scores a hit
   when the point lies inside the box (edges included). ``summarise`` gives accuracy overall, per
   element type and per platform; ``render_html`` draws every miss (box in green, point in red).
@@ -14,10 +15,12 @@ Contract:
 
 from __future__ import annotations
 
+import argparse
 import base64
 import html
 import io
 import json
+import sys
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -203,3 +206,53 @@ def render_html(results: list[Scored], summary: dict[str, object], title: str) -
         f"<table><tr><th>by</th><th>group</th><th>hits</th><th>accuracy</th></tr>{''.join(rows)}</table>"
         f"<h2>Misses</h2>{misses or '<p>none</p>'}"
     )
+
+
+def cmd_bench_grounding(args: argparse.Namespace) -> int:
+    from agent.console import err
+    from agent.models import ModelSpecError, load_model
+
+    try:
+        model, profile = load_model(args.model, args.profile)
+        samples = load_dataset(
+            Path(args.dataset), Path(args.images) if args.images else None, args.convention
+        )
+        if args.limit:
+            samples = samples[: args.limit]
+        results = run_grounding(
+            samples, model, profile,
+            on_result=lambda r: err.print(("hit " if r.hit else "miss") + f"  {r.sample.instruction[:70]}", highlight=False, markup=False),
+        )  # fmt: skip
+    except (ModelSpecError, DatasetError) as e:
+        err.print(f"[red]error:[/red] {e}", highlight=False)
+        return 2
+    summary = summarise(results)
+    summary.update({"model": model.name, "profile": profile.name, "dataset": args.dataset})
+    sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+    if args.report:
+        Path(args.report).write_text(
+            render_html(results, summary, f"Grounding: {args.dataset}"), encoding="utf-8"
+        )
+    return 0
+
+
+def register_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "bench", help="benchmarks: `gaze bench grounding DATASET` (ScreenSpot layout)"
+    )
+    bench = p.add_subparsers(dest="suite", required=True)
+    g = bench.add_parser("grounding", help="point-in-box accuracy on a ScreenSpot-style dataset")
+    g.add_argument("dataset", help="an annotations JSON file, or a folder of them")
+    g.add_argument(
+        "--images", help="image folder (default: images/ beside the JSON, else its folder)"
+    )
+    g.add_argument(
+        "--convention", choices=["auto", "v2", "pro"], default="auto",
+        help="bbox as [x, y, w, h] (ScreenSpot, -v2) or [x1, y1, x2, y2] (ScreenSpot-Pro); auto: pro "
+        "when samples carry ui_type/img_size",
+    )  # fmt: skip
+    g.add_argument("--model", help="model spec, as for gaze run")
+    g.add_argument("--profile", help="model profile (default: from the model id)")
+    g.add_argument("--limit", type=int, default=0, help="only the first N samples")
+    g.add_argument("--report", metavar="HTML", help="write a report with every miss drawn")
+    g.set_defaults(fn=cmd_bench_grounding)

@@ -13,7 +13,6 @@ import argparse
 import json
 import sys
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 from PIL import Image, ImageDraw
 
@@ -156,54 +155,3 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--width", type=int, default=1280, help="viewport width for URLs (CSS px)")
     p.add_argument("--height", type=int, default=800, help="viewport height for URLs (CSS px)")
     p.set_defaults(fn=cmd_locate)
-
-
-def cmd_bench_grounding(args: argparse.Namespace) -> int:
-    from agent.console import err
-    from agent.grounding import DatasetError, load_dataset, render_html, run_grounding, summarise
-    from agent.models import ModelSpecError, load_model
-
-    try:
-        model, profile = load_model(args.model, args.profile)
-        samples = load_dataset(
-            Path(args.dataset), Path(args.images) if args.images else None, args.convention
-        )
-        if args.limit:
-            samples = samples[: args.limit]
-        results = run_grounding(
-            samples, model, profile,
-            on_result=lambda r: err.print(("hit " if r.hit else "miss") + f"  {r.sample.instruction[:70]}", highlight=False, markup=False),
-        )  # fmt: skip
-    except (ModelSpecError, DatasetError) as e:
-        err.print(f"[red]error:[/red] {e}", highlight=False)
-        return 2
-    summary = summarise(results)
-    summary.update({"model": model.name, "profile": profile.name, "dataset": args.dataset})
-    sys.stdout.write(json.dumps(summary, indent=2) + "\n")
-    if args.report:
-        Path(args.report).write_text(
-            render_html(results, summary, f"Grounding: {args.dataset}"), encoding="utf-8"
-        )
-    return 0
-
-
-def register_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
-        "bench", help="benchmarks: `gaze bench grounding DATASET` (ScreenSpot layout)"
-    )
-    bench = p.add_subparsers(dest="suite", required=True)
-    g = bench.add_parser("grounding", help="point-in-box accuracy on a ScreenSpot-style dataset")
-    g.add_argument("dataset", help="an annotations JSON file, or a folder of them")
-    g.add_argument(
-        "--images", help="image folder (default: images/ beside the JSON, else its folder)"
-    )
-    g.add_argument(
-        "--convention", choices=["auto", "v2", "pro"], default="auto",
-        help="bbox as [x, y, w, h] (ScreenSpot, -v2) or [x1, y1, x2, y2] (ScreenSpot-Pro); auto: pro "
-        "when samples carry ui_type/img_size",
-    )  # fmt: skip
-    g.add_argument("--model", help="model spec, as for gaze run")
-    g.add_argument("--profile", help="model profile (default: from the model id)")
-    g.add_argument("--limit", type=int, default=0, help="only the first N samples")
-    g.add_argument("--report", metavar="HTML", help="write a report with every miss drawn")
-    g.set_defaults(fn=cmd_bench_grounding)

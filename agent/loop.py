@@ -33,7 +33,7 @@ from actions.types import (
     describe,
 )
 from agent.policy import Decision, Policy
-from agent.trajectory import ImageRecord, MessageRecord, StepRecord, StopReason, now_iso
+from agent.trajectory import ImageRecord, MessageRecord, StepRecord, StopReason, observed_step
 from perception.parsers.base import Parsed, ParseError
 from perception.prompts import HistoryItem
 
@@ -208,22 +208,16 @@ class _EpisodeRun:
         shot = self.sink.save_screenshot(ep.steps, self.attempt, obs)
         for t in decision.images:
             self.sources[id(t.image)] = shot
-        base = StepRecord(
-            step=ep.steps,
-            attempt=self.attempt,
-            goal_index=self.goal_i,
-            time=now_iso(),
-            url=obs.url,
-            title=obs.title,
-            screenshot=shot,
-            screenshot_scale=obs.screenshot_scale,
-            dialog=obs.dialog,
-            notes=list(obs.notes),
-            prompt=_prompt_records(decision, self.sources),
-            model_text=comp.text if comp else None,
-            model_error=decision.model_error,
-            prompt_tokens=comp.prompt_tokens if comp else 0,
-            completion_tokens=comp.completion_tokens if comp else 0,
+        base = observed_step(
+            obs, step=ep.steps, screenshot=shot, goal_index=self.goal_i, attempt=self.attempt
+        ).model_copy(
+            update={
+                "prompt": _prompt_records(decision, self.sources),
+                "model_text": comp.text if comp else None,
+                "model_error": decision.model_error,
+                "prompt_tokens": comp.prompt_tokens if comp else 0,
+                "completion_tokens": comp.completion_tokens if comp else 0,
+            }
         )
         timings = {"observe_s": t_obs, **decision.timings, "record_s": time.perf_counter() - t0}
         return base, timings

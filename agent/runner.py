@@ -63,8 +63,7 @@ class RunSink(Sink):
         self.recorder = recorder
 
     def save_screenshot(self, step: int, attempt: int, obs: Observation) -> str:
-        name = f"step-{step:03d}" + (f"-{attempt}" if attempt else "")
-        return self.recorder.screenshot(name, obs.screenshot, obs.encoded, obs.encoded_format)
+        return self.recorder.observation(step, attempt, obs)
 
     def record(self, rec: StepRecord) -> None:
         self.recorder.step(rec)

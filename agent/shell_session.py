@@ -44,6 +44,7 @@ from agent.trajectory import (
     StopReason,
     _write_json,
     now_iso,
+    observed_step,
 )
 
 # termios settings as tcgetattr returns them
@@ -133,8 +134,7 @@ class SessionLog(Sink):
         self.base = self.next_step
 
     def save_screenshot(self, step: int, attempt: int, obs: Observation) -> str:
-        name = f"step-{self.base + step:03d}" + (f"-{attempt}" if attempt else "")
-        return self.recorder.screenshot(name, obs.screenshot, obs.encoded, obs.encoded_format)
+        return self.recorder.observation(self.base + step, attempt, obs)
 
     def record(self, rec: StepRecord) -> None:
         rec = rec.model_copy(update={"step": self.base + rec.step, "goal_index": self.goal_index})
@@ -153,20 +153,9 @@ class SessionLog(Sink):
         """Record a slash command's action as a step with no model text."""
         self.base = self.next_step
         shot = self.save_screenshot(0, 0, obs)
-        rec = StepRecord(
-            step=self.next_step,
-            goal_index=self.goal_index,
-            time=now_iso(),
-            url=obs.url,
-            title=obs.title,
-            screenshot=shot,
-            screenshot_scale=obs.screenshot_scale,
-            dialog=obs.dialog,
-            notes=list(obs.notes),
-            actions=[action],
-            results=[result],
-            timings={"act_s": act_s},
-        )
+        rec = observed_step(
+            obs, step=self.next_step, screenshot=shot, goal_index=self.goal_index
+        ).model_copy(update={"actions": [action], "results": [result], "timings": {"act_s": act_s}})
         self._append(rec)
         return rec
 

@@ -28,7 +28,7 @@ from typing import IO, Any, Literal
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from actions.types import Action, ActionResult, DialogInfo
+from actions.types import Action, ActionResult, DialogInfo, Observation
 from perception.frames import Frame
 
 LOG_VERSION = 1
@@ -132,6 +132,24 @@ class RunResult(_Rec):
     finished_at: str
 
 
+def observed_step(
+    obs: Observation, *, step: int, screenshot: str, goal_index: int = 0, attempt: int = 0
+) -> StepRecord:
+    """A step record holding what the observation showed; the caller adds what happened."""
+    return StepRecord(
+        step=step,
+        attempt=attempt,
+        goal_index=goal_index,
+        time=now_iso(),
+        url=obs.url,
+        title=obs.title,
+        screenshot=screenshot,
+        screenshot_scale=obs.screenshot_scale,
+        dialog=obs.dialog,
+        notes=list(obs.notes),
+    )
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
@@ -155,6 +173,11 @@ class Recorder:
         else:
             image.convert("RGB").save(path, format="JPEG" if fmt == "jpeg" else "PNG")
         return rel
+
+    def observation(self, step: int, attempt: int, obs: Observation) -> str:
+        """Save the screenshot a step saw as ``step-NNN[-attempt]``; its relative path."""
+        name = f"step-{step:03d}" + (f"-{attempt}" if attempt else "")
+        return self.screenshot(name, obs.screenshot, obs.encoded, obs.encoded_format)
 
     def step(self, record: StepRecord) -> None:
         self._steps.write(record.model_dump_json(exclude_defaults=False) + "\n")
