@@ -11,7 +11,19 @@ Contract (see ``actions.environment.Environment``):
   then completes.
 - New tabs and popups are followed (the newest tab becomes the active one; closing it returns to
   the previous). Downloads are saved into ``downloads_dir`` or refused when it is None.
-- Navigations started by an action are waited for (DOMContentLoaded), bounded by the timeout.
+- Navigations started by an action are waited for (DOMContentLoaded), bounded by the timeout;
+  a page that never gets there is captured as it is, and later looks wait for it only briefly.
+- Faults are recovered at the next call (``_recover``): a crashed or hung active tab is replaced by
+  a new tab in the same context, a dead or unanswering browser is relaunched (killed by pid when
+  it does not close); either reloads the last committed top-level URL. ``observe`` reports it as a
+  note, ``act`` raises ``BrowserRestarted``; past ``max_restarts`` per reset an ``EnvError`` stops
+  the episode. Tabs (``max_tabs``) and downloads (``max_downloads``) are capped so a storm of
+  either stays bounded; repeated notes are merged.
+- Safety (``actions.safety``): when ``allowed_domains`` restricts hosts, every request of the
+  context goes through a ``FilteringProxy`` (loopback included), and each request it refuses
+  becomes a note ("Gaze blocked a request to ..."); a start URL the policy refuses is not loaded;
+  service workers are always blocked. Everything reported (URL, title, notes, dialog text, action
+  errors) has the task's secret values replaced by their placeholders.
 """
 
 from __future__ import annotations
@@ -24,10 +36,12 @@ import io
 import logging
 import re
 import threading
-from collections.abc import Coroutine
+import time
+from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass
 from importlib.metadata import version as pkg_version
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from PIL import Image
 from playwright.async_api import (
@@ -39,12 +53,14 @@ from playwright.async_api import (
     Frame,
     Page,
     Playwright,
+    ProxySettings,
     Request,
     async_playwright,
 )
 from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import TimeoutError as PlaywrightTimeout
 
-from actions import dialogs
+from actions import dialogs, procs
 from actions.chromium import (
     QUIET_ARGS,
     ChromiumNotFound,
@@ -52,10 +68,21 @@ from actions.chromium import (
     install_hint,
     needs_no_sandbox,
 )
-from actions.environment import BrowserConfig, EnvError, JsonValue, first_line
+from actions.environment import BrowserConfig, BrowserRestarted, EnvError, JsonValue, first_line
 from actions.executor import execute
 from actions.keys import normalize_combo
-from actions.types import Action, ActionResult, Click, DialogInfo, KeyPress, Observation, Type, Wait
+from actions.safety import FilteringProxy, SecretError, UrlPolicy, block_note, launch_args
+from actions.types import (
+    Action,
+    ActionResult,
+    Click,
+    DialogInfo,
+    KeyPress,
+    Observation,
+    Type,
+    Wait,
+    describe,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -97,6 +124,14 @@ _NAV_POLL_S = 0.05
 _TICK_TIMEOUT_S = 1.0
 # Errors that mean "a navigation replaced the document under us": retry after it settles.
 _NAVIGATED_AWAY = ("Execution context was destroyed", "navigation")
+_PROBE_TIMEOUT_S = 2.0  # a tab that cannot evaluate `1` this fast after a timeout is hung
+_SLOW_WAIT_S = 0.5  # DOMContentLoaded wait for a tab that already missed it once
+_CLOSE_TIMEOUT_S = 5.0  # closing a tab, a context or the browser; then the browser is killed
+_FAULT_WAIT_S = 1.0  # how long a "target closed" error waits for the crash/disconnect event
+_MAX_NOTES = 8  # notes per observation or result after merging repeats
+# Errors that mean the tab or the browser is gone rather than that the action was wrong.
+_FATAL = ("has been closed", "Target crashed", "Browser closed", "Connection closed")
+_RELOADABLE = ("http:", "https:", "file:", "data:")
 
 
 A = TypeVar("A")
@@ -144,6 +179,24 @@ def _png_or_jpeg_size(data: bytes) -> tuple[int, int] | None:
         return None
 
 
+@dataclass(frozen=True)
+class _Fault:
+    kind: Literal["page", "browser"]  # page: a new tab is enough; browser: relaunch it
+    what: str  # "the page crashed", for the model and the log
+
+
+def _coalesce(notes: Sequence[str]) -> list[str]:
+    """Notes as the model reads them: repeats merged ("... (x49)"), at most ``_MAX_NOTES``."""
+    counts: dict[str, int] = {}
+    for n in notes:
+        counts[n] = counts.get(n, 0) + 1
+    merged = [n if k == 1 else f"{n} (x{k})" for n, k in counts.items()]
+    if len(merged) > _MAX_NOTES:
+        rest = len(merged) - (_MAX_NOTES - 1)
+        merged = [*merged[: _MAX_NOTES - 1], f"... and {rest} more notes"]
+    return merged
+
+
 class BrowserEnv:
     """A Chromium browser driven through Playwright; see the module contract."""
 
@@ -175,6 +228,18 @@ class BrowserEnv:
         self._tasks: set[asyncio.Future[object]] = set()
         self._closed = False
         self.executable: str | None = None
+        self._policy = UrlPolicy()  # what the current context may load (actions.safety)
+        self._proxy: FilteringProxy | None = None  # enforces it when it restricts hosts
+        self._fault: _Fault | None = None  # what broke since the last call (first one wins)
+        self._restarts = 0  # recoveries since the last reset, at most config.max_restarts
+        self._good_url: str | None = None  # the active tab's last committed top-level URL
+        self._browser_pid: int | None = None
+        self._suspect: Page | None = None  # a tab an action or capture timed out on: probe it
+        self._acted_on: Page | None = None  # the tab the last action ran in
+        self._arrivals: list[Page] | None = None  # tabs opened while a replacement tab opens
+        self._slow_pages: set[Page] = set()  # tabs that missed DOMContentLoaded once
+        self._downloads = 0  # downloads accepted since the last reset
+        self._download_names: set[Path] = set()  # targets taken, also by saves in flight
 
     # ------------------------------------------------------------ plumbing
 
@@ -186,8 +251,12 @@ class BrowserEnv:
         try:
             return fut.result(timeout_s)
         except concurrent.futures.TimeoutError:
+            deadline_hit = not fut.done()  # else a timeout raised inside the call
             fut.cancel()
-            raise EnvError(f"the browser did not answer within {timeout_s:.0f} s") from None
+            message = f"the browser did not answer within {timeout_s:.0f} s"
+            if deadline_hit:
+                self._set_fault("browser", message)
+            raise EnvError(message) from None
         except KeyboardInterrupt:
             # Ctrl-C stops the action too, rather than leaving it running in the browser thread
             fut.cancel()
@@ -213,6 +282,11 @@ class BrowserEnv:
     def browser_version(self) -> str:
         return self._browser.version if self._browser else "not started"
 
+    @property
+    def browser_pid(self) -> int | None:
+        """The running browser's process id (None before launch or when DevTools hid it)."""
+        return self._browser_pid
+
     @staticmethod
     def playwright_version() -> str:
         return pkg_version("playwright")
@@ -224,7 +298,7 @@ class BrowserEnv:
             self._pw = await async_playwright().start()
         if self._browser is not None and self._browser.is_connected():
             return
-        args = [*QUIET_ARGS, *self.config.extra_args]
+        args = launch_args([*QUIET_ARGS, *self.config.extra_args])
         if needs_no_sandbox():
             args.append("--no-sandbox")
         try:
@@ -235,7 +309,22 @@ class BrowserEnv:
         except (ChromiumNotFound, PlaywrightError) as e:
             raise EnvError(f"Chromium did not start: {first_line(e)}. {install_hint()}") from None
         self.executable = exe or self._pw.chromium.executable_path
+        self._browser.on("disconnected", self._on_disconnected)
+        self._browser_pid = await self._find_browser_pid(self._browser)
         log.info("launched Chromium %s from %s", self._browser.version, self.executable)
+
+    @staticmethod
+    async def _find_browser_pid(browser: Browser) -> int | None:
+        """The browser's process id, from DevTools (Playwright does not expose it)."""
+        try:
+            cdp = await browser.new_browser_cdp_session()
+            info = await cdp.send("SystemInfo.getProcessInfo")
+            await cdp.detach()
+        except PlaywrightError as e:
+            log.debug("no browser pid: %s", first_line(e))
+            return None
+        pids = [int(p["id"]) for p in info.get("processInfo", []) if p.get("type") == "browser"]
+        return pids[0] if pids else None
 
     async def _new_context(self, url: str) -> ActionResult:
         await self._launch()
@@ -244,20 +333,67 @@ class BrowserEnv:
             await self._close_context()
         c = self.config
         self._dialog_event = asyncio.Event()
+        self._policy = c.url_policy
         self._context = await self._browser.new_context(
             viewport={"width": c.viewport_w, "height": c.viewport_h},
             device_scale_factor=c.device_scale_factor,
             accept_downloads=c.downloads_dir is not None,
+            # every request goes through the filtering proxy, which sees what a route does not
+            # (redirect hops, workers, websockets); service workers would answer from a cache
+            proxy=self._proxy_for(self._policy),
+            service_workers="block",
         )
         self._context.on("page", self._on_new_page)
         await self._context.add_init_script(_POPUP_COUNTER_JS)
         self._context.set_default_timeout(c.action_timeout_s * 1000)
         page = await self._context.new_page()  # _on_new_page registers it
         self._notes.clear()
+        refused = self._policy.check_navigation(url)
+        if refused is not None:
+            return ActionResult.failure(f"the start page {url} is blocked: {refused}")
+        return await self._goto(page, url)
+
+    def _proxy_for(self, policy: UrlPolicy) -> ProxySettings | None:
+        """The proxy a new context uses: Gaze's filtering proxy when hosts are restricted."""
+        if not policy.restricts_hosts:
+            return None
+        if self._proxy is None:
+            self._proxy = FilteringProxy(policy, self._on_blocked_threadsafe)
+        self._proxy.policy = policy
+        return {"server": self._proxy.server}
+
+    def _on_blocked_threadsafe(self, target: str, reason: str) -> None:
+        """From a proxy thread: note a blocked request on the loop thread."""
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody will read it
+            self._loop.call_soon_threadsafe(self._on_blocked, target, reason)
+
+    def _on_blocked(self, target: str, reason: str) -> None:
+        log.info("blocked %s: %s", target, reason)
+        self._notes.append(block_note(target, reason))
+
+    def _redact(self, text: str) -> str:
+        """``text`` with the task's secret values replaced by their placeholders."""
+        return self.config.secrets.redact(text)
+
+    async def _goto(self, page: Page, url: str) -> ActionResult:
+        """Load ``url`` in ``page`` up to DOMContentLoaded. A dialog the page opens while loading
+        ends the wait: it is surfaced like any other, and the load goes on once it is answered."""
+        assert self._dialog_event is not None
+        self._dialog_event.clear()
+        timeout_ms = self.config.navigation_timeout_s * 1000
+        load = asyncio.ensure_future(
+            page.goto(url, wait_until="domcontentloaded", timeout=timeout_ms)
+        )
+        waiter = asyncio.ensure_future(self._dialog_event.wait())
         try:
-            resp = await page.goto(
-                url, wait_until="domcontentloaded", timeout=c.navigation_timeout_s * 1000
-            )
+            await asyncio.wait({load, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+        if not load.done():
+            load.add_done_callback(_retrieve)
+            return ActionResult.success()
+        try:
+            resp = load.result()
         except PlaywrightError as e:
             return ActionResult.failure(f"could not load {url}: {first_line(e)}")
         if resp is not None and resp.status >= 400:
@@ -272,12 +408,20 @@ class BrowserEnv:
         self._cdp.clear()
         self._dialog = self._dialog_info = self._pending = None
         self._last_shot = None
+        self._slow_pages.clear()
         if ctx is not None:
-            with contextlib.suppress(PlaywrightError):
-                await ctx.close()
+            with contextlib.suppress(PlaywrightError, TimeoutError):
+                await asyncio.wait_for(ctx.close(), _CLOSE_TIMEOUT_S)
 
     def reset(self, url: str, config: BrowserConfig | None = None) -> ActionResult:
         """A fresh context (no cookies, storage or tabs) at ``url``."""
+        fault, self._fault = self._pending_fault(), None
+        self._restarts = self._downloads = 0
+        self._download_names.clear()
+        self._good_url = url
+        if fault is not None and fault.kind == "browser" and self._browser is not None:
+            # dead or wedged: start afresh
+            self._run(self._shutdown_browser(kill=True), 3 * _CLOSE_TIMEOUT_S)
         if config is not None:
             relaunch = (config.headless, config.executable, config.extra_args) != (
                 self.config.headless,
@@ -290,12 +434,21 @@ class BrowserEnv:
         timeout = self.config.navigation_timeout_s + 40  # launch included
         return self._run(self._new_context(url), timeout)
 
-    async def _shutdown_browser(self) -> None:
+    async def _shutdown_browser(self, *, kill: bool = False) -> None:
+        """Close the browser (killed by pid when ``kill``, or when it does not close in time)."""
+        # forgotten first, so that its 'disconnected' event is not taken for a fault
+        browser, self._browser = self._browser, None
+        pid, self._browser_pid = self._browser_pid, None
+        if kill and pid is not None:
+            procs.kill(pid)
         await self._close_context()
-        if self._browser is not None:
-            with contextlib.suppress(PlaywrightError):
-                await self._browser.close()
-            self._browser = None
+        if browser is None:
+            return
+        try:
+            await asyncio.wait_for(browser.close(), _CLOSE_TIMEOUT_S)
+        except (PlaywrightError, TimeoutError) as e:
+            if pid is not None and procs.kill(pid):
+                log.warning("the browser did not close (%s); killed pid %d", first_line(e), pid)
 
     async def _shutdown(self) -> None:
         await self._shutdown_browser()
@@ -307,15 +460,20 @@ class BrowserEnv:
         if self._closed:
             return
         try:
-            self._run(self._shutdown(), 30)
+            self._run(self._shutdown(), 3 * _CLOSE_TIMEOUT_S + 10)
         except EnvError as e:
             log.warning("browser shutdown: %s", e)
+            if self._browser_pid is not None:
+                procs.kill(self._browser_pid)
         finally:
             self._closed = True
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=5)
             if not self._thread.is_alive():
                 self._loop.close()
+            procs.reap_zombies(wait_s=2.0)  # only waits when we adopted the browser's orphans
+            if self._proxy is not None:
+                self._proxy.close()
 
     def __enter__(self) -> BrowserEnv:
         return self
@@ -336,13 +494,22 @@ class BrowserEnv:
         page.on("download", lambda d: self._background(self._on_download(d)))
         page.on("request", self._on_request)
         page.on("close", self._on_close)
-        page.on("crash", lambda p: self._notes.append("the page crashed"))
+        page.on("crash", self._on_crash)
         page.on("framenavigated", self._on_navigated)
         page.on("requestfailed", self._on_request_failed)
+        if self._arrivals is not None:  # _replace_tab places its tab and closes any other
+            self._arrivals.append(page)
+            return
         if self._pages:
-            self._notes.append("a new tab opened and is now the active tab")
             self._nav_started = self._popup_opened = True
             self._popup_event.set()
+            if len(self._pages) >= self.config.max_tabs:
+                self._notes.append(
+                    f"the page opened more than {self.config.max_tabs} tabs; the extra tab was closed"
+                )
+                self._background(self._close_page(page))
+                return
+            self._notes.append("a new tab opened and is now the active tab")
         self._pages.append(page)
 
     def _on_close(self, page: Page) -> None:
@@ -352,10 +519,14 @@ class BrowserEnv:
             self._pages.remove(page)
         if was_active and self._pages:
             self._notes.append("the tab closed; back on the previous tab")
+            self._remember(self._pages[-1].url)
 
     def _on_request(self, request: Request) -> None:
         if request.is_navigation_request() and request.frame.parent_frame is None:
             self._nav_started = True
+            if self._policy.check(request.url) is not None:
+                # the proxy answers it 204 (the page stays): there will be no commit to wait for
+                self._committed.set()
 
     def _on_request_failed(self, request: Request) -> None:
         # a navigation that failed or turned into a download will never commit: stop waiting
@@ -365,6 +536,14 @@ class BrowserEnv:
     def _on_navigated(self, frame: Frame) -> None:
         if frame.parent_frame is None:
             self._committed.set()
+            self._slow_pages.discard(frame.page)
+            if self._pages and frame.page is self._pages[-1]:
+                self._remember(frame.url)
+
+    def _remember(self, url: str) -> None:
+        """Keep ``url`` as the one to reload after a fault, if it can be reloaded."""
+        if url.startswith(_RELOADABLE):
+            self._good_url = url
 
     def _on_dialog(self, dialog: Dialog) -> None:
         if self._dialog is not None:  # cannot happen while scripts are blocked; be safe
@@ -376,11 +555,12 @@ class BrowserEnv:
             else "alert"
         )
         self._dialog = dialog
+        message = self._redact(dialog.message)  # a page may show a typed secret in a dialog
         self._dialog_info = DialogInfo.model_validate(
-            {"type": kind, "message": dialog.message, "default_value": dialog.default_value}
+            {"type": kind, "message": message, "default_value": self._redact(dialog.default_value)}
         )  # type: ignore[arg-type]
         self._prompt_text = None
-        self._notes.append(f"a {kind} dialog opened: {dialog.message!r}")
+        self._notes.append(f"a {kind} dialog opened: {message!r}")
         if self._dialog_event is not None:
             self._dialog_event.set()
 
@@ -391,12 +571,23 @@ class BrowserEnv:
             await download.cancel()
             self._notes.append(f"download of {name!r} refused (downloads are off)")
             return
+        limit = self.config.max_downloads
+        if self._downloads >= limit:
+            self._notes.append(
+                f"download of {name!r} refused: {limit} files were downloaded already"
+            )
+            with contextlib.suppress(PlaywrightError):
+                await download.cancel()
+            return
+        self._downloads += 1
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / name
         n = 1
-        while target.exists():
+        # saves run concurrently: a name is taken as soon as it is chosen, not once it is on disk
+        while target.exists() or target in self._download_names:
             target = folder / f"{Path(name).stem}-{n}{Path(name).suffix}"
             n += 1
+        self._download_names.add(target)
         try:
             await download.save_as(target)
             self._notes.append(f"downloaded {target.name}")
@@ -406,11 +597,46 @@ class BrowserEnv:
     # ------------------------------------------------------------ observe
 
     def observe(self) -> Observation:
-        if self._dialog_info is not None:
-            return self._dialog_observation()
         budget = self.config.action_timeout_s * 2 + self.config.navigation_timeout_s + 5
-        shot, data, title = self._run(self._look(), budget)
-        return self._observation(shot, data, title)
+        while True:  # each pass after a fault spends a restart; _recover raises past the budget
+            restarted = self._recover()
+            if restarted is not None:
+                self._notes.append(restarted)
+            if self._dialog_info is not None:
+                return self._dialog_observation()
+            mark = len(self._notes)
+            try:
+                shot, data, title = self._run(self._look_or_dialog(), budget)
+            except EnvError:
+                if self._fault is None:
+                    raise
+            else:
+                if self._dialog_info is not None:  # it opened while we looked
+                    return self._dialog_observation()
+                said = " ".join(self._notes[mark:])  # a failed capture may be a fault's first sign
+                if self._suspect is not None or any(m in said for m in _FATAL):
+                    self._run(self._after_failure(said), _PROBE_TIMEOUT_S + _FAULT_WAIT_S + 5)
+                if self._pending_fault() is None:
+                    return self._observation(shot, data, title)
+            del self._notes[mark:]  # what the failed look said; the recovery's note replaces it
+
+    async def _look_or_dialog(self) -> tuple[Image.Image, bytes | None, str]:
+        """``_look``, abandoned when the page opens a dialog meanwhile (nothing can be captured
+        until it is answered; ``observe`` then shows the dialog)."""
+        if self._dialog_event is None:
+            return await self._look()
+        self._dialog_event.clear()
+        look = asyncio.ensure_future(self._look())
+        waiter = asyncio.ensure_future(self._dialog_event.wait())
+        try:
+            await asyncio.wait({look, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+        if look.done():
+            return look.result()
+        look.cancel()
+        look.add_done_callback(_retrieve)
+        return self._blank(), None, ""
 
     async def _look(self) -> tuple[Image.Image, bytes | None, str]:
         """Settle what the last action started while capturing; recapture only if it mattered."""
@@ -418,13 +644,18 @@ class BrowserEnv:
             return await self._screenshot()
         self._settle_pending = False
         capture = asyncio.ensure_future(self._screenshot())
-        popups = await self._tick()
-        # A capture can stall while a navigation replaces the document, so watch for one (its
-        # request may be reported a little after the tick) until the capture is in.
-        while not self._unsettled(popups):
-            done, _ = await asyncio.wait({capture}, timeout=_NAV_POLL_S)
-            if done:
-                return capture.result()
+        try:
+            popups = await self._tick()
+            # A capture can stall while a navigation replaces the document, so watch for one (its
+            # request may be reported a little after the tick) until the capture is in.
+            while not self._unsettled(popups):
+                done, _ = await asyncio.wait({capture}, timeout=_NAV_POLL_S)
+                if done:
+                    return capture.result()
+        except asyncio.CancelledError:  # a dialog opened (see _look_or_dialog)
+            capture.cancel()
+            capture.add_done_callback(_retrieve)
+            raise
         capture.cancel()
         with contextlib.suppress(asyncio.CancelledError, PlaywrightError):
             await capture
@@ -436,14 +667,22 @@ class BrowserEnv:
         c = self.config
         page = self._page
         try:
-            # a tab that is still loading (a popup opened by the last action) first gets to DOM ready
-            await page.wait_for_load_state(
-                "domcontentloaded", timeout=c.navigation_timeout_s * 1000
-            )
+            # a tab that is still loading (a popup opened by the last action) first gets to DOM
+            # ready; one that never does is captured as it is, and later looks wait only briefly
+            slow = page in self._slow_pages
+            wait_s = _SLOW_WAIT_S if slow else c.navigation_timeout_s
+            try:
+                await page.wait_for_load_state("domcontentloaded", timeout=wait_s * 1000)
+            except PlaywrightTimeout:
+                if not slow:
+                    self._slow_pages.add(page)
+                    self._notes.append(f"the page was still loading after {wait_s:.0f} s")
             data, title = await _both(self._capture(page), page.title(), c.action_timeout_s)
         except (PlaywrightError, TimeoutError) as e:
             if self._dialog_info is not None:  # a dialog opened while we were capturing
                 return self._blank(), None, ""
+            if isinstance(e, TimeoutError):
+                self._suspect = page
             self._notes.append(f"screenshot failed: {first_line(e)}")
             return self._last_shot or self._blank(), None, ""
         img = Image.open(io.BytesIO(data))
@@ -516,11 +755,11 @@ class BrowserEnv:
     def _observation(
         self, shot: Image.Image, encoded: bytes | None = None, title: str = ""
     ) -> Observation:
-        notes, self._notes = tuple(self._notes), []
+        notes, self._notes = tuple(self._redact(n) for n in _coalesce(self._notes)), []
         return Observation(
             screenshot=shot,
-            url=self.url,
-            title=title,
+            url=self._redact(self.url),
+            title=self._redact(title),
             viewport_w=self.config.viewport_w,
             viewport_h=self.config.viewport_h,
             device_scale_factor=self.config.device_scale_factor,
@@ -548,10 +787,28 @@ class BrowserEnv:
     # ------------------------------------------------------------ act
 
     def act(self, action: Action) -> ActionResult:
-        if self._dialog_info is not None:
-            return self._answer_dialog(action)
+        restarted = self._recover()
+        if restarted is not None:  # the model saw the page before the fault: do not act on it
+            raise BrowserRestarted(f"{restarted}; {describe(action)} was not performed")
         budget = self.config.action_timeout_s + self.config.navigation_timeout_s + 5
-        return self._run(self._act(action), budget)
+        result: ActionResult | None = None
+        try:
+            if self._dialog_info is not None:
+                result = self._answer_dialog(action)
+            else:
+                result = self._run(self._act(action), budget)
+        except EnvError:
+            if self._fault is None:
+                raise
+        if result is not None and not result.ok:
+            self._run(self._after_failure(result.error or ""), _PROBE_TIMEOUT_S + _FAULT_WAIT_S + 5)
+        restarted = self._recover()
+        if restarted is not None:
+            raise BrowserRestarted(
+                f"{restarted}; whether {describe(action)} took effect is unknown"
+            )
+        assert result is not None  # no result means a fault, and a fault was recovered or raised
+        return result
 
     async def _act(self, action: Action) -> ActionResult:
         await self._settle()
@@ -559,14 +816,26 @@ class BrowserEnv:
         self._committed.clear()
         self._popup_event.clear()
         vp = (self.config.viewport_w, self.config.viewport_h)
+        self._acted_on = self._page
         task = asyncio.ensure_future(self._guarded(action, vp))
         return await self._await_or_dialog(task)
 
     async def _guarded(self, action: Action, vp: tuple[int, int]) -> ActionResult:
+        c = self.config
         try:
-            return await execute(self._page, action, vp, self.config.navigation_timeout_s)
+            result = await execute(
+                self._page,
+                action,
+                vp,
+                c.navigation_timeout_s,
+                policy=self._policy,
+                secrets=c.secrets,
+            )
         except PlaywrightError as e:
-            return ActionResult.failure(f"{action.kind} failed: {first_line(e)}")
+            result = ActionResult.failure(f"{action.kind} failed: {first_line(e)}")
+        if result.error is not None:  # an error may quote the page (a URL with a typed secret)
+            result = result.model_copy(update={"error": self._redact(result.error)})
+        return result
 
     async def _await_or_dialog(self, task: asyncio.Task[ActionResult]) -> ActionResult:
         """Wait for an action; if it opens a dialog, park it and return so the agent can look."""
@@ -590,13 +859,14 @@ class BrowserEnv:
             return ActionResult.success(*self._drain_notes(None))
         task.cancel()
         self._pending = None
+        self._suspect = self._acted_on
         return ActionResult.failure(
             f"the action did not finish within {self.config.action_timeout_s:.0f} s",
             *self._drain_notes(None),
         )
 
     def _drain_notes(self, extra: str | None) -> list[str]:
-        notes = [*self._notes, *([extra] if extra else [])]
+        notes = [self._redact(n) for n in _coalesce([*self._notes, *([extra] if extra else [])])]
         self._notes.clear()
         return notes
 
@@ -605,8 +875,8 @@ class BrowserEnv:
         request); returns how many new tabs the page asked for meanwhile."""
         try:
             popups = await asyncio.wait_for(self._page.evaluate(_TICK_JS), _TICK_TIMEOUT_S)
-        except (PlaywrightError, TimeoutError):
-            return 0  # the context was destroyed by a navigation, or the page is busy
+        except (PlaywrightError, TimeoutError, EnvError):
+            return 0  # the context was destroyed by a navigation, the page is busy, or it is gone
         return int(popups) if isinstance(popups, (int, float)) else 0
 
     def _unsettled(self, popups: int) -> bool:
@@ -629,6 +899,7 @@ class BrowserEnv:
             await self._page.wait_for_load_state("domcontentloaded", timeout=timeout_s * 1000)
         except (PlaywrightError, TimeoutError):
             self._notes.append(f"the page was still loading after {timeout_s:.0f} s")
+            self._slow_pages.add(self._page)
 
     async def _settle(self) -> None:
         """Finish what the last action started before anything looks at the page.
@@ -691,10 +962,14 @@ class BrowserEnv:
     async def _resolve_async(self, accept: bool) -> ActionResult:
         dialog, info, text = self._dialog, self._dialog_info, self._prompt_text
         assert dialog is not None and info is not None
+        try:  # a prompt's answer may name secrets: shown as placeholders, filled in only here
+            answer = self.config.secrets.fill(text) if text is not None else None
+        except SecretError as e:
+            return ActionResult.failure(str(e))
         self._dialog = self._dialog_info = self._prompt_text = None
         try:
             if accept:
-                await dialog.accept(text if text is not None and info.type == "prompt" else None)  # type: ignore[arg-type]
+                await dialog.accept(answer if info.type == "prompt" else None)  # type: ignore[arg-type]
             else:
                 await dialog.dismiss()
         except PlaywrightError as e:
@@ -706,9 +981,157 @@ class BrowserEnv:
         task, self._pending = self._pending, None
         return await self._await_or_dialog(task)
 
+    # ------------------------------------------------------------ faults and recovery
+
+    def _set_fault(self, kind: Literal["page", "browser"], what: str) -> None:
+        """Remember a fault for the next call to recover from; the first one since then wins."""
+        if self._fault is None:
+            self._fault = _Fault(kind, what)
+            log.warning("browser fault: %s", what)
+
+    def _pending_fault(self) -> _Fault | None:
+        if self._fault is None and self._browser is not None and not self._browser.is_connected():
+            self._set_fault("browser", "the browser process died")
+        return self._fault
+
+    def _on_crash(self, page: Page) -> None:
+        if self._pages and self._pages[-1] is page:
+            self._set_fault("page", "the page crashed")
+        elif page in self._pages:  # a background tab: drop it and go on in the active one
+            self._pages.remove(page)
+            self._notes.append("a background tab crashed and was closed")
+            self._background(self._close_page(page))
+
+    def _on_disconnected(self, browser: Browser) -> None:
+        if browser is self._browser:  # not our own shutdown, which forgets the browser first
+            self._set_fault("browser", "the browser process died")
+
+    async def _after_failure(self, error: str) -> None:
+        """A failed action may be the first sign of a fault: a hung tab (the action timed out),
+        or a crash or a dead browser whose event arrives just after the call's error."""
+        if self._suspect is not None:
+            await self._probe()
+        elif any(m in error for m in _FATAL):
+            deadline = time.monotonic() + _FAULT_WAIT_S
+            while self._pending_fault() is None and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+
+    async def _probe(self) -> None:
+        """After a timeout: a tab that cannot evaluate ``1`` within ``_PROBE_TIMEOUT_S`` is hung.
+        The active tab is then a fault; a background one (the opener of newer tabs) is closed."""
+        page, self._suspect = self._suspect, None
+        if page is None or page not in self._pages or self._dialog_info is not None:
+            return  # gone already, or blocked by a dialog, which is by design
+        try:
+            await asyncio.wait_for(page.evaluate("1"), _PROBE_TIMEOUT_S)
+        except TimeoutError:
+            if not await self._browser_answers():
+                self._set_fault("browser", "the browser stopped responding")
+            elif page is self._pages[-1]:
+                self._set_fault("page", "the page stopped responding")
+            else:
+                self._pages.remove(page)
+                self._notes.append("a background tab stopped responding and was closed")
+                self._background(self._close_page(page))
+        except PlaywrightError:
+            pass  # navigated away, crashed or closed: the page's own events tell those apart
+
+    async def _browser_answers(self) -> bool:
+        """Does the browser process itself answer DevTools (a frozen one does not)?"""
+        browser = self._browser
+        if browser is None:
+            return False
+
+        async def ask(b: Browser) -> None:
+            cdp = await b.new_browser_cdp_session()
+            await cdp.send("Browser.getVersion")
+            await cdp.detach()
+
+        try:
+            await asyncio.wait_for(ask(browser), _PROBE_TIMEOUT_S)
+        except (PlaywrightError, TimeoutError):
+            return False
+        return True
+
+    def _recover(self) -> str | None:
+        """Recover from the fault seen since the last call, if any; a sentence saying what
+        happened, or None. Raises EnvError when the budget is spent or the restart fails."""
+        fault = self._pending_fault()
+        if fault is None:
+            return None
+        limit = self.config.max_restarts
+        if self._restarts >= limit:  # the fault stays: every call fails like this until reset
+            raise EnvError(
+                f"{fault.what}, and the browser was already restarted {self._restarts} time(s) "
+                f"since the task started (max_restarts={limit})"
+            )
+        self._fault = None
+        self._restarts += 1
+        url = self._good_url or "about:blank"
+        budget = self.config.navigation_timeout_s + 3 * _CLOSE_TIMEOUT_S + 45  # a launch included
+        try:
+            loaded, relaunched = self._run(self._restart(fault, url), budget)
+        except EnvError as e:
+            self._set_fault("browser", fault.what)  # the next call or reset starts afresh
+            raise EnvError(f"{fault.what}, and restarting the browser failed: {e}") from None
+        procs.reap_zombies()
+        if relaunched:
+            told = f"{fault.what}; restarted the browser and reloaded {url} (cookies were lost)"
+        else:
+            told = f"{fault.what}; reloaded {url} in a new tab"
+        if not loaded.ok:
+            told += f", but it did not load: {loaded.error}"
+        log.warning("recovered (%d of %d): %s", self._restarts, limit, told)
+        return told
+
+    async def _restart(self, fault: _Fault, url: str) -> tuple[ActionResult, bool]:
+        """A new tab at ``url`` after a page fault, else a relaunched browser; (load, relaunched)."""
+        browser = self._browser
+        if fault.kind == "page" and self._context is not None and browser is not None:
+            bound_s = _CLOSE_TIMEOUT_S + self.config.navigation_timeout_s + 5
+            try:
+                return await asyncio.wait_for(self._replace_tab(url), bound_s), False
+            except (PlaywrightError, TimeoutError) as e:
+                log.warning("no new tab (%s); relaunching the browser", first_line(e))
+        await self._shutdown_browser(kill=True)  # dead already, or not to be trusted to exit
+        return await self._new_context(url), True
+
+    async def _replace_tab(self, url: str) -> ActionResult:
+        """Close the active (crashed or hung) tab and load ``url`` in a new one, same context."""
+        assert self._context is not None
+        if self._pending is not None:
+            self._pending.cancel()
+        self._dialog = self._dialog_info = self._pending = self._prompt_text = None
+        self._settle_pending = False
+        self._last_shot = None
+        if self._pages:
+            old = self._pages.pop()
+            self._cdp.pop(old, None)
+            self._slow_pages.discard(old)
+            await self._close_page(old)
+        arrivals: list[Page] = []  # a popup storm may go on meanwhile
+        self._arrivals = arrivals
+        page: Page | None = None
+        try:
+            page = await self._context.new_page()
+        finally:
+            self._arrivals = None
+            for other in arrivals:
+                if other is not page:
+                    self._background(self._close_page(other))
+        self._pages.append(page)
+        return await self._goto(page, url)
+
+    async def _close_page(self, page: Page) -> None:
+        with contextlib.suppress(PlaywrightError, TimeoutError):
+            await asyncio.wait_for(page.close(run_before_unload=False), _CLOSE_TIMEOUT_S)
+
     # ------------------------------------------------------------ queries
 
     def evaluate(self, expression: str, arg: JsonValue = None) -> JsonValue:
+        restarted = self._recover()
+        if restarted is not None:
+            self._notes.append(restarted)
         if self._dialog_info is not None:
             raise EnvError(
                 f"a {self._dialog_info.type} dialog is open; the page cannot run scripts"

@@ -7,6 +7,10 @@ Contract:
 - Everything goes through ``page.mouse`` / ``page.keyboard`` at viewport CSS px, like a person:
   no selectors, no DOM shortcuts. A point outside the viewport is refused, never clamped.
 - Terminal actions (done, give_up, ask_user) are not executed here.
+- Safety (``actions.safety``): a ``navigate`` the policy refuses fails before it runs; a ``type``
+  text's ``${{ secrets.NAME }}`` placeholders are filled with their values only here, just
+  before typing (the model never sees them), and typing one into a field that does not mask it
+  adds a note saying screenshots may show it.
 
 Waiting for navigations an action starts is the environment's job (``actions.browser``).
 """
@@ -19,6 +23,7 @@ from typing import TYPE_CHECKING, assert_never
 
 from actions.environment import first_line
 from actions.keys import normalize_combo
+from actions.safety import SecretError, Secrets, UrlPolicy, secret_names
 from actions.types import (
     Action,
     ActionResult,
@@ -74,10 +79,37 @@ async def _scroll(page: Page, a: Scroll) -> None:
     await page.evaluate("() => new Promise(r => requestAnimationFrame(() => r(null)))")
 
 
-async def _type(page: Page, a: Type) -> None:
-    await page.keyboard.type(a.text, delay=TYPE_DELAY_MS)
+# The focused element, through same-origin frames and shadow roots: is it a masked field?
+_FOCUS_MASKED_JS = """() => {
+  let el = document.activeElement;
+  for (;;) {
+    if (el && el.shadowRoot && el.shadowRoot.activeElement) el = el.shadowRoot.activeElement;
+    else if (el && el.contentDocument && el.contentDocument.activeElement) el = el.contentDocument.activeElement;
+    else break;
+  }
+  return !!el && el.tagName === 'INPUT' && (el.type || '').toLowerCase() === 'password';
+}"""
+
+
+async def _type(page: Page, a: Type, secrets: Secrets) -> str | None:
+    """Type the text, secrets filled in; a note when a secret went into an unmasked field."""
+    text = secrets.fill(a.text)
+    names = secret_names(a.text)
+    masked = True
+    if names:
+        try:
+            masked = bool(await page.evaluate(_FOCUS_MASKED_JS))
+        except Exception:  # a cross-origin frame has focus: assume the worst
+            masked = False
+    await page.keyboard.type(text, delay=TYPE_DELAY_MS)
     if a.submit:
         await page.keyboard.press("Enter")
+    if masked:
+        return None
+    return (
+        f"the secret {', '.join(names)} was typed into a field that does not mask it (not a "
+        "password field); screenshots may show it"
+    )
 
 
 async def _navigate(page: Page, url: str, timeout_s: float) -> str | None:
@@ -95,13 +127,21 @@ async def _navigate(page: Page, url: str, timeout_s: float) -> str | None:
 
 
 async def execute(
-    page: Page, action: Action, viewport: tuple[int, int], timeout_s: float
+    page: Page,
+    action: Action,
+    viewport: tuple[int, int],
+    timeout_s: float,
+    *,
+    policy: UrlPolicy | None = None,
+    secrets: Secrets | None = None,
 ) -> ActionResult:
-    """Perform one action; see the module contract."""
+    """Perform one action; see the module contract. ``policy`` None = any URL; ``secrets`` None
+    = no secrets (a placeholder is then refused, never typed as written)."""
     for px, py in points(action):
         err = outside(px, py, viewport)
         if err:
             return ActionResult.failure(err)
+    note: str | None = None
     match action:
         case Click(x=x, y=y):
             await _click(page, x, y)
@@ -114,7 +154,10 @@ async def execute(
         case Drag():
             await _drag(page, action)
         case Type():
-            await _type(page, action)
+            try:
+                note = await _type(page, action, secrets or Secrets())
+            except SecretError as e:
+                return ActionResult.failure(str(e))
         case KeyPress(keys=keys):
             try:
                 combo = normalize_combo(keys)
@@ -124,6 +167,9 @@ async def execute(
         case Scroll():
             await _scroll(page, action)
         case Navigate(url=url):
+            refused = policy.check_navigation(url) if policy is not None else None
+            if refused is not None:
+                return ActionResult.failure(f"navigation to {url} refused: {refused}")
             err = await _navigate(page, url, timeout_s)
             if err:
                 return ActionResult.failure(err)
@@ -137,7 +183,7 @@ async def execute(
             return ActionResult.failure(f"{action.kind} ends the goal; it is not a page action")
         case _:
             assert_never(action)
-    return ActionResult.success()
+    return ActionResult.success(*([note] if note else []))
 
 
 def points(action: Action) -> list[tuple[float, float]]:

@@ -1,7 +1,8 @@
 """The ``gaze`` command line.
 
 Commands: run, check, replay, show, report, schema, tasks, serve. Exit codes: 0 success, 1 a task
-(or replay, or check) failed, 2 bad input (arguments, task files, logs, model spec). Heavy modules
+(or replay, or check) failed, 2 bad input (arguments, task files, logs, model spec) or a run log
+that cannot be written (disk full, file size limit, unwritable --out). Heavy modules
 (Playwright) are imported inside the commands so ``gaze --help`` stays fast.
 
 Task arguments may be files, folders, a bundled suite name (``demo``) or a bundled task
@@ -14,7 +15,9 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 from tasks.loader import SUITES_ROOT, TaskFileError, discover, load_task
 
@@ -47,21 +50,58 @@ def _load_tasks(args: list[str]):  # type: ignore[no-untyped-def]
         except TaskFileError as e:
             errors.append(e)
     for problem in errors:
-        err.print(f"[red]error:[/red] {problem}", highlight=False)
+        err.print(f"error: {problem}", style="red", highlight=False, markup=False)
     if errors:
         raise SystemExit(2)
     return tasks
+
+
+def _usage_error(message: str) -> NoReturn:
+    """A bad argument found after parsing: one line on stderr, exit code 2 (as argparse does)."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def _host_pattern(text: str) -> str:
+    """An argparse type: a host pattern of the allow-list (``actions.safety.HostPattern``)."""
+    from actions.safety import HostPattern
+
+    try:
+        HostPattern.parse(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
+
+
+def _int_in(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: an integer from ``low`` to ``high``, else a usage error naming them."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is not between {low} and {high}")
+        return value
+
+    return parse
 
 
 def _browser_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from actions.environment import BrowserConfig
 
     if args.headed and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        raise SystemExit("error: --headed needs a display (DISPLAY or WAYLAND_DISPLAY is not set)")
+        _usage_error("--headed needs a display (DISPLAY or WAYLAND_DISPLAY is not set)")
+    if args.chromium and not Path(args.chromium).is_file():
+        _usage_error(f"--chromium {args.chromium}: no such file")
+    # `gaze run --allow-domain HOST`: hosts every task may reach besides its own allow-list
+    allowed = tuple(getattr(args, "allow_domain", None) or ()) or None
     return BrowserConfig(
         headless=not args.headed,
         executable=args.chromium,
         screenshot_format=args.screenshot_format,
+        allowed_domains=allowed,
     )
 
 
@@ -78,7 +118,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         model, profile = load_model(args.model, args.profile)
     except (ModelSpecError, KeyError) as e:
-        err.print(f"[red]error:[/red] {e}", highlight=False)
+        err.print(f"error: {e}", style="red", highlight=False, markup=False)
         return 2
     if args.model and args.model.startswith("scripted:"):
         err.print("[yellow]scripted model: replies come from a file, nothing looks at the page[/]")
@@ -87,7 +127,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     rows = []
     with SiteServer() as server, BrowserEnv(bcfg) as env:
         for task, path in tasks:
-            err.print(f"[bold]{task.id}[/bold]: {' / '.join(task.goal_list)}", highlight=False)
+            err.print(f"{task.id}: {' / '.join(task.goal_list)}", highlight=False, markup=False)
             loop = LoopConfig(max_steps=args.max_steps or task.max_steps)
             result, run_dir = run_task(
                 task,
@@ -126,10 +166,10 @@ def cmd_check(args: argparse.Namespace) -> int:
             if not res.ok:
                 failed += 1
                 if res.error:
-                    err.print(f"    {res.error}", highlight=False)
+                    err.print(f"    {res.error}", highlight=False, markup=False)
                 for c in res.checks:
                     if not c.passed:
-                        err.print(f"    check failed: {c.detail}", highlight=False)
+                        err.print(f"    check failed: {c.detail}", highlight=False, markup=False)
     return 1 if failed else 0
 
 
@@ -139,15 +179,17 @@ def _read(path: str):  # type: ignore[no-untyped-def]
 
     try:
         log = read_log(path)
-    except LogError as e:
-        err.print(f"[red]error:[/red] {e}", highlight=False)
+    except LogError as e:  # the message quotes paths and log text: no markup
+        err.print(f"error: {e}", style="red", highlight=False, markup=False)
         raise SystemExit(2) from None
     for w in log.warnings:
-        err.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
+        err.print(f"warning: {w}", style="yellow", highlight=False, markup=False)
     return log
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    from rich.text import Text
+
     from actions.browser import BrowserEnv
     from agent.console import err, out
     from agent.replay import replay_log
@@ -159,11 +201,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
     with SiteServer() as server, BrowserEnv(bcfg) as env:
         res = replay_log(log, env, start_url=server.resolve_start(start), browser=bcfg)
     for d in res.divergences:
-        err.print(f"[yellow]divergence:[/yellow] {d}", highlight=False)
+        err.print(f"divergence: {d}", style="yellow", highlight=False, markup=False)
     if res.error:
-        err.print(f"[red]error:[/red] {res.error}", highlight=False)
+        err.print(f"error: {res.error}", style="red", highlight=False, markup=False)
     for c in res.checks:
-        out.print(f"{'[green]✓[/]' if c.passed else '[red]✗[/]'} {c.detail}", highlight=False)
+        mark = Text("✓", style="green") if c.passed else Text("✗", style="red")
+        out.print(mark, Text(c.detail), highlight=False)
     out.print(
         f"replayed {res.actions} actions: {'[green]success[/]' if res.success else '[red]failure[/]'}"
     )
@@ -181,17 +224,31 @@ def cmd_show(args: argparse.Namespace) -> int:
             f"{'success' if r.success else 'failure'} · stopped: {r.stop_reason} {r.detail} · "
             f"{r.steps} steps · {r.duration_s:.1f} s",
             highlight=False,
+            markup=False,  # the detail quotes model and page text
         )
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from agent.console import out
+    from agent.console import err, out
     from agent.report import render_report
+    from agent.sweep import SweepError
+    from agent.sweep_report import is_sweep, write_sweep_report
 
+    if is_sweep(Path(args.log)):  # a sweep folder (gaze bench): its page and its episodes' pages
+        try:
+            page = write_sweep_report(Path(args.log), Path(args.output) if args.output else None)
+        except SweepError as e:
+            err.print(f"error: {e}", highlight=False, markup=False)
+            return 2
+        out.print(f"wrote {page}", highlight=False)
+        return 0
     log = _read(args.log)
     target = Path(args.output) if args.output else Path(args.log) / "report.html"
-    target.write_text(render_report(log), encoding="utf-8")
+    try:
+        target.write_text(render_report(log), encoding="utf-8")
+    except OSError as e:
+        _usage_error(f"cannot write {target}: {e.strerror or e}")
     out.print(f"wrote {target}", highlight=False)
     return 0
 
@@ -241,7 +298,9 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     for task, path in _load_tasks(args.tasks or ["demo"]):
         ref = f"{len(task.reference)} ref steps" if task.reference else "no reference"
         out.print(
-            f"{task.id:<24} {' / '.join(task.goal_list)[:70]:<72} {ref}  {path}", highlight=False
+            f"{task.id:<24} {' / '.join(task.goal_list)[:70]:<72} {ref}  {path}",
+            highlight=False,
+            markup=False,
         )
     return 0
 
@@ -252,7 +311,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from agent.console import out
     from tasks.server import SiteServer
 
-    with SiteServer(port=args.port) as server:
+    try:
+        server = SiteServer(port=args.port)
+    except OSError as e:
+        _usage_error(f"--port {args.port}: {e.strerror or e}")
+    with server:
         out.print(f"serving bundled sites at {server.base_url}/demo/index.html (Ctrl-C stops)")
         try:
             while True:
@@ -284,8 +347,19 @@ def parser() -> argparse.ArgumentParser:
         help="a model folder, openai:http://HOST:PORT/v1#NAME, hf:ORG/NAME, or scripted:FILE",
     )
     p.add_argument("--profile", help="model profile (default: from the model id)")
-    p.add_argument("--max-steps", type=int, help="override each task's max_steps")
+    p.add_argument(
+        "--max-steps", type=_int_in(1, 500), help="override each task's max_steps (1-500)"
+    )
     p.add_argument("--out", default="runs", help="folder for run logs (default: runs/)")
+    p.add_argument(
+        "--allow-domain",
+        action="append",
+        type=_host_pattern,
+        metavar="HOST",
+        help="also let the browser reach HOST (example.com, *.example.com, 127.0.0.1:8123, or * "
+        "for any); repeatable. By default a task reaches only its allowed_domains and its start "
+        "page's host",
+    )
     _browser_flags(p)
     p.set_defaults(fn=cmd_run)
 
@@ -303,8 +377,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("log")
     p.set_defaults(fn=cmd_show)
 
-    p = sub.add_parser("report", help="write a self-contained HTML report of a run")
-    p.add_argument("log")
+    p = sub.add_parser("report", help="write a self-contained HTML report of a run or a sweep")
+    p.add_argument("log", help="a run folder, or a sweep folder (gaze bench)")
     p.add_argument("-o", "--output", help="file to write (default: LOG/report.html)")
     p.set_defaults(fn=cmd_report)
 
@@ -319,12 +393,12 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_tasks)
 
     p = sub.add_parser("serve", help="serve the bundled demo sites on 127.0.0.1")
-    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--port", type=_int_in(0, 65535), default=8765, help="0 picks a free port")
     p.set_defaults(fn=cmd_serve)
 
-    from agent.grounding import register_bench as _register_bench
     from agent.locate import register as _register_locate
     from agent.shell import register as _register_shell
+    from agent.sweep_cli import register_bench as _register_bench
 
     _register_locate(sub)
     _register_bench(sub)
@@ -334,10 +408,15 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    from agent.trajectory import LogWriteError  # after parsing: `gaze --help` stays light
+
     try:
         return int(args.fn(args))
     except TaskFileError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except LogWriteError as e:  # disk full, file size limit, unwritable --out: the run stops
+        print(f"error: cannot write the run log: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -56,7 +56,7 @@ def summary_table(rows: list[tuple[str, RunResult, str]]) -> Table:
         table.add_row(
             task_id,
             Text("pass", style="green") if r.success else Text("FAIL", style="red"),
-            f"{r.stop_reason} {r.detail}"[:60],
+            Text(f"{r.stop_reason} {r.detail}"[:60]),  # the detail quotes model text
             str(r.steps),
             f"{r.model_latency_s:.2f}",
             run_dir,
@@ -66,7 +66,8 @@ def summary_table(rows: list[tuple[str, RunResult, str]]) -> Table:
 
 def log_table(log: LoadedLog) -> Table:
     task_id = str(log.meta.task.get("id", "?"))
-    table = Table(title=f"{task_id} · model {log.meta.model} · profile {log.meta.profile}")
+    # every cell is Text: log contents (model replies, URLs) must not be read as rich markup
+    table = Table(title=Text(f"{task_id} · model {log.meta.model} · profile {log.meta.profile}"))
     for col in ("step", "url", "model text", "action(s)", "result", "ms"):
         table.add_column(col, overflow="fold")
     for rec in log.steps:
@@ -83,9 +84,9 @@ def log_table(log: LoadedLog) -> Table:
         total = sum(rec.timings.values()) * 1000
         table.add_row(
             f"{rec.step + 1}" + (f".{rec.attempt}" if rec.attempt else ""),
-            rec.url[-40:],
-            (rec.model_text or "")[:200],
-            acts,
+            Text(rec.url[-40:]),
+            Text((rec.model_text or "")[:200]),
+            Text(acts),
             res,
             f"{total:.0f}",
         )

@@ -7,7 +7,8 @@ Contract:
   ("pro"); "auto" picks "pro" when records carry ``ui_type`` or ``img_size``. A malformed record is
   an error naming the file and index. Images are looked up in ``images`` (default: an ``images``
   folder beside the JSON, else the JSON's own folder).
-- ``gaze bench grounding`` (registered by ``register_bench``) prints the summary as JSON.
+- ``gaze bench grounding`` (parsed by ``agent.sweep_cli``, options from ``add_grounding_options``)
+  prints the summary as JSON.
 - ``run_grounding`` asks the model for each sample with ``agent.locate.locate`` and scores a hit
   when the point lies inside the box (edges included). ``summarise`` gives accuracy overall, per
   element type and per platform; ``render_html`` draws every miss (box in green, point in red).
@@ -236,13 +237,9 @@ def cmd_bench_grounding(args: argparse.Namespace) -> int:
     return 0
 
 
-def register_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
-        "bench", help="benchmarks: `gaze bench grounding DATASET` (ScreenSpot layout)"
-    )
-    bench = p.add_subparsers(dest="suite", required=True)
-    g = bench.add_parser("grounding", help="point-in-box accuracy on a ScreenSpot-style dataset")
-    g.add_argument("dataset", help="an annotations JSON file, or a folder of them")
+def add_grounding_options(g: argparse._ArgumentGroup) -> None:
+    """The options of ``gaze bench grounding DATASET``; the ``gaze bench`` parser (with --model,
+    --profile and the dataset as its second positional) lives in ``agent.sweep_cli``."""
     g.add_argument(
         "--images", help="image folder (default: images/ beside the JSON, else its folder)"
     )
@@ -251,8 +248,5 @@ def register_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         help="bbox as [x, y, w, h] (ScreenSpot, -v2) or [x1, y1, x2, y2] (ScreenSpot-Pro); auto: pro "
         "when samples carry ui_type/img_size",
     )  # fmt: skip
-    g.add_argument("--model", help="model spec, as for gaze run")
-    g.add_argument("--profile", help="model profile (default: from the model id)")
     g.add_argument("--limit", type=int, default=0, help="only the first N samples")
     g.add_argument("--report", metavar="HTML", help="write a report with every miss drawn")
-    g.set_defaults(fn=cmd_bench_grounding)

@@ -133,6 +133,10 @@ def cmd_locate(args: argparse.Namespace) -> int:
     from agent.models import ModelSpecError, load_model
 
     try:
+        if not (1 <= args.width <= 10_000 and 1 <= args.height <= 10_000):
+            raise ValueError(
+                f"--width/--height must be 1-10000 CSS px, not {args.width}x{args.height}"
+            )
         model, profile = load_model(args.model, args.profile)
         image = _load_image(args.image, (args.width, args.height))
     except (ModelSpecError, ValueError) as e:
@@ -141,7 +145,11 @@ def cmd_locate(args: argparse.Namespace) -> int:
     found = locate(image, args.instruction, model, profile)
     sys.stdout.write(json.dumps(asdict(found)) + "\n")
     if args.save and found.x is not None and found.y is not None:
-        draw_point(image, found.x, found.y).save(args.save)
+        try:
+            draw_point(image, found.x, found.y).save(args.save)
+        except (OSError, ValueError) as e:  # a missing folder, an unknown image extension
+            err.print(f"error: cannot save {args.save}: {e}", markup=False, highlight=False)
+            return 2
     return 0 if found.error is None else 1
 
 

@@ -7,9 +7,14 @@ Contract:
   (the same action repeated with no visible effect), model_error, env_error. Every model call is
   handed to ``sink`` as a ``StepRecord`` before the next one starts.
 - Failures are fed back, not raised: a reply that does not parse is retried (without spending a
-  step) with the parser's message; a failed action's error and the notes an action produced
-  (dialogs, new tabs) are shown in the next prompt; the same action repeated without changing the
-  screen gets a warning and, past ``repeat_limit``, ends the episode.
+  step) with the parser's message; a failed model call (``Decision.model_error``) is retried, up to
+  ``max_model_errors`` in a row, with a note that the request failed; a failed action's error and
+  the notes an action produced (dialogs, new tabs) are shown in the next prompt; the same action
+  repeated without changing the screen gets a warning and, past ``repeat_limit``, ends the episode.
+- A browser fault during an action (``BrowserRestarted``: the environment replaced the tab or
+  relaunched the browser and reloaded the page) costs the step but not the episode: the rest of
+  the reply is dropped and the model is told the browser restarted and to look before repeating;
+  nothing is retried blindly. Any other ``EnvError`` ends the episode with ``env_error``.
 - A terminal ``done`` moves on to the next goal; its answer is kept for the checks.
 
 The loop imports neither Playwright nor torch: it sees only the Environment and Policy protocols.
@@ -22,7 +27,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from actions.environment import EnvError, Environment
+from actions.environment import BrowserRestarted, EnvError, Environment
 from actions.types import (
     Action,
     ActionResult,
@@ -67,6 +72,9 @@ class Interrupted(KeyboardInterrupt):
         super().__init__("interrupted")
         self.episode = episode
 
+
+# How the feedback after a failed model call starts (the model never saw that request's answer).
+_LOST = "the previous request for this step failed before you answered"
 
 # Called before each page action; a sentence stops the episode (asked_user) without running it.
 Guard = Callable[[Action, Observation], str | None]
@@ -225,9 +233,12 @@ class _EpisodeRun:
     def on_model_error(
         self, base: StepRecord, decision: Decision, timings: dict[str, float]
     ) -> Episode | None:
-        """The backend failed: retry within the budget (the prompt is unchanged)."""
+        """The backend failed: retry within the budget, telling the model its last request was
+        lost (so a retry is not byte-identical; earlier feedback is kept)."""
         self.model_errors += 1
-        self.emit(base, timings=timings)
+        note = f"{_LOST} ({decision.model_error or 'no completion'}); answer again"
+        self.feedback = [f for f in self.feedback if not f.startswith(_LOST)] + [note]
+        self.emit(base, feedback=self.feedback, timings=timings)
         if self.model_errors > self.cfg.max_model_errors:
             return self.finish("model_error", decision.model_error or "no completion")
         return None
@@ -293,6 +304,16 @@ class _EpisodeRun:
                         break
                 try:
                     result = self.env.act(action)
+                except BrowserRestarted as e:
+                    # the action may or may not have happened on a page that is gone: the model
+                    # looks at the reloaded page before anything is repeated
+                    results.append(ActionResult.failure(f"the browser restarted: {e}"))
+                    self.feedback.append(
+                        f"the browser restarted; the page was reloaded ({e}). Look at the new "
+                        f"screenshot before repeating {describe(action)}"
+                    )
+                    self.prev, self.repeats = None, 0
+                    break
                 except EnvError as e:
                     env_failure = str(e)
                     results.append(ActionResult.failure(f"the browser failed: {e}"))

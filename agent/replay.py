@@ -5,15 +5,19 @@ the recorded viewport, executes every action the run executed (in order, attempt
 parse contribute nothing), re-evaluates the task's checks with the recorded ``done`` answer, and
 returns a ``ReplayResult``. It reports divergence (an action that succeeded in the run but fails in
 the replay, or the reverse) instead of stopping at it. Actions are replayed in viewport CSS px, so
-a replay is exact whatever model or profile made the run.
+a replay is exact whatever model or profile made the run. Logs hold secrets only as
+``${{ secrets.NAME }}`` placeholders: the replay reads their values again from ``GAZE_SECRET_NAME``
+(an unset one is an error before anything runs) and types them as the run did.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 from actions.environment import BrowserConfig, EnvError, Environment, open_start_page
-from actions.types import Done, describe
+from actions.safety import SecretError, Secrets, secret_names
+from actions.types import Done, Type, describe
 from agent.trajectory import LoadedLog
 from tasks.checks import CheckResult, run_checks
 from tasks.spec import TaskSpec
@@ -28,12 +32,26 @@ class ReplayResult:
     error: str | None = None
 
 
+def _secrets_named(task: TaskSpec, log: LoadedLog) -> list[str]:
+    """The secrets the run's goals and typed texts name (placeholders, as the log records them)."""
+    texts = [
+        *task.goal_list,
+        *(a.text for r in log.steps for a in r.actions if isinstance(a, Type)),
+    ]
+    return list(dict.fromkeys(n for t in texts for n in secret_names(t)))
+
+
 def replay_log(
     log: LoadedLog, env: Environment, *, start_url: str, browser: BrowserConfig | None = None
 ) -> ReplayResult:
     task = TaskSpec.model_validate(log.meta.task)
     out = ReplayResult(success=False)
-    out.error = open_start_page(env, start_url, task.browser_config(browser))
+    try:  # the log holds placeholders only; typing them needs the values again
+        task = task.with_secrets(Secrets.from_env(_secrets_named(task, log), os.environ))
+    except SecretError as e:
+        out.error = f"cannot replay: {e}"
+        return out
+    out.error = open_start_page(env, start_url, task.browser_config(browser, start_url=start_url))
     if out.error is not None:
         return out
     answer: str | None = None

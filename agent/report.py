@@ -4,7 +4,8 @@ Contract: ``render_report(log)`` returns HTML (no external resources: screenshot
 data URLs, styles are inline) with a header (task, goals, model, outcome, checks) and one section
 per model call: the screenshot with every pointer action marked where it landed (an SVG overlay in
 viewport CSS px), the model's text, the parsed actions with their results, feedback, and timings.
-All text from pages and models is HTML-escaped.
+All text from pages and models is HTML-escaped. The log is treated as untrusted: a task of odd shape
+in meta.json falls back to defaults, and only screenshots inside the run folder are inlined.
 """
 
 from __future__ import annotations
@@ -29,9 +30,10 @@ table{border-collapse:collapse}td,th{padding:2px 10px 2px 0;text-align:left;vert
 """
 
 
-def _data_url(path: Path) -> str:
-    if not path.is_file():
-        return ""
+def _data_url(run_dir: Path, rel: str) -> str:
+    path = (run_dir / rel).resolve()
+    if not path.is_relative_to(run_dir.resolve()) or not path.is_file():
+        return ""  # a log must not make the report embed files from elsewhere
     mime = mimetypes.guess_type(path.name)[0] or "image/png"
     return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode()}"
 
@@ -64,7 +66,7 @@ def _marks(actions: list[Action]) -> str:
 
 def _step_html(log: LoadedLog, rec: StepRecord, vw: int, vh: int) -> str:
     e = html.escape
-    img = _data_url(log.run_dir / rec.screenshot) if rec.screenshot else ""
+    img = _data_url(log.run_dir, rec.screenshot) if rec.screenshot else ""
     shot = (
         f'<div class="shot"><img src="{img}" alt="step {rec.step + 1}">'
         f'<svg viewBox="0 0 {vw} {vh}" preserveAspectRatio="none">{_marks(rec.actions)}</svg></div>'
@@ -117,12 +119,21 @@ def _step_html(log: LoadedLog, rec: StepRecord, vw: int, vh: int) -> str:
     return f"<section class='step'>{shot}<div class='info'>{''.join(parts)}</div></section>"
 
 
+def _size(value: object, default: int) -> int:
+    """A viewport size from meta.json, or ``default`` if it is not a sane number of CSS px."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < 100_000:
+        return int(value)
+    return default
+
+
 def render_report(log: LoadedLog) -> str:
     e = html.escape
     task = log.meta.task
-    vp = task.get("viewport") or {}
-    vw, vh = int(vp.get("width", 1280)), int(vp.get("height", 800))
-    goals = task.get("goals") or [task.get("goal", "")]
+    vp = task.get("viewport")
+    vp = vp if isinstance(vp, dict) else {}
+    vw, vh = _size(vp.get("width"), 1280), _size(vp.get("height"), 800)
+    goals = task.get("goals")
+    goals = goals if isinstance(goals, list) else [task.get("goal", "")]
     r = log.result
     if r is None:
         outcome = "<span class='bad'>unfinished run (no result.json)</span>"

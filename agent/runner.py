@@ -6,33 +6,45 @@ Contract:
   evaluates the success checks, and writes ``result.json``. It returns the ``RunResult``.
 - Whatever happens (the start page fails to load, the browser dies, Ctrl-C), the run folder ends
   with every completed step in ``steps.jsonl``; on Ctrl-C ``result.json`` records
-  ``interrupted`` before the interrupt propagates.
+  ``interrupted`` before the interrupt propagates. When the run folder itself cannot be written
+  (disk full, file size limit, no permission) the run stops: ``result.json`` records ``log_error``
+  if it still can be written, and ``LogWriteError`` propagates for the CLI to report.
 - ``success`` = the episode ended with ``done`` *and* every check passed.
+- Safety: the browser reaches only the task's allowed hosts (``TaskSpec.browser_config`` with the
+  real start URL), goals naming secrets get a hint on typing their placeholders, and every record
+  (meta, steps, result, what ``on_step`` prints, the returned result) has secret values redacted.
 """
 
 from __future__ import annotations
 
+import contextlib
 import platform
 import time
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
+from functools import partial
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as pkg_version
 from pathlib import Path
 
 from actions.environment import BrowserConfig, Environment, open_start_page
+from actions.safety import with_secret_hint
 from actions.types import Observation
 from agent.loop import Episode, Interrupted, LoopConfig, Sink, run_episode
 from agent.policy import Policy
+from agent.redact import redact_model
 from agent.trajectory import (
     CheckRecord,
+    LogWriteError,
     Recorder,
     RunMeta,
     RunResult,
     StepRecord,
+    StopReason,
     Versions,
     now_iso,
+    write_failure,
 )
 from tasks.checks import CheckResult, run_checks
 from tasks.spec import TaskSpec
@@ -61,18 +73,29 @@ class RunSink(Sink):
 
     def __init__(self, recorder: Recorder) -> None:
         self.recorder = recorder
+        self.model_calls = 0  # records handed over, written or not
+        self.steps = 0  # action steps among them
+
+    def episode_so_far(self, reason: StopReason, detail: str) -> Episode:
+        """What the records say about an episode that ended by an exception."""
+        return Episode(reason, detail, steps=self.steps, model_calls=self.model_calls)
 
     def save_screenshot(self, step: int, attempt: int, obs: Observation) -> str:
         return self.recorder.observation(step, attempt, obs)
 
     def record(self, rec: StepRecord) -> None:
+        self.model_calls += 1
+        self.steps = max(self.steps, rec.step + 1) if rec.actions else self.steps
         self.recorder.step(rec)
 
 
 def new_run_dir(out: Path, task_id: str) -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
     d = out / f"{task_id}-{stamp}"
-    d.mkdir(parents=True, exist_ok=False)
+    try:
+        d.mkdir(parents=True, exist_ok=False)
+    except OSError as e:
+        raise write_failure(d, e) from None
     return d
 
 
@@ -92,7 +115,12 @@ def run_task(
     """Run one task end to end; returns the result and the run folder."""
     loop = loop or LoopConfig(max_steps=task.max_steps)
     run_dir = new_run_dir(out, task.id)
-    bcfg = task.browser_config(browser, downloads_dir=run_dir / "downloads")
+    bcfg = task.browser_config(browser, downloads_dir=run_dir / "downloads", start_url=start_url)
+    # secrets: the model reads placeholders (with a hint), logs and console never see a value
+    redact = task.secrets.redact if task.secrets else None
+    goals = [with_secret_hint(g) for g in task.goal_list]
+    if on_step is not None and redact is not None:
+        on_step = partial(_redacted_step, on_step, redact)
     meta = RunMeta(
         run_id=run_dir.name,
         started_at=now_iso(),
@@ -103,27 +131,37 @@ def run_task(
         config={"loop": asdict(loop), "browser": {k: str(v) for k, v in asdict(bcfg).items()}},
         versions=versions(browser_version),
     )
-    recorder = Recorder(run_dir, meta)
+    recorder = Recorder(run_dir, meta, redact=redact)
     t0 = time.perf_counter()
     episode = Episode(stop_reason="env_error")
+    sink = RunSink(recorder)
     try:
         failure = open_start_page(env, start_url, bcfg)
         if failure is not None:
             episode.detail = failure
             checks = []
         else:
-            episode = run_episode(
-                task.goal_list, env, policy, config=loop, sink=RunSink(recorder), on_step=on_step
-            )
+            episode = run_episode(goals, env, policy, config=loop, sink=sink, on_step=on_step)
             checks = run_checks(task.checks, env, episode.answer)
         result = _result(episode, checks, time.perf_counter() - t0)
+    except LogWriteError as e:
+        episode = sink.episode_so_far("log_error", str(e))
+        with contextlib.suppress(LogWriteError):  # a full disk may not take result.json either
+            recorder.finish(_result(episode, [], time.perf_counter() - t0))
+        raise
     except KeyboardInterrupt as e:
         episode = e.episode if isinstance(e, Interrupted) else episode
         episode.stop_reason, episode.detail = "interrupted", "interrupted by the user (Ctrl-C)"
         recorder.finish(_result(episode, [], time.perf_counter() - t0))
         raise
     recorder.finish(result)
-    return result, run_dir
+    return redact_model(result, redact), run_dir
+
+
+def _redacted_step(
+    on_step: Callable[[StepRecord], None], redact: Callable[[str], str], rec: StepRecord
+) -> None:
+    on_step(redact_model(rec, redact))
 
 
 def _result(ep: Episode, checks: list[CheckResult], duration_s: float) -> RunResult:

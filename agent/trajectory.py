@@ -15,21 +15,31 @@ Contract:
 - ``read_log`` reads a folder back into typed records. A truncated or corrupt *last* line (a kill
   mid-write) is skipped and reported in ``warnings``; corruption elsewhere is an error naming the
   line. Nothing here is pickle; everything is pydantic-validated JSON.
+- A write that fails (disk full, ``RLIMIT_FSIZE``, permissions) raises ``LogWriteError`` naming the
+  reason and the file, after cutting ``steps.jsonl`` back to its last whole line and removing the
+  partial screenshot or JSON file, so the folder stays readable; the runner ends the run with
+  ``log_error``. Strings that cannot be encoded (lone surrogates from a page) are written as U+FFFD.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import Any, Literal
 
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import PydanticSerializationError
 
 from actions.types import Action, ActionResult, DialogInfo, Observation
+from agent.redact import redact_model
 from perception.frames import Frame
+from perception.parsers.base import valid_unicode
 
 LOG_VERSION = 1
 
@@ -44,6 +54,7 @@ StopReason = Literal[
     "env_error",
     "interrupted",
     "task_ended",
+    "log_error",  # the run folder could not be written (disk full, file size limit)
 ]
 
 
@@ -130,6 +141,9 @@ class RunResult(_Rec):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     finished_at: str
+    # A benchmark's own score, when it has one (MiniWoB: {"raw": ..., "timed": ...}); None for task
+    # files, and in logs written before this field existed.
+    reward: dict[str, float] | None = None
 
 
 def observed_step(
@@ -157,21 +171,37 @@ def now_iso() -> str:
 class Recorder:
     """Writes one run folder; see the module contract."""
 
-    def __init__(self, run_dir: Path, meta: RunMeta) -> None:
+    def __init__(
+        self, run_dir: Path, meta: RunMeta, *, redact: Callable[[str], str] | None = None
+    ) -> None:
         self.run_dir = run_dir
-        (run_dir / "screenshots").mkdir(parents=True, exist_ok=True)
-        _write_json(run_dir / "meta.json", meta.model_dump(mode="json"))
-        self._steps: IO[str] = open(run_dir / "steps.jsonl", "a", encoding="utf-8")  # noqa: SIM115
+        # applied to every string of meta, steps and result before writing (agent.redact)
+        self._redact = redact
+        meta = redact_model(meta, redact)
+        steps = run_dir / "steps.jsonl"
+        try:
+            (run_dir / "screenshots").mkdir(parents=True, exist_ok=True)
+            _write_json(run_dir / "meta.json", meta.model_dump(mode="json"))
+            # unbuffered: a failed write leaves nothing pending that a later flush could half-write
+            self._steps = open(steps, "ab", buffering=0)  # noqa: SIM115
+        except OSError as e:
+            raise write_failure(steps if e.filename is None else Path(e.filename), e) from None
+        self._whole = self._steps.seek(0, os.SEEK_END)  # bytes of steps.jsonl in whole lines
 
     def screenshot(self, name: str, image: Image.Image, encoded: bytes | None, fmt: str) -> str:
         """Save a screenshot; returns its path relative to the run folder."""
         ext = "jpg" if fmt == "jpeg" else fmt
         rel = f"screenshots/{name}.{ext}"
         path = self.run_dir / rel
-        if encoded is not None:
-            path.write_bytes(encoded)
-        else:
-            image.convert("RGB").save(path, format="JPEG" if fmt == "jpeg" else "PNG")
+        try:
+            if encoded is not None:
+                path.write_bytes(encoded)
+            else:
+                image.convert("RGB").save(path, format="JPEG" if fmt == "jpeg" else "PNG")
+        except OSError as e:
+            with contextlib.suppress(OSError):
+                path.unlink()  # no half image for a report to choke on
+            raise write_failure(path, e) from None
         return rel
 
     def observation(self, step: int, attempt: int, obs: Observation) -> str:
@@ -180,12 +210,34 @@ class Recorder:
         return self.screenshot(name, obs.screenshot, obs.encoded, obs.encoded_format)
 
     def step(self, record: StepRecord) -> None:
-        self._steps.write(record.model_dump_json(exclude_defaults=False) + "\n")
-        self._steps.flush()
+        record = redact_model(record, self._redact)
+        try:
+            line = record.model_dump_json(exclude_defaults=False)
+        except PydanticSerializationError:  # a lone surrogate (from a page title, say)
+            line = json.dumps(_encodable(record.model_dump(mode="json")), separators=(",", ":"))
+        self._append((line + "\n").encode("utf-8"))
+
+    def _append(self, data: bytes) -> None:
+        """Write one whole line or, on failure, none: the file is cut back to its last line."""
+        view = memoryview(data)
+        try:
+            while view:
+                n = self._steps.write(view)
+                if not n:  # a regular file never does this; do not spin if one does
+                    raise OSError(errno.EIO, "the file accepted no bytes")
+                view = view[n:]
+        except OSError as e:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._steps.fileno(), self._whole)
+            raise write_failure(self.run_dir / "steps.jsonl", e) from None
+        self._whole += len(data)
 
     def finish(self, result: RunResult) -> None:
-        _write_json(self.run_dir / "result.json", result.model_dump(mode="json"))
-        self.close()
+        result = redact_model(result, self._redact)
+        try:
+            _write_json(self.run_dir / "result.json", result.model_dump(mode="json"))
+        finally:
+            self.close()
 
     def close(self) -> None:
         if not self._steps.closed:
@@ -193,10 +245,36 @@ class Recorder:
 
 
 def _write_json(path: Path, data: object) -> None:
-    """Write atomically: a reader never sees half a file."""
+    """Write atomically: a reader never sees half a file. LogWriteError if it cannot be written."""
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(_encodable(data), indent=2, ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise write_failure(path, e) from None
+
+
+def _encodable(data: object) -> object:
+    """JSON data with every string made encodable as UTF-8 (lone surrogates -> U+FFFD)."""
+    if isinstance(data, str):
+        return valid_unicode(data)
+    if isinstance(data, dict):
+        return {_encodable(k): _encodable(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [_encodable(v) for v in data]
+    return data
+
+
+class LogWriteError(Exception):
+    """A run folder could not be written; the message says why and which file, on one line."""
+
+
+def write_failure(path: Path, e: OSError) -> LogWriteError:
+    """``no space left on device while writing runs/x/steps.jsonl`` (ENOSPC, EFBIG, EACCES...)."""
+    reason = e.strerror or str(e) or type(e).__name__
+    return LogWriteError(f"{reason[:1].lower()}{reason[1:]} while writing {path}")
 
 
 class LogError(Exception):
@@ -237,7 +315,10 @@ def read_log(run_dir: str | Path) -> LoadedLog:
     steps: list[StepRecord] = []
     warnings: list[str] = []
     path = d / "steps.jsonl"
-    lines = path.read_bytes().split(b"\n") if path.exists() else []
+    try:
+        lines = path.read_bytes().split(b"\n") if path.exists() else []
+    except OSError as e:
+        raise LogError(f"{path}: cannot read ({e.strerror or e})") from None
     while lines and not lines[-1].strip():
         lines.pop()
     for i, raw in enumerate(lines, start=1):

@@ -3,7 +3,9 @@
 Contract: a ``Profile`` names the output dialect (which parser reads the text), the coordinate space
 the numbers are in, how screenshots are resized before the model sees them, how many screenshots of
 history it gets, and the prompt template. Choosing the wrong space is the classic zero-accuracy bug,
-so a profile always states it; nothing guesses it from the numbers.
+so a profile always states it; nothing guesses it from the numbers. ``actions`` is the set of Action
+kinds the model may use: what its dialect offers unless the profile narrows it; the policy refuses
+any other kind as a parse error, so the model is told which ones it has.
 
 This is the minimal set the loop needs; full per-family details (chat templates, decoding, dtype)
 grow with the model backends.
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from perception.frames import CoordinateSpace
+from perception.parsers import dialect_actions
 from perception.parsers.base import Dialect
 from perception.tiling import ImagePolicy
 
@@ -68,6 +71,16 @@ class Profile:
     match_ids: tuple[str, ...] = field(default=())  # substrings of model ids that pick this profile
     model_types: tuple[str, ...] = field(default=())  # config.json model_type values it fits
     notes: str = ""
+    # Action kinds ("click", "navigate"...) the model may use; empty means all its dialect offers.
+    actions: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        offered = dialect_actions(self.dialect)
+        if not self.actions:
+            object.__setattr__(self, "actions", offered)  # frozen: fill the default once
+        elif not self.actions <= offered:
+            extra = ", ".join(sorted(self.actions - offered))
+            raise ValueError(f"profile {self.name!r}: the {self.dialect} dialect has no {extra}")
 
 
 QWEN_FACTOR = 28

@@ -8,6 +8,10 @@ Contract:
 - ``reference`` is an optional solution: a list of steps, each one action whose target may be a CSS
   selector (resolved to the element's centre on the live page at run time) or viewport coordinates.
   It proves the task is solvable and drives the end-to-end tests; it is never shown to a model.
+- ``allowed_domains`` bounds what the browser may reach (``actions.safety`` host patterns); absent,
+  only the start page's host is allowed (for ``site:`` tasks the loopback server). Secrets appear
+  as ``${{ secrets.NAME }}`` placeholders; ``tasks.loader`` resolves their values into a private
+  ``Secrets`` that no dump of the spec contains (``browser_config`` hands it to the browser).
 
 This module only describes data; it touches neither files, browsers nor models (``browser_config``
 only builds a configuration value).
@@ -16,20 +20,24 @@ only builds a configuration value).
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Discriminator,
     Field,
+    PrivateAttr,
     Tag,
     field_validator,
     model_validator,
 )
 
 from actions.environment import BrowserConfig
+from actions.safety import HostPattern, Secrets
 
 SCHEMA_VERSION = 1
 
@@ -250,6 +258,20 @@ class TaskSpec(_Spec):
     checks: list[Check] = Field(default_factory=list, min_length=1)
     reference: list[RefStep] | None = None
     tags: list[str] = Field(default_factory=list)
+    allowed_domains: list[str] | None = Field(
+        None,
+        description="hosts the browser may reach: example.com (that host), *.example.com (and its "
+        "subdomains), 127.0.0.1:8123 (that port only), * (any host); the start page's host is "
+        "always allowed; absent = the start page's host only",
+    )
+    _secrets: Secrets = PrivateAttr(default_factory=Secrets)
+
+    @field_validator("allowed_domains")
+    @classmethod
+    def _hosts(cls, v: list[str] | None) -> list[str] | None:
+        for pattern in v or ():
+            HostPattern.parse(pattern)  # ValueError names the bad pattern
+        return v
 
     @field_validator("start")
     @classmethod
@@ -274,14 +296,48 @@ class TaskSpec(_Spec):
     def goal_list(self) -> list[str]:
         return [self.goal] if self.goal is not None else list(self.goals or [])
 
+    @property
+    def secrets(self) -> Secrets:
+        """The values of the secrets this task names (set by ``tasks.loader``; empty otherwise)."""
+        return self._secrets
+
+    def with_secrets(self, secrets: Secrets) -> TaskSpec:
+        copy = self.model_copy()
+        copy._secrets = secrets
+        return copy
+
+    def allowed_hosts(self, start_url: str | None = None) -> tuple[str, ...]:
+        """The host patterns this task may reach: its ``allowed_domains`` (absent: none) plus the
+        start page's host, ``host:port`` of ``start_url`` when given (where the ``site:`` server
+        really is), else of ``start``; a ``site:`` start without a URL allows 127.0.0.1, any port."""
+        start = start_url or self.start
+        if start.startswith("site:"):
+            own = "127.0.0.1"
+        else:
+            parts = urlsplit(start)
+            host = parts.hostname or ""
+            host = f"[{host}]" if ":" in host else host
+            try:
+                port = parts.port
+            except ValueError:  # out of range: the browser will say so when it loads
+                port = None
+            own = f"{host}:{port}" if port else host
+        return tuple(dict.fromkeys([*(self.allowed_domains or []), own]))
+
     def browser_config(
-        self, base: BrowserConfig | None = None, downloads_dir: Path | None = None
+        self,
+        base: BrowserConfig | None = None,
+        downloads_dir: Path | None = None,
+        start_url: str | None = None,
     ) -> BrowserConfig:
-        """``base`` (launch options, timeouts, screenshot format) with this task's viewport."""
+        """``base`` (launch options, timeouts, screenshot format, extra allowed hosts) with this
+        task's viewport, allowed hosts (``allowed_hosts``, plus the base's) and secrets."""
         vp = self.viewport
-        return (base or BrowserConfig()).for_viewport(
+        cfg = (base or BrowserConfig()).for_viewport(
             vp.width, vp.height, vp.device_scale_factor, downloads_dir
         )
+        hosts = (*self.allowed_hosts(start_url), *(cfg.allowed_domains or ()))
+        return replace(cfg, allowed_domains=tuple(dict.fromkeys(hosts)), secrets=self.secrets)
 
 
 def task_json_schema() -> dict[str, Any]:

@@ -12,6 +12,7 @@ Contract:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -41,6 +42,15 @@ class ParseError:
 
 
 ParseResult = Parsed | ParseError
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def valid_unicode(text: str) -> str:
+    """``text`` with lone surrogates replaced by U+FFFD. JSON and ``\\u`` escapes can produce them
+    (``"\\ud800"``), and they can be neither typed, encoded as UTF-8, nor written to a log."""
+    return _LONE_SURROGATE.sub("\ufffd", text)
 
 
 def quote(text: str) -> str:

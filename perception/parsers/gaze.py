@@ -108,6 +108,9 @@ Example:
 Thought: The search box is at the top of the page; I will focus it first.
 Action: click(412, 133)"""
 
+# The Action kinds this dialect offers: all of them.
+ACTIONS = frozenset(_SPECS)
+
 
 def _bind(call: Call) -> dict[str, Value] | ParseError:
     params, required, usage = _SPECS[call.name]

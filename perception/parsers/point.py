@@ -48,6 +48,8 @@ ACTION_SPACE = """\
 Answer with the point to click and nothing else, as (x, y): x counted from the left edge and
 y from the top edge of the screenshot. A box (x1, y1), (x2, y2) is clicked at its centre.
 Example: (412, 133)"""
+# The only Action a grounding answer becomes.
+ACTIONS = frozenset({"click"})
 
 A = TypeVar("A", bound=BaseModel)
 

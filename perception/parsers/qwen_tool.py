@@ -141,6 +141,11 @@ def _action_space() -> str:
 
 
 ACTION_SPACE = _action_space()
+# The Action kinds the tool offers: no navigation and no asking the user.
+ACTIONS = frozenset(
+    {"click", "right_click", "double_click", "hover", "drag", "type", "key", "scroll"}
+    | {"wait", "done", "give_up"}
+)
 
 
 def _point(args: dict[object, object], key: str, frame: Frame) -> tuple[float, float] | ParseError:

@@ -70,6 +70,8 @@ Format the action as a dictionary with the following keys:
 If value or position is not applicable, set it as `None`.
 Position might be [[x1,y1], [x2,y2]] if the action requires a start and end position.
 Position represents the relative coordinates on the screenshot and should be scaled to a range of 0-1."""
+# The Action kinds its eight actions map to (ENTER is a key, ANSWER is done, SELECT_TEXT a drag).
+ACTIONS = frozenset({"click", "hover", "type", "key", "scroll", "done", "drag"})
 
 
 def _position(position: object, frame: Frame, what: str) -> tuple[float, float] | ParseError:

@@ -108,6 +108,12 @@ wait() #Sleep for 5s and take a screenshot to check for any changes.
 finished(content='xxx') # Use escape characters \\', \\", and \\n in content part to ensure we can parse the content in normal python string format.
 call_user() # Submit the task and call the user when the task is unsolvable, or when you need the user's help."""
 
+# The Action kinds the prompt offers (and the parser produces); there is no way to give up.
+ACTIONS = frozenset(
+    {"click", "double_click", "right_click", "hover", "drag", "key", "type", "scroll"}
+    | {"navigate", "back", "wait", "done", "ask_user"}
+)
+
 
 def _arg(call: Call, names: tuple[str, ...], *, positional: bool) -> Value:
     """The first of the keywords ``names`` given, else (if allowed) the first positional one."""

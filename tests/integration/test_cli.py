@@ -160,4 +160,18 @@ def test_killed_run_leaves_a_readable_log(
         assert len(log.steps) == 2 and log.steps[1].model_text == "wait(20)"
     else:
         assert log.result is None and any("no result.json" in w for w in log.warnings)
-    assert gaze("show", str(steps_file.parent)).returncode == 0
+    shown = gaze("show", str(steps_file.parent))
+    assert shown.returncode == 0 and "Traceback" not in shown.stderr
+    assert "wait(20)" in shown.stdout or sig == signal.SIGKILL  # the interrupted step is shown
+    if sig == signal.SIGKILL:
+        assert "no result.json" in shown.stderr
+        # a kill in the middle of a write leaves half a line: shown as a warning, not an error
+        n = len(log.steps)
+        with steps_file.open("ab") as f:
+            f.write(b'{"step": 1, "attempt": 0, "time": "2026-11-26T08:00')
+        shown = gaze("show", str(steps_file.parent))
+        assert shown.returncode == 0 and "Traceback" not in shown.stderr
+        assert f"steps.jsonl:{n + 1}: last line is truncated or corrupt and was skipped" in (
+            shown.stderr.replace("\n", "")
+        )
+        assert len(read_log(steps_file.parent).steps) == n

@@ -1,0 +1,387 @@
+"""Multi-step goals on generated pages: the instruction, a scripted plan, and a DOM success check.
+
+Contract:
+- ``plan_goal(kind, page, rng)`` turns a page that contains the widget the goal needs
+  (``GOAL_WIDGETS``) into a ``Goal``: the instruction a person would give, the ``intents`` that
+  achieve it (click an element by gid, type, press a key, bring an element into view, finish), and
+  a ``Check`` the page runtime can evaluate afterwards. It returns None when the page cannot host
+  the goal. Scroll goals depend on where things ended up, so ``plan_scroll`` takes the rendered
+  page's candidates instead.
+- Plans speak of elements by gid only; where they are on screen is decided at each step by
+  ``tasks.synth.demos`` from a fresh annotation.
+
+Goal phrasings are template text, shared by both splits; the labels and values in them come from
+the page (and so from the split's vocabulary).
+"""
+
+from __future__ import annotations
+
+import random
+import string
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+from tasks.synth.pages import Item, Page, WidgetKind
+from tasks.synth.vocab import vocab
+
+GoalKind = Literal[
+    "login", "checkboxes", "tabs", "scroll", "dialog", "search", "radios", "menu", "form", "answer"
+]
+GOAL_KINDS: tuple[GoalKind, ...] = (
+    "login", "checkboxes", "tabs", "scroll", "dialog", "search", "radios", "menu", "form", "answer",
+)  # fmt: skip
+# The widget a goal's page must contain (scroll goals: a scrolling list or a long page).
+GOAL_WIDGETS: dict[GoalKind, tuple[WidgetKind, ...]] = {
+    "login": ("login",),
+    "checkboxes": ("checkboxes", "toggles"),
+    "tabs": ("tabs",),
+    "scroll": ("scroll_list",),
+    "dialog": ("dialog",),
+    "search": ("search",),
+    "radios": ("radios",),
+    "menu": ("menu",),
+    "form": ("form",),
+    "answer": ("table", "cards"),
+}
+
+
+@dataclass(frozen=True)
+class ClickOn:
+    gid: str
+
+
+@dataclass(frozen=True)
+class Reveal:
+    """Scroll until the element is in view, without clicking it."""
+
+    gid: str
+
+
+@dataclass(frozen=True)
+class TypeText:
+    text: str
+    submit: bool = False
+
+
+@dataclass(frozen=True)
+class PressKey:
+    keys: str  # gaze spelling, e.g. "ctrl+a", "Escape"
+
+
+Intent = ClickOn | Reveal | TypeText | PressKey
+
+
+@dataclass(frozen=True)
+class Check:
+    """What must hold afterwards; every field that is set must hold (see ``CHECK_JS``)."""
+
+    clicked: str | None = None  # this gid was clicked
+    selected: str | None = None  # this gid has aria-selected="true"
+    hidden: str | None = None  # this gid is no longer visible
+    form: str | None = None  # the last submission of this form ...
+    pairs: tuple[tuple[str, str], ...] = ()  # ... contains these (name, value) pairs
+    only: str | None = None  # ... and no other values under this name
+    near: tuple[str, str] | None = None  # (gid, text): the element's row or card shows text
+
+    def as_arg(self) -> dict[str, object]:
+        return asdict(self)
+
+
+CHECK_JS = """(c) => {
+  const S = window.__synth, q = (g) => document.querySelector('[data-gid="' + g + '"]');
+  if (c.clicked && !S.clicks.includes(c.clicked)) return false;
+  if (c.selected && q(c.selected).getAttribute('aria-selected') !== 'true') return false;
+  if (c.hidden && q(c.hidden).checkVisibility()) return false;
+  if (c.form) {
+    const sub = S.submits.filter(s => s.form === c.form).pop();
+    if (!sub) return false;
+    for (const [k, v] of c.pairs) if (!sub.data.some(([a, b]) => a === k && b === v)) return false;
+    if (c.only) {
+      const got = sub.data.filter(([a]) => a === c.only).map(([, b]) => b).sort();
+      const want = c.pairs.filter(([a]) => a === c.only).map(([, b]) => b).sort();
+      if (JSON.stringify(got) !== JSON.stringify(want)) return false;
+    }
+  }
+  if (c.near) {
+    const e = q(c.near[0]), box = e && e.closest('tr, .card');
+    if (!box || !box.textContent.includes(c.near[1])) return false;
+  }
+  return true;
+}"""
+
+
+@dataclass(frozen=True)
+class Goal:
+    kind: GoalKind
+    text: str
+    intents: tuple[Intent, ...]
+    check: Check
+    answer: str | None = None  # what done() says
+    target: str | None = None  # gid of the element the goal is about, for scroll goals
+
+
+def _q(rng: random.Random, label: str) -> str:
+    """A UI label as a person writes it in an instruction: quoted or not."""
+    return f'"{label}"' if rng.random() < 0.6 else label
+
+
+def _join(words: Sequence[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _password(rng: random.Random) -> str:
+    chars = string.ascii_letters + string.digits
+    return "".join(rng.choice(chars) for _ in range(rng.randint(6, 10)))
+
+
+def _login(page: Page, rng: random.Random) -> Goal | None:
+    w = page.widget("login")
+    if w is None:
+        return None
+    user = rng.choice(vocab(page.spec.split).first_names).lower() + str(rng.randint(1, 99))
+    pw = _password(rng)
+    text = rng.choice(
+        (
+            f"Sign in as {user} with the password {pw}.",
+            f"Log in with username {user} and password {pw}.",
+            f"Use the account {user} (password {pw}) to sign in.",
+        )
+    )
+    submit = rng.random() < 0.5
+    intents: list[Intent] = [
+        ClickOn(w.slots["user"].gid),
+        TypeText(user),
+        ClickOn(w.slots["password"].gid),
+        TypeText(pw, submit=submit),
+    ]
+    if not submit:
+        intents.append(ClickOn(w.slots["submit"].gid))
+    check = Check(form=w.gid, pairs=(("user", user), ("password", pw)))
+    return Goal("login", text, tuple(intents), check)
+
+
+def _checkboxes(page: Page, rng: random.Random) -> Goal | None:
+    w = page.widget("checkboxes") or page.widget("toggles")
+    if w is None or len(w.items) < 2:
+        return None
+    targets = rng.sample(list(w.items), rng.randint(1, min(3, len(w.items))))
+    only = rng.random() < 0.4 or not any(i.on for i in w.items if i not in targets)
+    labels = _join([_q(rng, i.label) for i in targets])
+    submit = _q(rng, w.slots["submit"].label)
+    verb = "Turn on" if w.kind == "toggles" else rng.choice(("Tick", "Check", "Select"))
+    if only:
+        text = f"{verb} only {labels} (nothing else), then press {submit}."
+    else:
+        text = f"{verb} {labels}, then press {submit}."
+    flips = [i for i in w.items if (i in targets) != i.on and (only or i in targets)]
+    intents: list[Intent] = [ClickOn(i.gid) for i in flips]
+    intents.append(ClickOn(w.slots["submit"].gid))
+    pairs = tuple(("opt", i.label) for i in targets)
+    return Goal(
+        "checkboxes",
+        text,
+        tuple(intents),
+        Check(form=w.gid, pairs=pairs, only="opt" if only else None),
+    )
+
+
+def _tabs(page: Page, rng: random.Random) -> Goal | None:
+    w = page.widget("tabs")
+    if w is None:
+        return None
+    off = [t for t in w.items if not t.on]
+    tab = rng.choice(off) if off and rng.random() < 0.85 else rng.choice(w.items)
+    button = rng.choice(w.groups[tab.gid])
+    text = rng.choice(
+        (
+            f"Open the {_q(rng, tab.label)} tab and click {_q(rng, button.label)}.",
+            f"Go to {_q(rng, tab.label)} and press {_q(rng, button.label)} there.",
+        )
+    )
+    intents: list[Intent] = [] if tab.on else [ClickOn(tab.gid)]
+    intents.append(ClickOn(button.gid))
+    return Goal("tabs", text, tuple(intents), Check(clicked=button.gid, selected=tab.gid))
+
+
+def _dialog(page: Page, rng: random.Random) -> Goal | None:
+    w = page.widget("dialog")
+    if w is None:
+        return None
+    if rng.random() < 0.25:
+        ok = w.slots["ok"]
+        text = f"Click {_q(rng, ok.label)} in the dialog."
+        return Goal("dialog", text, (ClickOn(ok.gid),), Check(clicked=ok.gid))
+    text = rng.choice(
+        (
+            "Close the dialog.",
+            f"Dismiss the {_q(rng, w.slots['box'].label)} dialog.",
+            "Close the pop-up.",
+        )
+    )
+    how = rng.random()
+    if how < 0.5:
+        intents: tuple[Intent, ...] = (ClickOn(w.slots["close"].gid),)
+    elif how < 0.8:
+        intents = (ClickOn(w.slots["cancel"].gid),)
+    else:
+        intents = (PressKey("Escape"),)
+    return Goal("dialog", text, intents, Check(hidden=w.gid))
+
+
+def _search(page: Page, rng: random.Random) -> Goal | None:
+    w = page.widget("search")
+    if w is None:
+        return None
+    v = vocab(page.spec.split)
+    query = (
+        rng.choice(v.products + v.cities).lower() if rng.random() < 0.7 else rng.choice(v.products)
+    )
+    enter = rng.random() < 0.7
+    if enter and rng.random() < 0.5:
+        text = f"Type {query} in the search box and press Enter."
+    else:
+        text = rng.choice(
+            (f"Search for {_q(rng, query)}.", f"Look up {_q(rng, query)} using the search box.")
+        )
+    intents: list[Intent] = [ClickOn(w.slots["input"].gid), TypeText(query, submit=enter)]
+    if not enter:
+        intents.append(ClickOn(w.slots["submit"].gid))
+    return Goal("search", text, tuple(intents), Check(form=w.gid, pairs=(("q", query),)))
+
+
+def _radios(page: Page, rng: random.Random) -> Goal | None:
+    w = page.widget("radios")
+    if w is None:
+        return None
+    opt = rng.choice(w.items)
+    submit = w.slots["submit"]
+    text = rng.choice(
+        (
+            f"Select {_q(rng, opt.label)} and press {_q(rng, submit.label)}.",
+            f"Pick {_q(rng, opt.label)} under {_q(rng, w.title)}, then click {_q(rng, submit.label)}.",
+        )
+    )
+    intents: list[Intent] = [] if opt.on else [ClickOn(opt.gid)]
+    intents.append(ClickOn(submit.gid))
+    return Goal("radios", text, tuple(intents), Check(form=w.gid, pairs=((opt.name, opt.label),)))
+
+
+def _menu(page: Page, rng: random.Random) -> Goal | None:
+    w = page.widget("menu")
+    if w is None:
+        return None
+    opener, item = w.slots["opener"], rng.choice(w.items)
+    text = rng.choice(
+        (
+            f"Open the {_q(rng, opener.label)} menu and choose {_q(rng, item.label)}.",
+            f"Choose {_q(rng, item.label)} from the {_q(rng, opener.label)} menu.",
+        )
+    )
+    intents: list[Intent] = [] if opener.on else [ClickOn(opener.gid)]
+    intents.append(ClickOn(item.gid))
+    return Goal("menu", text, tuple(intents), Check(clicked=item.gid))
+
+
+def _field_value(page: Page, label: str, rng: random.Random) -> str:
+    v = vocab(page.spec.split)
+    if label in ("Phone", "Mobile"):
+        return "".join(rng.choice(string.digits) for _ in range(9))
+    low = label.lower()
+    if "code" in low or "number" in low:
+        return str(rng.randint(1000, 99999))
+    if "website" in low:
+        return f"https://{rng.choice(v.brands).lower()}.com"
+    if "last" in low:
+        return rng.choice(v.last_names)
+    if "name" in low or "holder" in low:
+        return rng.choice(v.first_names) + (" " + rng.choice(v.last_names) if "full" in low else "")
+    if any(w in low for w in ("city", "country", "region", "state", "office", "street")):
+        return rng.choice(v.cities)
+    pool: Sequence[str] = rng.choice((v.cities, v.last_names, v.nouns, v.brands))
+    return rng.choice(pool)
+
+
+def _form(page: Page, rng: random.Random) -> Goal | None:
+    w = page.widget("form")
+    if w is None or not w.items:
+        return None
+    fields: list[Item] = rng.sample(list(w.items), rng.randint(1, min(3, len(w.items))))
+    values = [_field_value(page, f.label, rng) for f in fields]
+    submit = w.slots["submit"]
+    parts = [f"{_q(rng, f.label)} with {v}" for f, v in zip(fields, values, strict=True)]
+    text = f"Fill in {_join(parts)}, then press {_q(rng, submit.label)}."
+    intents: list[Intent] = []
+    for f, v in zip(fields, values, strict=True):
+        intents.append(ClickOn(f.gid))
+        if f.value:
+            intents.append(PressKey("ctrl+a"))
+        intents.append(TypeText(v))
+    intents.append(ClickOn(submit.gid))
+    pairs = tuple((f.name, v) for f, v in zip(fields, values, strict=True))
+    return Goal("form", text, tuple(intents), Check(form=w.gid, pairs=pairs))
+
+
+def _answer(page: Page, rng: random.Random) -> Goal | None:
+    w = page.widget("table") or page.widget("cards")
+    if w is None or not w.items:
+        return None
+    item = rng.choice(w.items)
+    text = rng.choice(
+        (
+            f"What is the price of {_q(rng, item.label)}? Answer with the price.",
+            f"How much does {_q(rng, item.label)} cost?",
+        )
+    )
+    return Goal(
+        "answer", text, (Reveal(item.gid),), Check(near=(item.gid, item.value)), answer=item.value
+    )
+
+
+def plan_goal(kind: GoalKind, page: Page, rng: random.Random) -> Goal | None:
+    """A goal of ``kind`` on ``page`` (None if the page lacks what it needs); not for scroll."""
+    planners = {
+        "login": _login,
+        "checkboxes": _checkboxes,
+        "tabs": _tabs,
+        "dialog": _dialog,
+        "search": _search,
+        "radios": _radios,
+        "menu": _menu,
+        "form": _form,
+        "answer": _answer,
+    }
+    planner = planners.get(kind)
+    return planner(page, rng) if planner is not None else None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A clickable element of the rendered page that is out of view at the start."""
+
+    gid: str
+    text: str
+    in_scroller: bool
+
+
+def plan_scroll(page: Page, candidates: Sequence[Candidate], rng: random.Random) -> Goal | None:
+    """Click something that is out of view: further down a long page, or in a scrolling list."""
+    pool = [c for c in candidates if c.in_scroller != page.spec.long] or list(candidates)
+    if not pool:
+        return None
+    c = rng.choice(pool)
+    if c.in_scroller:
+        text = rng.choice(
+            (
+                f"In the list, find {_q(rng, c.text)} and click it.",
+                f"Scroll the list to {_q(rng, c.text)} and click it.",
+            )
+        )
+    else:
+        text = rng.choice(
+            (
+                f"Scroll down to {_q(rng, c.text)} and click it.",
+                f"Find {_q(rng, c.text)} further down the page and click it.",
+            )
+        )
+    return Goal("scroll", text, (ClickOn(c.gid),), Check(clicked=c.gid), target=c.gid)
