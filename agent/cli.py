@@ -399,10 +399,12 @@ def parser() -> argparse.ArgumentParser:
     from agent.locate import register as _register_locate
     from agent.shell import register as _register_shell
     from agent.sweep_cli import register_bench as _register_bench
+    from agent.train_cli import register as _register_train
 
     _register_locate(sub)
     _register_bench(sub)
     _register_shell(sub)
+    _register_train(sub)
     return ap
 
 

@@ -9,6 +9,9 @@ with a message that says what to do. Specs:
   fails fast offline with a message about local folders.
 - ``openai:http://host:port/v1#model-name`` — an OpenAI-compatible server (vLLM, SGLang, LM Studio,
   Ollama's endpoint); the key comes from ``GAZE_API_KEY`` or ``OPENAI_API_KEY``.
+- ``builtin`` or ``builtin:FOLDER`` — Gaze's own small model (``perception.builtin``), from the
+  repo's ``perception/builtin/weights`` or an exported folder; the default when no spec is given and
+  the repo holds trained weights (until then, no spec stays an error).
 - ``scripted:FILE`` — replies read from a text file, separated by lines holding only ``---``. For
   debugging prompts and parsers; it does not look at the page, and the console says so.
 
@@ -33,8 +36,10 @@ HOW_TO_GET_A_MODEL = """Gaze needs a vision-language model to see the page. Give
   --model /path/to/folder            a transformers model folder (UI-TARS-1.5, Qwen2.5-VL, ...)
   --model openai:http://HOST:PORT/v1#NAME   an OpenAI-compatible server (vLLM, SGLang; docs/SERVING.md)
   --model scripted:FILE              replies from a file (debugging; it does not look at the page)
+  --model builtin:FOLDER             Gaze's own small model, exported by `gaze train`
 Weights are never downloaded by Gaze: fetch them with `huggingface-cli download ...` on a machine
-that can, and pass the folder. Gaze's own built-in model is not in this build yet."""
+that can, and pass the folder. Gaze's built-in model is used by default once its weights are in
+perception/builtin/weights (`gaze train`, docs/BUILTIN.md); this checkout has none yet."""
 
 
 class ModelSpecError(ValueError):
@@ -116,9 +121,32 @@ def _local(source: str, folder: Path | None, profile: str | None) -> tuple[Model
         raise ModelSpecError(str(e)) from None
 
 
+def _builtin(folder: str, profile: str | None) -> tuple[Model, Profile]:
+    from perception.builtin import WEIGHTS_DIR
+
+    path = Path(folder) if folder else WEIGHTS_DIR
+    prof = _choose(profile or "gaze-builtin", [], None, "builtin")
+    try:
+        from perception.builtin.backend import BuiltinModel
+    except ImportError as e:
+        raise ModelSpecError(
+            f"the built-in model needs torch ({e.name} is missing): pip install 'gaze-agent[local]'"
+        ) from None
+    try:
+        return BuiltinModel(path), prof
+    except ModelError as e:
+        raise ModelSpecError(str(e)) from None
+
+
 def load_model(spec: str | None, profile: str | None = None) -> tuple[Model, Profile]:
     if not spec:
-        raise ModelSpecError("no model given.\n" + HOW_TO_GET_A_MODEL)
+        from perception.builtin import shipped
+
+        if not shipped():
+            raise ModelSpecError("no model given.\n" + HOW_TO_GET_A_MODEL)
+        spec = "builtin"
+    if spec == "builtin" or spec.startswith("builtin:"):
+        return _builtin(spec.removeprefix("builtin").removeprefix(":"), profile)
     if spec.startswith("scripted:"):
         path = Path(spec.removeprefix("scripted:"))
         model = ScriptedModel(read_script(path), name=f"scripted:{path.name}")

@@ -38,7 +38,7 @@ from agent.console import step_line
 from agent.loop import LoopConfig, run_episode
 from agent.policy import ModelPolicy
 from agent.shell_session import CtrlC, SessionLog, quiet_terminal_signals, risk
-from agent.trajectory import StepRecord, StopReason
+from agent.trajectory import LogWriteError, StepRecord, StopReason
 
 if TYPE_CHECKING:
     from tasks.server import SiteServer
@@ -88,6 +88,7 @@ class Shell:
     ) -> None:
         self.console, self.env, self.server, self.log, self.bcfg = console, env, server, log, bcfg
         self.policy, self.profile, self.yes, self.max_steps = policy, profile, yes, max_steps
+        self.exit_code = 0  # 2 once the session log could not be written
         self.read_line = read_line
         self.ctrlc: CtrlC | None = None
         self.paused: str | None = None  # the instruction the model asked the user about
@@ -132,7 +133,7 @@ class Shell:
             if not self.handle(line.strip()):
                 break
         self.finish()
-        return 0
+        return self.exit_code
 
     def handle(self, line: str) -> bool:
         """Run one line; False when the session should end."""
@@ -152,6 +153,10 @@ class Shell:
             self.error(str(e))
         except EnvError as e:
             self.error(f"the browser failed: {e}")
+        except LogWriteError as e:  # acting on without a record would break the log's promise
+            self.error(f"cannot write the session log, ending the session: {e}")
+            self.exit_code = 2
+            return False
         except KeyboardInterrupt:
             self.console.print("[yellow]interrupted[/yellow]")
         except Exception as e:  # a bug must not end a session that holds a live browser
@@ -159,8 +164,14 @@ class Shell:
         return True
 
     def finish(self) -> None:
-        result = self.log.result(self.env, self.last_stop, self.last_detail, self.goals_done)
-        self.log.close()
+        try:
+            result = self.log.result(self.env, self.last_stop, self.last_detail, self.goals_done)
+        except LogWriteError as e:
+            self.error(f"cannot write the session log: {e}")
+            self.exit_code = 2
+            return
+        finally:
+            self.log.close()
         self.console.print(
             f"session log: {self.log.run_dir} ({result.steps} steps; "
             f"`gaze replay {self.log.run_dir}` re-executes it)"
@@ -449,7 +460,11 @@ def cmd_shell(args: argparse.Namespace) -> int:
             console.print(
                 "[yellow]scripted model: replies come from a file, nothing looks at it[/]"
             )
-    run_dir = new_run_dir(Path(args.out), "shell")
+    try:
+        run_dir = new_run_dir(Path(args.out), "shell")
+    except OSError as e:
+        console.print(Text.assemble(("error: ", "red"), f"cannot create the session log: {e}"))
+        return 2
     bcfg = replace(_browser_config(args), downloads_dir=run_dir / "downloads")
     saved = quiet_terminal_signals(sys.stdin.fileno())
     try:
@@ -489,7 +504,7 @@ def cmd_shell(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``gaze shell`` to the CLI's subcommands."""
-    from agent.cli import _browser_flags
+    from agent.cli import _browser_flags, _int_in
 
     p = sub.add_parser("shell", help="an interactive session over one live browser")
     p.add_argument(
@@ -501,7 +516,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--profile", help="model profile (default: from the model id)")
     p.add_argument("--yes", action="store_true", help="allow risky actions without asking")
-    p.add_argument("--max-steps", type=int, default=15, help="steps per instruction (default 15)")
+    p.add_argument(
+        "--max-steps",
+        type=_int_in(1, 500),
+        default=15,
+        help="steps per instruction (1-500, default 15)",
+    )
     p.add_argument("--out", default="runs", help="folder for the session log (default: runs/)")
     _browser_flags(p)
     p.set_defaults(fn=cmd_shell)

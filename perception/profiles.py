@@ -103,6 +103,18 @@ PROFILES: dict[str, Profile] = {
             notes="Gaze's own dialect: click(x, y) in screenshot pixels",
         ),
         Profile(
+            name="gaze-builtin",
+            dialect="gaze",
+            space="pixels",
+            image=ImagePolicy(mode="keep"),
+            system_prompt=GAZE_SYSTEM,
+            history_images=1,  # it reads one screenshot; earlier steps come as text
+            max_new_tokens=48,
+            match_ids=("gaze-builtin", "builtin:"),
+            notes="Gaze's built-in model (perception/builtin): gaze dialect, pixels of its input; "
+            "it tiles screens larger than its 224 px canvas itself",
+        ),
+        Profile(
             name="uitars-1.5",
             dialect="uitars",
             space="pixels",

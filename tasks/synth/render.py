@@ -4,8 +4,9 @@ Contract:
 - ``Renderer`` owns one Chromium (found by ``actions.chromium``, launched with its quiet flags) and
   a pool of ``workers`` tabs per device scale factor; ``async with renderer.tab(w, h, dpr)`` lends
   one tab sized to the viewport, so several pages render at once. Tabs are reused: ``Tab.load``
-  replaces the document with ``set_content`` and parks the mouse at (0, 0), and the page runtime
-  resets the scroll position, so a page renders the same on any tab.
+  replaces the document with ``set_content``, parks the mouse at (0, 0) and waits until fonts are
+  loaded and two frames are laid out, and the page runtime resets the scroll position, so a page
+  renders the same on any tab.
 - ``Tab.annotate()`` is one ``evaluate``: every ``[data-gid]`` element that is rendered, not
   transparent, at least 2x2 CSS px after clipping to the viewport and to its scrolling ancestors,
   and hit by ``elementFromPoint`` at some point of its visible box (so an element under a dialog is
@@ -210,8 +211,14 @@ ANNOTATE_JS = """() => {
     page_w: d.scrollWidth, page_h: d.scrollHeight, elements: out };
 }"""
 
-# Grayscale text antialiasing whatever the layer: the same page gives the same pixels every time.
+# Grayscale text antialiasing whatever the layer, no hinting: text pixels depend less on history
+# (a page rendered twice mostly gives the same bytes; see docs/DATA.md).
 TEXT_ARGS = ("--disable-lcd-text", "--font-render-hinting=none")
+# Every font the page asked for is loaded, and two frames have been laid out since.
+FONTS_SETTLED_JS = (
+    "async () => { await document.fonts.ready; await new Promise(r => "
+    "requestAnimationFrame(() => requestAnimationFrame(() => r(null)))); }"
+)
 # Two animation frames: whatever an action changed has been laid out and painted.
 SETTLE_JS = (
     "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(null))))"
@@ -244,8 +251,10 @@ class Tab:
     async def load(self, html: str) -> None:
         """Replace the document with ``html`` and park the mouse in the top-left corner."""
         await self.page.set_content(html, wait_until="load", timeout=self.config.timeout_s * 1000)
-        # no settle needed: annotate forces layout and a capture waits for a fresh frame
         await self.page.mouse.move(0, 0)
+        # Measured without this, about one load in four on a busy machine laid a line out 1 px
+        # off (a font face still arriving); after it, every load of a page measured the same.
+        await self.page.evaluate(FONTS_SETTLED_JS)
 
     async def settle(self) -> None:
         await self.page.evaluate(SETTLE_JS)

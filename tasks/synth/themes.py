@@ -7,7 +7,7 @@ Contract:
 - Fonts are the families installed on a stock Debian with Chromium (DejaVu, Liberation) plus the
   generic families; web fonts cannot load offline. A family missing on another machine falls back
   to a generic one, so pages still render, only with less variety.
-- Pages never animate (no transitions, no caret): two renders of one page give the same pixels.
+- Pages never animate (no transitions, no caret): a screenshot never catches a page mid-change.
 
 It knows nothing about widgets or vocabulary; themes are shared by the TRAIN and HELDOUT splits.
 """

@@ -200,3 +200,26 @@ def test_an_out_folder_that_cannot_be_created_is_one_line(tmp_path: Path) -> Non
     assert last.startswith(
         f"error: cannot write the run log: not a directory while writing {blocker}/"
     )
+
+
+def test_a_full_disk_ends_a_shell_session_with_one_clear_line(
+    tmp_path: Path, tiny_tmpfs: Path
+) -> None:
+    """`gaze shell` stops taking instructions when its log cannot be written, and exits 2."""
+    page = "site:demo/login.html"
+    run = subprocess.run(
+        [*GAZE, "shell", page, "--model", waits(tmp_path), "--yes", "--out", str(tiny_tmpfs),
+         "--max-steps", "200"],
+        input="Look at the page and wait. " * 120 + "\n/help\n",
+        cwd=ROOT, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "Traceback" not in run.stdout + run.stderr
+    assert (
+        "error: cannot write the session log, ending the session: no space left on device"
+        in run.stdout
+    )
+    assert "/help" not in run.stdout.split("ending the session")[1]  # nothing ran after it
+    (run_dir,) = list(tiny_tmpfs.iterdir())
+    assert (run_dir / "steps.jsonl").read_bytes().endswith(b"\n")
+    assert read_log(run_dir).steps  # whole lines, readable

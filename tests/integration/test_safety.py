@@ -28,7 +28,8 @@ from PIL import ImageChops
 from actions.browser import BrowserEnv
 from actions.chromium import QUIET_ARGS
 from actions.environment import BrowserConfig
-from actions.safety import Secrets, launch_args
+from actions.proxy import launch_args
+from actions.safety import Secrets
 from actions.types import Click, KeyPress, Navigate, Type
 from agent.policy import ModelPolicy
 from agent.replay import replay_log

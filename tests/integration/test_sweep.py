@@ -8,9 +8,13 @@ oracle (tests/oracle.py) for demo tasks. MiniWoB is used for evaluation only.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -246,3 +250,42 @@ def test_gaze_bench_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert main(["report", str(out)]) == 0
     assert (out / "report.html").is_file()
     assert (out / "episodes/click-button/seed-1/report.html").is_file()
+
+
+def test_gaze_bench_resumes_exactly_after_sigkill(tmp_path: Path) -> None:
+    """`kill -9` mid-sweep: the rerun keeps every finished episode untouched, discards the one that
+    was running, runs each remaining episode once, and the summary accounts for all of them."""
+    replies = tmp_path / "r.txt"
+    replies.write_text("\n---\n".join(["click(5, 205)"] * 200), encoding="utf-8")  # misses
+    out = tmp_path / "sweep"
+    cmd = [sys.executable, "-m", "agent.cli", "bench", "miniwob:click-button", "--seeds", "0-5",
+           "--model", f"scripted:{replies}", "--out", str(out), "--max-steps", "3"]  # fmt: skip
+    results = out / "episodes" / "click-button"
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while len(list(results.glob("seed-*/result.json"))) < 2:
+            assert proc.poll() is None and time.monotonic() < deadline, "no episodes finished"
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # the browser it left behind
+        if proc.stderr:
+            proc.stderr.close()
+    finished = {p.parent.name: p.stat().st_mtime_ns for p in results.glob("seed-*/result.json")}
+    assert 2 <= len(finished) < 6
+    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr
+    for name, stamp in finished.items():  # untouched
+        assert (results / name / "result.json").stat().st_mtime_ns == stamp
+    assert sorted(p.name for p in results.iterdir()) == [f"seed-{s}" for s in range(6)]
+    for s in range(6):
+        log = read_log(results / f"seed-{s}")
+        assert log.result is not None and log.result.stop_reason != "interrupted"
+        assert not log.warnings, log.warnings  # the killed episode was run again from scratch
+    summary = SweepSummary.model_validate_json((out / "summary.json").read_bytes())
+    assert summary.complete and summary.finished == 6 and summary.sessions == 2

@@ -19,16 +19,8 @@ from pathlib import Path
 import pytest
 
 from actions.environment import BrowserConfig
-from actions.safety import (
-    FilteringProxy,
-    HostPattern,
-    SecretError,
-    Secrets,
-    UrlPolicy,
-    block_note,
-    launch_args,
-    with_secret_hint,
-)
+from actions.proxy import FilteringProxy, block_note, launch_args
+from actions.safety import HostPattern, SecretError, Secrets, UrlPolicy, with_secret_hint
 from actions.types import ActionResult, Type
 from agent.cli import parser
 from agent.redact import redact_json

@@ -1,0 +1,45 @@
+"""The built-in model's shape: one frozen pydantic config, stored as ``config.json`` beside the weights.
+
+Contract: ``ModelConfig`` holds every number that the architecture, the tokenizer's limits and the
+canvas depend on; weights are only valid with the config they were trained with. Training-only
+settings (steps, learning rate, data) live in ``perception.builtin.train.TrainConfig``.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+FORMAT = "gaze-builtin/1"
+
+
+class ModelConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    format: str = FORMAT
+    canvas: int = Field(224, description="square input in px, 1 px = 1 CSS px; multiple of 16")
+    stem_channels: tuple[int, ...] = Field(
+        (48, 96, 192),
+        description="a 4x4 stride-4 patchify conv, then one stride-2 conv block per further entry",
+    )
+    vision_layers: int = Field(1, description="transformer layers over the patch grid")
+    width: int = Field(192, description="decoder width")
+    heads: int = 4
+    decoder_layers: int = 3
+    mlp_ratio: int = 4
+    pointer_dim: int = Field(128, description="query/key size of the pointer head")
+    max_prompt_bytes: int = Field(96, description="prompt bytes kept (goal first, then history)")
+    max_target_tokens: int = Field(48, description="answer tokens, <eos> included")
+
+    @property
+    def stride(self) -> int:
+        return 4 * 2 ** (len(self.stem_channels) - 1)
+
+    @property
+    def grid(self) -> int:
+        """Patches per side of the canvas (14 for 224 px at stride 16)."""
+        return self.canvas // self.stride
+
+    @property
+    def max_len(self) -> int:
+        """Longest sequence: <bos> prompt <sep>, the image tokens, the answer."""
+        return self.max_prompt_bytes + 2 + self.grid**2 + self.max_target_tokens

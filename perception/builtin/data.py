@@ -1,0 +1,215 @@
+"""Samples and screenshots -> what the model reads: a canvas, prompt ids, answer ids, pointer labels.
+
+Contract:
+- The model always sees a ``canvas`` x ``canvas`` image at CSS scale (1 image px = 1 CSS px;
+  device-pixel screenshots are scaled down), the page's top-left at the canvas origin and black
+  padding right and below. Larger pages are cut into canvas-sized crops (``Crop``); training picks
+  crops around the target, inference tiles the screen (``perception.builtin.backend``).
+- ``compact_prompt`` keeps what a small model can use of a Gaze prompt: the goal line(s) and the
+  newest history lines, at most ``max_prompt_bytes`` bytes. The same function reads training
+  prompts and the agent's requests, so both look alike.
+- ``make_example`` turns one ``tasks.synth`` Sample into an ``Example``: answer coordinates (image px
+  of the stored screenshot) become canvas px; each ``<point>`` gets a soft target over the patches
+  whose centres lie in the target box (any of them is a hit), or the "not here" slot when the
+  point lies outside the crop. Coordinates in the prompt are rewritten into canvas px too.
+- ``collate`` pads a list of Examples into the tensors ``GazeVLM.loss`` takes.
+
+It does no file I/O besides opening the image it is handed a path to.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor
+
+from perception.builtin.config import ModelConfig
+from perception.builtin.tokenizer import BOS, EOS, PAD, PAIR, POINT, SEP, encode_target, encode_text
+
+_HISTORY = re.compile(r"^\d+\.\s")
+
+
+@dataclass(frozen=True)
+class Crop:
+    """A canvas cut from a page: its origin in CSS px and the page's image px per CSS px."""
+
+    x: float
+    y: float
+    scale: float
+
+
+@dataclass(frozen=True)
+class Example:
+    image: Tensor  # (3, S, S) float in [0, 1]
+    prompt: list[int]  # <bos> ... <sep>
+    target: list[int]  # answer ids, <eos> last
+    ptr_dist: list[Tensor]  # per <point>: (G+1,) soft target
+    ptr_cell: list[int]
+    ptr_off: list[tuple[float, float]]
+
+
+def compact_prompt(text: str, max_bytes: int) -> str:
+    """Goal lines first, then as many of the newest history lines as fit in ``max_bytes``."""
+    goal: list[str] = []
+    history: list[str] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if _HISTORY.match(line):
+            history.append(line)
+        elif line.startswith(("Goal:", "Already done:")) or (line and not goal and not history):
+            goal.append(line)
+    head = "\n".join(goal)[:max_bytes]
+    kept: list[str] = []
+    size = len(head.encode())
+    for line in reversed(history):
+        size += len(line.encode()) + 1
+        if size > max_bytes:
+            break
+        kept.insert(0, line)
+    out = "\n".join([head, *kept]).encode()[:max_bytes]
+    return out.decode("utf-8", errors="ignore")
+
+
+def prompt_ids(text: str, config: ModelConfig) -> list[int]:
+    return [BOS, *encode_text(compact_prompt(text, config.max_prompt_bytes)), SEP]
+
+
+def to_canvas(page: Image.Image, crop: Crop, canvas: int) -> Tensor:
+    """Cut ``canvas`` CSS px from ``crop``'s origin out of ``page`` (image px), pad, -> (3, S, S)."""
+    s = crop.scale
+    w_css = min(canvas, page.width / s - crop.x)
+    h_css = min(canvas, page.height / s - crop.y)
+    tw, th = max(1, round(w_css)), max(1, round(h_css))
+    box = (crop.x * s, crop.y * s, (crop.x + tw) * s, (crop.y + th) * s)
+    piece = page.convert("RGB").resize((tw, th), Image.Resampling.BILINEAR, box=box)
+    out = torch.zeros(3, canvas, canvas)
+    arr = torch.from_numpy(np.asarray(piece, dtype=np.float32) / 255.0).permute(2, 0, 1)
+    out[:, :th, :tw] = arr
+    return out
+
+
+def _cells_in_box(box: tuple[float, float, float, float], config: ModelConfig) -> list[int]:
+    """Patches whose centres lie inside ``box`` (x, y, w, h in canvas px)."""
+    g, st = config.grid, config.stride
+    x, y, w, h = box
+    cells = []
+    for r in range(g):
+        for c in range(g):
+            cx, cy = (c + 0.5) * st, (r + 0.5) * st
+            if x <= cx <= x + w and y <= cy <= y + h:
+                cells.append(r * g + c)
+    return cells
+
+
+def pointer_label(
+    point: tuple[float, float],
+    box: tuple[float, float, float, float] | None,
+    config: ModelConfig,
+) -> tuple[Tensor, int, tuple[float, float]]:
+    """Canvas-px point (and target box) -> (soft target over G+1 slots, exact cell, offset)."""
+    g, st, size = config.grid, config.stride, config.canvas
+    dist = torch.zeros(g * g + 1)
+    px, py = point
+    if not (0 <= px < size and 0 <= py < size):
+        dist[-1] = 1.0
+        return dist, -1, (0.5, 0.5)
+    cx, cy = int(px // st), int(py // st)
+    cell = cy * g + cx
+    cells = _cells_in_box(box, config) if box is not None else []
+    if cell not in cells:
+        cells.append(cell)
+    dist[cells] = 1.0 / len(cells)
+    return dist, cell, (px / st - cx, py / st - cy)
+
+
+def choose_crop(
+    page_css: tuple[float, float], point: tuple[float, float] | None, canvas: int, rng: random.Random
+) -> tuple[float, float]:
+    """A crop origin (CSS px): around ``point`` (anywhere in the crop) or at random."""
+    w, h = page_css
+    origin = []
+    for extent, p in ((w, point[0] if point else None), (h, point[1] if point else None)):
+        top = max(0.0, extent - canvas)
+        if p is None:
+            origin.append(float(rng.randint(0, int(top))))
+        else:
+            lo, hi = max(0.0, p - canvas + 8), min(top, max(0.0, p - 8))
+            origin.append(float(rng.uniform(lo, hi)) if hi > lo else min(lo, top))
+    return round(origin[0]), round(origin[1])
+
+
+def make_example(
+    sample: object,
+    image_path: Path,
+    config: ModelConfig,
+    rng: random.Random,
+    *,
+    negative_rate: float = 0.1,
+) -> Example | None:
+    """One training example from a ``tasks.synth.samples.Sample``; None if it does not fit."""
+    from tasks.synth.samples import Sample
+
+    assert isinstance(sample, Sample)
+    enc = encode_target(sample.target)
+    if len(enc.ids) > config.max_target_tokens:
+        return None
+    f = sample.frame
+    scale = f.image_w / f.region_w  # image px per CSS px
+    pts_css = [(x / scale, y / scale) for x, y in enc.points]
+    anchor = pts_css[0] if pts_css and rng.random() >= negative_rate else None
+    page_css = (f.region_w, f.region_h)
+    ox, oy = choose_crop(page_css, anchor, config.canvas, rng)
+    with Image.open(image_path) as page:
+        canvas = to_canvas(page, Crop(ox, oy, scale), config.canvas)
+
+    def shift(m: re.Match[str]) -> str:
+        return f"{round(float(m.group(1)) / scale - ox)}, {round(float(m.group(2)) / scale - oy)}"
+
+    prompt = prompt_ids(PAIR.sub(shift, sample.prompt), config)
+    box = None
+    if sample.target_box is not None and len(pts_css) == 1:
+        b = sample.target_box
+        box = (b.x - ox, b.y - oy, b.w, b.h)
+    dists, cells, offs = [], [], []
+    for px, py in pts_css:
+        d, c, o = pointer_label((px - ox, py - oy), box, config)
+        dists.append(d)
+        cells.append(c)
+        offs.append(o)
+    return Example(canvas, prompt, list(enc.ids), dists, cells, offs)
+
+
+def collate(examples: Sequence[Example], config: ModelConfig) -> dict[str, Tensor]:
+    """Left-pad prompts, right-pad answers; pointer rows in row-major <point> order."""
+    b = len(examples)
+    p_len = max(len(e.prompt) for e in examples)
+    t_len = max(len(e.target) for e in examples)
+    prompts = torch.full((b, p_len), PAD, dtype=torch.long)
+    targets = torch.full((b, t_len), PAD, dtype=torch.long)
+    for i, e in enumerate(examples):
+        prompts[i, p_len - len(e.prompt) :] = torch.tensor(e.prompt)
+        targets[i, : len(e.target)] = torch.tensor(e.target)
+    g1 = config.grid**2 + 1
+    dists = [d for e in examples for d in e.ptr_dist]
+    n_points = int((targets == POINT).sum())
+    assert n_points == len(dists), "every <point> needs a pointer label"
+    return {
+        "images": torch.stack([e.image for e in examples]),
+        "prompts": prompts,
+        "targets": targets,
+        "ptr_dist": torch.stack(dists) if dists else torch.zeros(0, g1),
+        "ptr_cell": torch.tensor([c for e in examples for c in e.ptr_cell], dtype=torch.long),
+        "ptr_off": torch.tensor(
+            [o for e in examples for o in e.ptr_off], dtype=torch.float32
+        ).reshape(-1, 2),
+    }
+
+
+__all__ = ["EOS", "Crop", "Example", "collate", "compact_prompt", "make_example", "to_canvas"]

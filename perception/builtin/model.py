@@ -1,0 +1,267 @@
+"""The built-in VLM: convolutional stem + 2D positions -> patch tokens -> MLP projector -> causal
+decoder over ``<bos> prompt <sep> <image tokens> answer``, with a pointer head for coordinates.
+
+Contract:
+- ``GazeVLM(config)`` is a plain ``torch.nn.Module``. Inputs are a canvas batch ``(B, 3, S, S)``
+  in [0, 1] and left-padded prompt ids ``(B, P)`` (``<pad>`` ... ``<bos>`` prompt ``<sep>``).
+- ``loss(batch)`` returns the summed training loss and its parts: next-token cross-entropy on the
+  answer, the pointer's cross-entropy over the patch grid plus a "not in this image" slot (soft
+  targets: every patch whose centre lies in the target box), and the sub-patch offset (L1).
+- ``generate(images, prompts, max_new)`` decodes greedily with a KV cache, all rows in lockstep,
+  and returns per row the answer ids, one ``PointGuess`` per emitted ``<point>`` (canvas px and
+  confidence = 1 - P(not here)) and the mean log-probability of the text tokens.
+
+Why the image comes after the prompt: the decoder is causal, so image tokens placed after the goal
+attend to its words in every layer; the pointer's keys are those goal-aware image states, which is
+what binds "click Submit" to where Submit is drawn. The pointer head replaces coordinate tokens
+from the LM head, which learn grounding far too slowly on a CPU (docs/BUILTIN.md).
+
+It knows nothing about files, screenshots or the gaze dialect beyond the token ids.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from perception.builtin.config import ModelConfig
+from perception.builtin.tokenizer import EOS, IMAGE, PAD, POINT, VOCAB_SIZE
+
+
+@dataclass(frozen=True)
+class PointGuess:
+    x: float  # canvas px
+    y: float
+    confidence: float  # 1 - P("not in this image")
+
+
+@dataclass(frozen=True)
+class Decoded:
+    ids: list[int]
+    points: list[PointGuess]
+    mean_logprob: float
+
+
+def cell_point(cell: int, offset: tuple[float, float], config: ModelConfig) -> tuple[float, float]:
+    """Pointer output -> canvas px: the patch (row-major index) plus the offset inside it (0-1).
+    The inverse of ``perception.builtin.data.pointer_label``."""
+    gx, gy = cell % config.grid, cell // config.grid
+    return (gx + offset[0]) * config.stride, (gy + offset[1]) * config.stride
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block; ``cache`` (k, v) makes one-token decoding cheap."""
+
+    def __init__(self, width: int, heads: int, mlp_ratio: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.n1 = nn.LayerNorm(width)
+        self.qkv = nn.Linear(width, 3 * width)
+        self.proj = nn.Linear(width, width)
+        self.n2 = nn.LayerNorm(width)
+        self.mlp = nn.Sequential(
+            nn.Linear(width, mlp_ratio * width), nn.GELU(), nn.Linear(mlp_ratio * width, width)
+        )
+
+    def forward(
+        self, x: Tensor, mask: Tensor | None, cache: tuple[Tensor, Tensor] | None = None
+    ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        b, t, w = x.shape
+        q, k, v = self.qkv(self.n1(x)).view(b, t, 3, self.heads, w // self.heads).unbind(2)
+        q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
+        if cache is not None:
+            k, v = torch.cat([cache[0], k], 2), torch.cat([cache[1], v], 2)
+        a = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        x = x + self.proj(a.transpose(1, 2).reshape(b, t, w))
+        return x + self.mlp(self.n2(x)), (k, v)
+
+
+def _stem(channels: tuple[int, ...]) -> nn.Sequential:
+    """4x4/4 patchify conv, then a stride-2 block per further channel count (stride 4*2^(n-1))."""
+    layers: list[nn.Module] = [
+        nn.Conv2d(3, channels[0], 4, stride=4), nn.GroupNorm(8, channels[0]), nn.GELU()
+    ]
+    for cin, cout in zip(channels, channels[1:]):
+        layers.append(_conv_block(cin, cout))
+    return nn.Sequential(*layers)
+
+
+def _conv_block(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, stride=2, padding=1),
+        nn.GroupNorm(8, cout),
+        nn.GELU(),
+        nn.Conv2d(cout, cout, 3, padding=1),
+        nn.GroupNorm(8, cout),
+        nn.GELU(),
+    )
+
+
+class GazeVLM(nn.Module):
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        c = self.config = config
+        self.stem = _stem(c.stem_channels)
+        vis_w = c.stem_channels[-1]
+        self.row = nn.Parameter(torch.randn(c.grid, vis_w) * 0.02)
+        self.col = nn.Parameter(torch.randn(c.grid, vis_w) * 0.02)
+        self.vision = nn.ModuleList(
+            [Block(vis_w, c.heads, c.mlp_ratio) for _ in range(c.vision_layers)]
+        )
+        self.vision_norm = nn.LayerNorm(vis_w)
+        self.projector = nn.Sequential(
+            nn.Linear(vis_w, c.width), nn.GELU(), nn.Linear(c.width, c.width)
+        )
+        self.embed = nn.Embedding(VOCAB_SIZE, c.width)
+        nn.init.normal_(self.embed.weight, std=0.02)
+        self.pos = nn.Parameter(torch.randn(c.max_len, c.width) * 0.02)
+        self.decoder = nn.ModuleList(
+            [Block(c.width, c.heads, c.mlp_ratio) for _ in range(c.decoder_layers)]
+        )
+        self.norm = nn.LayerNorm(c.width)
+        self.ptr_q = nn.Linear(c.width, c.pointer_dim)
+        self.ptr_k = nn.Linear(c.width, c.pointer_dim)
+        self.ptr_null = nn.Parameter(torch.zeros(c.pointer_dim))
+        self.ptr_off = nn.Sequential(
+            nn.Linear(c.width, c.width), nn.GELU(), nn.Linear(c.width, 2)
+        )
+
+    # --- pieces -------------------------------------------------------------------------------
+    def image_tokens(self, images: Tensor) -> Tensor:
+        """(B, 3, S, S) -> (B, grid*grid, width) projected patch tokens, row-major."""
+        f = self.stem(images * 2 - 1).flatten(2).transpose(1, 2)
+        g = self.config.grid
+        f = f + (self.row[:, None, :] + self.col[None, :, :]).reshape(g * g, -1)
+        for blk in self.vision:
+            f, _ = blk(f, None)
+        return self.projector(self.vision_norm(f))
+
+    def _prefix(self, images: Tensor, prompts: Tensor) -> tuple[Tensor, Tensor]:
+        """Embeddings of prompt + image tokens, and the validity mask of each position."""
+        img = self.image_tokens(images)
+        x = torch.cat([self.embed(prompts), img.to(self.embed.weight.dtype)], 1)
+        valid = torch.cat([prompts != PAD, torch.ones(img.shape[:2], dtype=torch.bool)], 1)
+        return x, valid
+
+    def _run(
+        self,
+        x: Tensor,
+        valid: Tensor,
+        past_valid: Tensor | None = None,
+        caches: list[tuple[Tensor, Tensor]] | None = None,
+    ) -> tuple[Tensor, list[tuple[Tensor, Tensor]]]:
+        """Decoder over ``x`` (B, T, W) given the cache of earlier positions."""
+        all_valid = valid if past_valid is None else torch.cat([past_valid, valid], 1)
+        pos = (all_valid.long().cumsum(1) - 1).clamp(min=0)[:, -x.shape[1] :]
+        x = x + self.pos[pos]
+        t, total = x.shape[1], all_valid.shape[1]
+        qi = torch.arange(total - t, total)[:, None]
+        ki = torch.arange(total)[None, :]
+        mask = (ki <= qi)[None, None] & (all_valid[:, None, None, :] | (ki == qi)[None, None])
+        new = []
+        for i, blk in enumerate(self.decoder):
+            x, kv = blk(x, mask, caches[i] if caches is not None else None)
+            new.append(kv)
+        return self.norm(x), new
+
+    def _pointer(self, h: Tensor, img_h: Tensor) -> tuple[Tensor, Tensor]:
+        """h (N, W) at <point> positions, img_h (N, G, W) -> logits (N, G+1) and offsets (N, G, 2)."""
+        q = self.ptr_q(h)
+        keys = torch.cat([self.ptr_k(img_h), self.ptr_null.expand(h.shape[0], 1, -1)], 1)
+        logits = torch.einsum("nd,ngd->ng", q, keys) / math.sqrt(q.shape[-1])
+        off = torch.sigmoid(self.ptr_off(img_h + h[:, None, :]))
+        return logits, off
+
+    # --- training ------------------------------------------------------------------------------
+    def loss(
+        self,
+        images: Tensor,
+        prompts: Tensor,
+        targets: Tensor,
+        ptr_dist: Tensor,
+        ptr_cell: Tensor,
+        ptr_off: Tensor,
+    ) -> tuple[Tensor, dict[str, float]]:
+        """targets (B, L) answer ids, <pad> after <eos>; one pointer row per <point> in
+        ``targets`` (row-major order): ptr_dist (N, G+1) soft targets, ptr_cell (N,) the patch of
+        the exact point (-1: none), ptr_off (N, 2) its offset inside that patch in [0, 1]."""
+        x, valid = self._prefix(images, prompts)
+        n_pre = x.shape[1]
+        tin = targets.clone()
+        tin[tin == PAD] = EOS  # any id: these positions are masked as keys and not scored
+        x = torch.cat([x, self.embed(tin)], 1)
+        valid = torch.cat([valid, targets != PAD], 1)
+        h, _ = self._run(x, valid)
+        logits = self.lm_head(h[:, n_pre - 1 : -1])
+        text = F.cross_entropy(
+            logits.float().reshape(-1, VOCAB_SIZE), targets.reshape(-1), ignore_index=PAD
+        )
+        parts = {"text": float(text.detach())}
+        total = text
+        where = targets == POINT
+        if where.any():
+            g = self.config.grid**2
+            ph = h[:, n_pre:][where]
+            rows = where.nonzero()[:, 0]
+            plog, poff = self._pointer(ph, h[rows, n_pre - g : n_pre])
+            ptr = -(ptr_dist * F.log_softmax(plog.float(), -1)).sum(-1).mean()
+            has = ptr_cell >= 0
+            off = torch.zeros((), device=x.device)
+            if has.any():
+                chosen = poff[has, ptr_cell[has]].float()
+                off = F.l1_loss(chosen, ptr_off[has])
+            total = total + ptr + off
+            parts |= {"pointer": float(ptr.detach()), "offset": float(off.detach())}
+        return total, parts
+
+    def lm_head(self, h: Tensor) -> Tensor:
+        return h @ self.embed.weight.T
+
+    # --- inference ----------------------------------------------------------------------------
+    @torch.no_grad()
+    def generate(self, images: Tensor, prompts: Tensor, max_new: int) -> list[Decoded]:
+        x, valid = self._prefix(images, prompts)
+        n_pre, g = x.shape[1], self.config.grid**2
+        h, caches = self._run(x, valid)
+        img_h = h[:, n_pre - g :]
+        b = x.shape[0]
+        out: list[Decoded] = [Decoded([], [], 0.0) for _ in range(b)]
+        logps: list[list[float]] = [[] for _ in range(b)]
+        done = torch.zeros(b, dtype=torch.bool)
+        last = h[:, -1]
+        past = valid
+        max_new = min(max_new, self.config.max_target_tokens)
+        for _ in range(max_new):
+            lp = F.log_softmax(self.lm_head(last).float(), -1)
+            tok = lp.argmax(-1)
+            tok[done] = PAD
+            tok_in = torch.where(done, torch.full_like(tok, EOS), tok)
+            step_valid = ~done[:, None]
+            hs, caches = self._run(self.embed(tok_in)[:, None], step_valid, past, caches)
+            past = torch.cat([past, step_valid], 1)
+            last = hs[:, 0]
+            is_pt = (tok == POINT).nonzero().flatten().tolist()
+            if is_pt:
+                plog, poff = self._pointer(last[is_pt], img_h[is_pt])
+                prob = plog.float().softmax(-1)
+                for j, r in enumerate(is_pt):
+                    cell = int(prob[j, :-1].argmax())
+                    ox, oy = poff[j, cell].float().tolist()
+                    px, py = cell_point(cell, (ox, oy), self.config)
+                    out[r].points.append(PointGuess(px, py, 1.0 - float(prob[j, -1])))
+            for r in range(b):
+                if not done[r]:
+                    out[r].ids.append(int(tok[r]))
+                    if tok[r] != POINT:
+                        logps[r].append(float(lp[r, tok[r]]))
+            done |= tok == EOS
+            if bool(done.all()):
+                break
+        return [
+            Decoded(o.ids, o.points, sum(lp_) / len(lp_) if lp_ else 0.0)
+            for o, lp_ in zip(out, logps, strict=True)
+        ]

@@ -1,0 +1,29 @@
+"""Command-line options of the trainer, without importing torch (``gaze --help`` stays fast).
+
+Contract: ``add_arguments(parser)`` adds the options that ``perception.builtin.train`` reads;
+``PRESET_NAMES`` are the names of its presets (the trainer checks that they agree).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+PRESET_NAMES = ("full", "tiny")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--preset", choices=PRESET_NAMES, default="full")
+    p.add_argument("--out", type=Path, required=True, help="run folder (resumes when it exists)")
+    p.add_argument("--data", type=Path, default=None, help="dataset folder (default OUT/data)")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--stage1-steps", type=int, default=None)
+    p.add_argument("--stage2-steps", type=int, default=None)
+    p.add_argument("--batch", type=int, default=None)
+    p.add_argument("--eval-every", type=int, default=None)
+    p.add_argument("--eval-samples", type=int, default=None)
+    p.add_argument(
+        "--export-now", action="store_true",
+        help="evaluate and export the latest checkpoint without training further",
+    )  # fmt: skip
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")

@@ -1,0 +1,118 @@
+"""Screenshot + prompt -> answer text, through canvas tiles and the model's own pointer confidence.
+
+Contract:
+- ``Predictor.predict(pages)`` takes ``Page``s (an image, its image px per CSS px, the prompt) and
+  returns one ``Prediction`` per page, in order. Each page is scaled to CSS px and cut into
+  canvas-sized tiles overlapping by a quarter canvas (one tile when it fits); every tile of every
+  page runs in one batched greedy decode. The tile whose ``<point>`` has the highest confidence
+  (1 - P("not in this image")) answers; with no point anywhere, the tile with the best mean
+  log-probability does. Points come back in the page's image px, written into the text as
+  ``X, Y`` integers (gaze dialect).
+- Timings: ``preprocess_s`` (scaling, cutting, tensors) and ``model_s`` (vision + decoding).
+
+It knows nothing about Frames, requests or the agent: ``perception.builtin.backend`` adapts it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from PIL import Image
+
+from perception.builtin.config import ModelConfig
+from perception.builtin.data import Crop, prompt_ids, to_canvas
+from perception.builtin.model import GazeVLM
+from perception.builtin.tokenizer import PAD, decode_target
+
+
+@dataclass(frozen=True)
+class Page:
+    image: Image.Image
+    scale: float  # image px per CSS px (the device pixel ratio for a full screenshot)
+    prompt: str
+
+
+@dataclass(frozen=True)
+class Prediction:
+    text: str
+    points: tuple[tuple[float, float], ...]  # page image px
+    confidence: float  # of the first point; 0 when the answer has none
+    tiles: int
+    prompt_tokens: int
+    completion_tokens: int
+
+
+def tile_origins(extent: float, canvas: int, overlap: int) -> list[float]:
+    """Evenly spread tile starts covering [0, extent) with at least ``overlap`` px shared."""
+    if extent <= canvas:
+        return [0.0]
+    n = math.ceil((extent - overlap) / (canvas - overlap))
+    step = (extent - canvas) / (n - 1)
+    return [round(i * step) for i in range(n)]
+
+
+class Predictor:
+    def __init__(self, model: GazeVLM, *, max_batch: int = 32, bf16: bool = True) -> None:
+        self.model = model.eval()
+        self.config: ModelConfig = model.config
+        self.overlap = model.config.canvas // 4
+        self.max_batch = max_batch
+        self.bf16 = bf16
+        self.timings: dict[str, float] = {}
+
+    def predict(self, pages: Sequence[Page], max_new: int = 48) -> list[Prediction]:
+        t0 = time.perf_counter()
+        c = self.config
+        owners: list[int] = []
+        crops: list[Crop] = []
+        images, prompts = [], []
+        for i, p in enumerate(pages):
+            w_css, h_css = p.image.width / p.scale, p.image.height / p.scale
+            ids = prompt_ids(p.prompt, c)
+            rgb = p.image.convert("RGB")
+            for oy in tile_origins(h_css, c.canvas, self.overlap):
+                for ox in tile_origins(w_css, c.canvas, self.overlap):
+                    crop = Crop(ox, oy, p.scale)
+                    owners.append(i)
+                    crops.append(crop)
+                    images.append(to_canvas(rgb, crop, c.canvas))
+                    prompts.append(ids)
+        t1 = time.perf_counter()
+        decoded = []
+        dev = next(self.model.parameters()).device
+        for s in range(0, len(images), self.max_batch):
+            chunk = prompts[s : s + self.max_batch]
+            width = max(len(x) for x in chunk)
+            pt = torch.full((len(chunk), width), PAD, dtype=torch.long)
+            for r, ids in enumerate(chunk):
+                pt[r, width - len(ids) :] = torch.tensor(ids)
+            imgs = torch.stack(images[s : s + self.max_batch])
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=self.bf16):
+                decoded.extend(self.model.generate(imgs.to(dev), pt.to(dev), max_new))
+        t2 = time.perf_counter()
+        self.timings = {"preprocess_s": t1 - t0, "model_s": t2 - t1}
+        out = []
+        for i, p in enumerate(pages):
+            mine = [k for k, o in enumerate(owners) if o == i]
+            with_pt = [k for k in mine if decoded[k].points]
+            if with_pt:
+                best = max(with_pt, key=lambda k: decoded[k].points[0].confidence)
+            else:
+                best = max(mine, key=lambda k: decoded[k].mean_logprob)
+            d, crop = decoded[best], crops[best]
+            pts = tuple(((g.x + crop.x) * p.scale, (g.y + crop.y) * p.scale) for g in d.points)
+            out.append(
+                Prediction(
+                    text=decode_target(d.ids, pts),
+                    points=pts,
+                    confidence=d.points[0].confidence if d.points else 0.0,
+                    tiles=len(mine),
+                    prompt_tokens=len(prompts[best]) + c.grid**2,
+                    completion_tokens=len(d.ids),
+                )
+            )
+        return out

@@ -1,0 +1,353 @@
+"""Training the built-in model from scratch: data, stage 1, stage 2, evaluation, export.
+
+    python -m perception.builtin.train --preset full --out runs/builtin [--data DIR] [--steps N]
+    gaze train --preset tiny --out /tmp/tiny          (the same, through the CLI)
+
+Contract:
+- ``TrainConfig`` (pydantic) holds everything a run depends on; ``PRESETS`` names two: ``tiny``
+  (a 2-page dataset and a few steps of a miniature model: the whole pipeline in seconds, for the
+  tests) and ``full`` (the shipped model). The config is written to ``OUT/train_config.json``.
+- Data: ``tasks.synth`` generates the train and held-out splits into ``data`` unless they are there
+  already (a subprocess, so Chromium lives and dies outside the trainer).
+- Stage 1 trains on alignment samples (locate text/elements, boxes, reading); stage 2 on
+  demonstrations mixed with alignment (``demo_mix``). Batches are drawn from a RNG seeded by the
+  step number, so a resumed run sees exactly the batches an uninterrupted one would.
+- Every ``ckpt_every`` steps (and on Ctrl-C, and at the end) ``OUT/checkpoint.pt`` is replaced
+  atomically with the model, optimizer and step; ``run`` resumes from it when present and the
+  config matches, and refuses a different config with a clear message.
+- ``OUT/log.jsonl`` gets one line per step (losses, lr, seconds) and per evaluation; ``curves.html``
+  draws them. Evaluation runs the inference path (``Predictor``: tiles + pointer confidence) on
+  held-out pages: click-inside-target rate, exact-answer rate for the rest, held-out loss.
+- Export writes ``OUT/export`` (``perception.builtin.weights``) and checks the size budget.
+- bf16 autocast on CPU and CUDA; CUDA when available.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from perception.builtin import curves
+from perception.builtin.config import ModelConfig
+from perception.builtin.data import collate, make_example
+from perception.builtin.model import GazeVLM
+from perception.builtin.options import PRESET_NAMES, add_arguments
+from perception.builtin.predict import Page, Predictor
+from perception.builtin.tokenizer import encode_target
+from perception.builtin.weights import MAX_BYTES, export
+
+if TYPE_CHECKING:
+    from tasks.synth.shards import LoadedSample
+
+LOG_FORMAT = "gaze-builtin-log/1"
+err = Console(stderr=True, soft_wrap=True)
+
+
+class TrainConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    preset: str
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    train_pages: int = Field(1500, description="pages generated for the train split")
+    heldout_pages: int = Field(60, description="pages generated for the held-out split")
+    seed: int = 0
+    batch: int = 16
+    stage1_steps: int = 1500
+    stage2_steps: int = 1500
+    lr: float = 2e-3
+    warmup: int = 50
+    weight_decay: float = 0.01
+    demo_mix: float = Field(0.5, description="share of demonstrations in a stage-2 batch")
+    negative_rate: float = Field(0.1, description="crops that miss the target: 'not here'")
+    ckpt_every: int = 50
+    eval_every: int = 250
+    eval_samples: int = Field(48, description="held-out samples per evaluation")
+    bf16: bool = True
+
+    @property
+    def steps(self) -> int:
+        return self.stage1_steps + self.stage2_steps
+
+
+PRESETS: dict[str, TrainConfig] = {
+    "tiny": TrainConfig(
+        preset="tiny",
+        model=ModelConfig(
+            canvas=64,
+            stem_channels=(8, 16, 16),
+            vision_layers=1,
+            width=32,
+            heads=2,
+            decoder_layers=1,
+            pointer_dim=16,
+            max_prompt_bytes=48,
+            max_target_tokens=40,
+        ),
+        train_pages=2,
+        heldout_pages=1,
+        batch=4,
+        stage1_steps=3,
+        stage2_steps=3,
+        warmup=1,
+        ckpt_every=2,
+        eval_every=3,
+        eval_samples=3,
+    ),
+    "full": TrainConfig(preset="full"),
+}
+assert set(PRESETS) == set(PRESET_NAMES), "perception.builtin.options lists the presets"
+
+
+def _lr(cfg: TrainConfig, step: int) -> float:
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    t = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, t))))
+
+
+def ensure_data(cfg: TrainConfig, data: Path) -> None:
+    """Generate the splits that ``data`` lacks (``python -m tasks.synth generate``)."""
+    have: set[str] = set()
+    if (data / "manifest.json").is_file():
+        have = set(json.loads((data / "manifest.json").read_text(encoding="utf-8"))["splits"])
+    for split, pages, seed in (
+        ("train", cfg.train_pages, cfg.seed),
+        ("heldout", cfg.heldout_pages, cfg.seed + 1_000_003),
+    ):
+        if split in have:
+            continue
+        err.print(f"generating {pages} {split} pages into {data}", markup=False)
+        cmd = [sys.executable, "-m", "tasks.synth", "generate", "--out", str(data)]
+        cmd += ["--split", split, "--pages", str(pages), "--seed", str(seed)]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+
+
+def load_pool(data: Path, split: str, cfg: ModelConfig) -> list[LoadedSample]:
+    from tasks.synth.shards import iter_samples
+
+    return [
+        s
+        for s in iter_samples(data, split, verify=False)
+        if len(encode_target(s.sample.target).ids) <= cfg.max_target_tokens
+    ]
+
+
+def draw_batch(
+    cfg: TrainConfig, step: int, align: Sequence[LoadedSample], demo: Sequence[LoadedSample]
+) -> dict[str, torch.Tensor]:
+    rng = random.Random(cfg.seed * 1_000_003 + step)
+    exs = []
+    while len(exs) < cfg.batch:
+        use_demo = bool(demo) and step >= cfg.stage1_steps and rng.random() < cfg.demo_mix
+        pool = demo if use_demo or not align else align
+        s = rng.choice(pool)
+        ex = make_example(
+            s.sample, s.image_path, cfg.model, rng, negative_rate=cfg.negative_rate
+        )
+        if ex is not None:
+            exs.append(ex)
+    return collate(exs, cfg.model)
+
+
+def evaluate(model: GazeVLM, samples: Sequence[LoadedSample], n: int) -> dict[str, float]:
+    """Inference-path scores on the first ``n`` held-out samples (a fixed, seeded subset)."""
+    from PIL import Image
+
+    from perception.parsers import parse
+
+    picked = random.Random(0).sample(list(samples), min(n, len(samples)))
+    pred = Predictor(model, bf16=True)
+    hits = clicks = exact = others = 0
+    t0 = time.perf_counter()
+    for s in picked:
+        smp = s.sample
+        with Image.open(s.image_path) as img:
+            img.load()
+            out = pred.predict([Page(img, smp.frame.image_w / smp.frame.region_w, smp.prompt)])[0]
+        is_click = smp.target_box is not None and len(encode_target(smp.target).points) == 1
+        if is_click:
+            clicks += 1
+            got = parse(out.text, smp.frame, "gaze")
+            b = smp.target_box
+            assert b is not None
+            if out.points and not hasattr(got, "message"):
+                x, y = smp.frame.to_viewport(*out.points[0])
+                hits += int(b.x <= x <= b.x + b.w and b.y <= y <= b.y + b.h)
+        else:
+            others += 1
+            exact += int(out.text.strip() == smp.target.strip())
+    return {
+        "click_in_target": hits / clicks if clicks else float("nan"),
+        "clicks": float(clicks),
+        "exact": exact / others if others else float("nan"),
+        "others": float(others),
+        "seconds_per_sample": (time.perf_counter() - t0) / max(1, len(picked)),
+    }
+
+
+def _save(path: Path, model: GazeVLM, opt: torch.optim.Optimizer, step: int, cfg: TrainConfig) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(
+        {"model": model.state_dict(), "optim": opt.state_dict(), "step": step, "config": cfg.model_dump(mode="json")},
+        tmp,
+    )
+    os.replace(tmp, path)
+
+
+class ConfigMismatch(ValueError):
+    pass
+
+
+def run(
+    cfg: TrainConfig,
+    out: Path,
+    data: Path,
+    *,
+    stop_after: int | None = None,
+    export_now: bool = False,
+) -> dict[str, float]:
+    """Train (or resume) into ``out``; returns the step and export size. ``stop_after`` ends the
+    run early after that many steps in total (a checkpoint is written), as an interruption would;
+    ``export_now`` evaluates and exports the checkpoint as it is, without training."""
+    out.mkdir(parents=True, exist_ok=True)
+    cfg_path, ckpt = out / "train_config.json", out / "checkpoint.pt"
+    if cfg_path.is_file():
+        old = json.loads(cfg_path.read_text(encoding="utf-8"))
+        if old != cfg.model_dump(mode="json"):
+            raise ConfigMismatch(f"{out} holds a run with another config; use a new --out")
+    cfg_path.write_text(cfg.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    ensure_data(cfg, data)
+    align_all = load_pool(data, "train", cfg.model)
+    align = [s for s in align_all if s.sample.kind == "alignment"]
+    demo = [s for s in align_all if s.sample.kind == "demo"]
+    heldout = load_pool(data, "heldout", cfg.model)
+    dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    torch.manual_seed(cfg.seed)
+    model = GazeVLM(cfg.model).to(dev)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    start = 0
+    if ckpt.is_file():
+        state = torch.load(ckpt, map_location=dev, weights_only=True)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optim"])
+        start = int(state["step"])
+        err.print(f"resuming {out} at step {start}", markup=False)
+    end = cfg.steps if stop_after is None else min(cfg.steps, stop_after)
+    if export_now:
+        end = start
+    log = (out / "log.jsonl").open("a", encoding="utf-8")
+
+    def write(rec: dict[str, object]) -> None:
+        log.write(json.dumps({"format": LOG_FORMAT, **rec}) + "\n")
+        log.flush()
+
+    step = start
+    cols = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    try:
+        with Progress(*cols, console=err, transient=False) as bar:
+            task = bar.add_task("train", total=cfg.steps, completed=start)
+            while step < end:
+                model.train()
+                t0 = time.perf_counter()
+                for g in opt.param_groups:
+                    g["lr"] = _lr(cfg, step)
+                batch = {k: v.to(dev) for k, v in draw_batch(cfg, step, align, demo).items()}
+                with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+                    loss, parts = model.loss(**batch)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                opt.step()
+                step += 1
+                stage = 1 if step <= cfg.stage1_steps else 2
+                write({"step": step, "stage": stage, "loss": float(loss.detach()), **parts,
+                       "lr": _lr(cfg, step - 1), "seconds": time.perf_counter() - t0})  # fmt: skip
+                bar.update(task, completed=step, description=f"stage {stage} loss {float(loss.detach()):.3f}")
+                if step % cfg.ckpt_every == 0:
+                    _save(ckpt, model, opt, step, cfg)
+                if cfg.eval_samples and (step % cfg.eval_every == 0 or step == cfg.steps):
+                    scores = evaluate(model, heldout, cfg.eval_samples)
+                    write({"step": step, "eval": scores})
+                    curves.write(out / "log.jsonl", out / "curves.html")
+    except KeyboardInterrupt:
+        _save(ckpt, model, opt, step, cfg)
+        log.close()
+        curves.write(out / "log.jsonl", out / "curves.html")
+        raise
+    _save(ckpt, model, opt, step, cfg)
+    log.close()
+    curves.write(out / "log.jsonl", out / "curves.html")
+    result: dict[str, float] = {"step": float(step)}
+    if export_now:
+        scores = evaluate(model, heldout, cfg.eval_samples)
+        result |= {k: v for k, v in scores.items()}
+        with (out / "log.jsonl").open("a", encoding="utf-8") as f:
+            f.write(json.dumps({"format": LOG_FORMAT, "step": step, "eval": scores}) + "\n")
+    if step >= cfg.steps or export_now:
+        size = export(model.cpu(), out / "export")
+        if size > MAX_BYTES:
+            raise ValueError(f"exported weights are {size / 2**20:.1f} MiB, over the 40 MiB budget")
+        result["export_bytes"] = float(size)
+    return result
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="gaze train", description="train Gaze's built-in model")
+    add_arguments(p)
+    return p
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    cfg = PRESETS[args.preset]
+    upd = {
+        k: v
+        for k, v in (
+            ("seed", args.seed),
+            ("stage1_steps", args.stage1_steps),
+            ("stage2_steps", args.stage2_steps),
+            ("batch", args.batch),
+            ("eval_every", args.eval_every),
+            ("eval_samples", args.eval_samples),
+        )
+        if v is not None
+    }
+    return cfg.model_copy(update=upd)
+
+
+def main_args(args: argparse.Namespace) -> int:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cfg = config_from_args(args)
+    data = args.data or args.out / "data"
+    try:
+        result = run(cfg, args.out, data, export_now=args.export_now)
+    except KeyboardInterrupt:
+        err.print("interrupted: the checkpoint is saved; the same command resumes", markup=False)
+        return 130
+    except (ConfigMismatch, subprocess.CalledProcessError) as e:
+        err.print(f"error: {e}", markup=False)
+        return 2
+    err.print(json.dumps(result), markup=False)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return main_args(parser().parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,198 @@
+"""The built-in model: tokenizer and pointer round trips, learning, export/load, the backend through
+a Frame, and the training pipeline end to end (tiny preset, real generated pages) with resume.
+
+Models here are miniature (64 px canvas, width 32) and trained on the spot; no shipped weights.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image, ImageDraw
+
+from actions.types import Click
+from perception.builtin.config import ModelConfig
+from perception.builtin.data import Example, collate, pointer_label, prompt_ids, to_canvas, Crop
+from perception.builtin.model import GazeVLM, cell_point
+from perception.builtin.tokenizer import POINT, decode_target, encode_target
+from perception.builtin.train import PRESETS, run
+from perception.builtin.weights import MAX_BYTES, WeightsError, export, load
+from perception.frames import Frame
+from perception.model import Message, ModelError, ModelImage, ModelRequest
+from perception.parsers import parse
+
+TINY = PRESETS["tiny"].model
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "click(412, 133)",
+        "drag(1, 2, 300, 4000)",
+        'scroll(200, 43, "down", 50)',
+        'type("hi, there")',
+        "(505, 77), (593, 113)",
+        'done("$156.00")',
+    ],
+)
+def test_target_tokens_round_trip(text: str) -> None:
+    enc = encode_target(text)
+    assert enc.ids.count(POINT) == len(enc.points) == text.count(", ") - text.count('", ')
+    assert decode_target(enc.ids, enc.points) == text
+
+
+def test_pointer_labels_detokenize_exactly() -> None:
+    rng = random.Random(1)
+    for _ in range(200):
+        p = (rng.uniform(0, TINY.canvas - 1e-3), rng.uniform(0, TINY.canvas - 1e-3))
+        dist, cell, off = pointer_label(p, None, TINY)
+        assert dist[cell] == 1.0
+        back = cell_point(cell, off, TINY)
+        assert back == pytest.approx(p, abs=1e-9)
+    dist, cell, _ = pointer_label((TINY.canvas + 5.0, 3.0), None, TINY)
+    assert cell == -1 and dist[-1] == 1.0  # outside the canvas: "not here"
+    dist, cell, _ = pointer_label((20.0, 20.0), (0.0, 0.0, 64.0, 40.0), TINY)
+    assert int((dist > 0).sum()) == TINY.grid * 2 + TINY.grid  # 3 rows of centres inside the box
+
+
+def _box_page(rng: random.Random, size: tuple[int, int]) -> tuple[Image.Image, tuple[int, ...]]:
+    img = Image.new("RGB", size, "white")
+    w, h = rng.randint(10, 20), rng.randint(8, 14)
+    x, y = rng.randint(0, size[0] - w), rng.randint(0, size[1] - h)
+    ImageDraw.Draw(img).rectangle((x, y, x + w, y + h), fill=(220, 30, 30))
+    return img, (x, y, w, h)
+
+
+def _examples(n: int, seed: int = 0) -> list[Example]:
+    """Click-the-red-box screens that fit the tiny canvas; answers in canvas px."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        img, (x, y, w, h) = _box_page(rng, (TINY.canvas, TINY.canvas))
+        enc = encode_target(f"click({x + w // 2}, {y + h // 2})")
+        d, c, o = pointer_label(enc.points[0], (x, y, w, h), TINY)
+        image = to_canvas(img, Crop(0, 0, 1.0), TINY.canvas)
+        out.append(Example(image, prompt_ids("Goal: click the red box", TINY), list(enc.ids), [d], [c], [o]))
+    return out
+
+
+@pytest.fixture(scope="module")
+def trained() -> GazeVLM:
+    """A tiny model overfitted on one batch: it must learn both the text and the pointer."""
+    torch.manual_seed(0)
+    model = GazeVLM(TINY)
+    batch = collate(_examples(8), TINY)
+    opt = torch.optim.AdamW(model.parameters(), lr=5e-3)
+    first = last = 0.0
+    for step in range(150):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            loss, _ = model.loss(**batch)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        first = float(loss.detach()) if step == 0 else first
+        last = float(loss.detach())
+    assert last < 0.25 * first, f"loss {first:.3f} -> {last:.3f}: the tiny batch was not learned"
+    return model.eval()
+
+
+def test_overfits_a_tiny_batch_text_and_pointer(trained: GazeVLM) -> None:
+    exs = _examples(8)
+    batch = collate(exs, TINY)
+    out = trained.generate(batch["images"], batch["prompts"], 20)
+    hits = 0
+    for ex, dec in zip(exs, out, strict=True):
+        assert decode_target(dec.ids, [(0, 0)] * len(dec.points)) == "click(0, 0)"
+        cells = (ex.ptr_dist[0][:-1] > 0).nonzero().flatten().tolist()
+        p = dec.points[0]
+        hits += int(int(p.y // TINY.stride) * TINY.grid + int(p.x // TINY.stride) in cells)
+    assert hits >= 7
+
+
+def test_export_load_round_trip(trained: GazeVLM, tmp_path: Path) -> None:
+    size = export(trained, tmp_path / "m")
+    assert 0 < size <= MAX_BYTES
+    back = load(tmp_path / "m")
+    assert back.config == TINY
+    for (k, a), (k2, b) in zip(trained.state_dict().items(), back.state_dict().items(), strict=True):
+        assert k == k2
+        assert torch.equal(a.to(torch.bfloat16).float(), b), k
+    (tmp_path / "m" / "tokenizer.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(WeightsError, match="tokenizer"):
+        load(tmp_path / "m")
+
+
+def test_backend_answer_maps_back_through_the_frame(trained: GazeVLM, tmp_path: Path) -> None:
+    from perception.builtin.backend import BuiltinModel
+
+    export(trained, tmp_path / "m")
+    model = BuiltinModel(tmp_path / "m")
+    rng = random.Random(7)
+    css, box = _box_page(rng, (120, 80))  # bigger than the 64 px canvas: tiles
+    image = css.resize((240, 160), Image.Resampling.NEAREST)  # a DPR-2 screenshot of it
+    frame = Frame(region_x=100, region_y=50, region_w=120, region_h=80, image_w=240, image_h=160)
+    req = ModelRequest(
+        (
+            Message("system", "You are Gaze."),
+            Message("user", "Goal: click the red box\nURL: http://127.0.0.1/", (ModelImage(image, frame),)),
+        )
+    )
+    (done,) = model.generate([req])
+    assert done.extra["tiles"] > 1 and done.latency_s > 0
+    parsed = parse(done.text, frame, "gaze")
+    assert not isinstance(parsed, Exception) and hasattr(parsed, "actions"), done.text
+    (action,) = parsed.actions
+    assert isinstance(action, Click)
+    assert frame.contains_viewport(action.x, action.y)
+    x, y, w, h = box
+    assert 100 + x - 3 <= action.x <= 100 + x + w + 3 and 50 + y - 3 <= action.y <= 50 + y + h + 3
+
+
+def test_backend_without_weights_is_a_clear_error(tmp_path: Path) -> None:
+    from perception.builtin.backend import BuiltinModel
+
+    with pytest.raises(ModelError, match="gaze train"):
+        BuiltinModel(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from perception.builtin.train import ensure_data
+
+    data = tmp_path_factory.mktemp("builtin-data")
+    ensure_data(PRESETS["tiny"], data)
+    return data
+
+
+@pytest.mark.browser
+def test_tiny_pipeline_runs_end_to_end(tiny_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    result = run(PRESETS["tiny"], out, tiny_data)
+    assert result["step"] == PRESETS["tiny"].steps
+    assert 0 < result["export_bytes"] <= MAX_BYTES
+    load(out / "export")
+    lines = (out / "log.jsonl").read_text(encoding="utf-8").splitlines()
+    assert sum('"eval"' in line for line in lines) >= 1
+    assert sum('"loss"' in line for line in lines) == PRESETS["tiny"].steps
+    assert "<svg" in (out / "curves.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.browser
+def test_resume_gives_the_same_state(tiny_data: Path, tmp_path: Path) -> None:
+    cfg = PRESETS["tiny"].model_copy(update={"eval_samples": 0, "stage1_steps": 2, "stage2_steps": 2})
+    run(cfg, tmp_path / "straight", tiny_data)
+    run(cfg, tmp_path / "resumed", tiny_data, stop_after=2)
+    mid = torch.load(tmp_path / "resumed" / "checkpoint.pt", weights_only=True)
+    assert mid["step"] == 2
+    run(cfg, tmp_path / "resumed", tiny_data)
+    a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)
+    b = torch.load(tmp_path / "resumed" / "checkpoint.pt", weights_only=True)
+    assert a["step"] == b["step"] == 4
+    for k, v in a["model"].items():
+        assert torch.equal(v, b["model"][k]), k
+    other = cfg.model_copy(update={"seed": 5})
+    with pytest.raises(ValueError, match="another config"):
+        run(other, tmp_path / "resumed", tiny_data)
