@@ -59,7 +59,7 @@ def _observation_block(obs: Observation, feedback: Sequence[str]) -> str:
     if obs.dialog is not None:
         d = obs.dialog
         lines.append(
-            f"A {d.type} dialog is open with the message {d.message!r}. Answer it before anything "
+            f"{'An' if d.type == 'alert' else 'A'} {d.type} dialog is open with the message {d.message!r}. Answer it before anything "
             "else: click its OK or Cancel button (or press Enter / Escape)"
             + ("; type text first to answer the prompt." if d.type == "prompt" else ".")
         )

@@ -53,7 +53,9 @@ class BuiltinModel:
             img = req.last_image
             if img is None:
                 raise ModelError("the built-in model needs a screenshot in every request")
-            pages.append(Page(img.image, img.frame.scale_to_viewport()[0] ** -1, request_prompt(req)))
+            pages.append(
+                Page(img.image, img.frame.scale_to_viewport()[0] ** -1, request_prompt(req))
+            )
         preds = self.predictor.predict(pages, max_new=min(r.max_new_tokens for r in requests))
         latency = time.perf_counter() - t0
         timings = self.predictor.timings

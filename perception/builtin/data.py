@@ -130,7 +130,10 @@ def pointer_label(
 
 
 def choose_crop(
-    page_css: tuple[float, float], point: tuple[float, float] | None, canvas: int, rng: random.Random
+    page_css: tuple[float, float],
+    point: tuple[float, float] | None,
+    canvas: int,
+    rng: random.Random,
 ) -> tuple[float, float]:
     """A crop origin (CSS px): around ``point`` (anywhere in the crop) or at random."""
     w, h = page_css

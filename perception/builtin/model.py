@@ -21,6 +21,7 @@ It knows nothing about files, screenshots or the gaze dialect beyond the token i
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -29,7 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from perception.builtin.config import ModelConfig
-from perception.builtin.tokenizer import EOS, IMAGE, PAD, POINT, VOCAB_SIZE
+from perception.builtin.tokenizer import EOS, PAD, POINT, VOCAB_SIZE
 
 
 @dataclass(frozen=True)
@@ -83,9 +84,11 @@ class Block(nn.Module):
 def _stem(channels: tuple[int, ...]) -> nn.Sequential:
     """4x4/4 patchify conv, then a stride-2 block per further channel count (stride 4*2^(n-1))."""
     layers: list[nn.Module] = [
-        nn.Conv2d(3, channels[0], 4, stride=4), nn.GroupNorm(8, channels[0]), nn.GELU()
+        nn.Conv2d(3, channels[0], 4, stride=4),
+        nn.GroupNorm(8, channels[0]),
+        nn.GELU(),
     ]
-    for cin, cout in zip(channels, channels[1:]):
+    for cin, cout in itertools.pairwise(channels):
         layers.append(_conv_block(cin, cout))
     return nn.Sequential(*layers)
 
@@ -126,9 +129,7 @@ class GazeVLM(nn.Module):
         self.ptr_q = nn.Linear(c.width, c.pointer_dim)
         self.ptr_k = nn.Linear(c.width, c.pointer_dim)
         self.ptr_null = nn.Parameter(torch.zeros(c.pointer_dim))
-        self.ptr_off = nn.Sequential(
-            nn.Linear(c.width, c.width), nn.GELU(), nn.Linear(c.width, 2)
-        )
+        self.ptr_off = nn.Sequential(nn.Linear(c.width, c.width), nn.GELU(), nn.Linear(c.width, 2))
 
     # --- pieces -------------------------------------------------------------------------------
     def image_tokens(self, images: Tensor) -> Tensor:

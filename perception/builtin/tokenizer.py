@@ -21,7 +21,14 @@ from dataclasses import dataclass
 N_BYTES = 256
 PAD, BOS, EOS, IMAGE, SEP, POINT = range(N_BYTES, N_BYTES + 6)
 VOCAB_SIZE = N_BYTES + 6
-SPECIALS = {PAD: "<pad>", BOS: "<bos>", EOS: "<eos>", IMAGE: "<image>", SEP: "<sep>", POINT: "<point>"}
+SPECIALS = {
+    PAD: "<pad>",
+    BOS: "<bos>",
+    EOS: "<eos>",
+    IMAGE: "<image>",
+    SEP: "<sep>",
+    POINT: "<point>",
+}
 
 # A coordinate pair as the dialect writes it: "412, 133" (also "412.5, 133").
 PAIR = re.compile(r"(-?\d+(?:\.\d+)?),\s*(-?\d+(?:\.\d+)?)")

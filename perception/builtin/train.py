@@ -43,7 +43,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from perception.builtin import curves
 from perception.builtin.config import ModelConfig
-from perception.builtin.data import collate, make_example
+from perception.builtin.data import Example, collate, make_example
 from perception.builtin.model import GazeVLM
 from perception.builtin.options import PRESET_NAMES, add_arguments
 from perception.builtin.predict import Page, Predictor
@@ -150,14 +150,12 @@ def draw_batch(
     cfg: TrainConfig, step: int, align: Sequence[LoadedSample], demo: Sequence[LoadedSample]
 ) -> dict[str, torch.Tensor]:
     rng = random.Random(cfg.seed * 1_000_003 + step)
-    exs = []
+    exs: list[Example] = []
     while len(exs) < cfg.batch:
         use_demo = bool(demo) and step >= cfg.stage1_steps and rng.random() < cfg.demo_mix
         pool = demo if use_demo or not align else align
         s = rng.choice(pool)
-        ex = make_example(
-            s.sample, s.image_path, cfg.model, rng, negative_rate=cfg.negative_rate
-        )
+        ex = make_example(s.sample, s.image_path, cfg.model, rng, negative_rate=cfg.negative_rate)
         if ex is not None:
             exs.append(ex)
     return collate(exs, cfg.model)
@@ -199,10 +197,17 @@ def evaluate(model: GazeVLM, samples: Sequence[LoadedSample], n: int) -> dict[st
     }
 
 
-def _save(path: Path, model: GazeVLM, opt: torch.optim.Optimizer, step: int, cfg: TrainConfig) -> None:
+def _save(
+    path: Path, model: GazeVLM, opt: torch.optim.Optimizer, step: int, cfg: TrainConfig
+) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save(
-        {"model": model.state_dict(), "optim": opt.state_dict(), "step": step, "config": cfg.model_dump(mode="json")},
+        {
+            "model": model.state_dict(),
+            "optim": opt.state_dict(),
+            "step": step,
+            "config": cfg.model_dump(mode="json"),
+        },
         tmp,
     )
     os.replace(tmp, path)
@@ -256,7 +261,12 @@ def run(
         log.flush()
 
     step = start
-    cols = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    cols = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
     try:
         with Progress(*cols, console=err, transient=False) as bar:
             task = bar.add_task("train", total=cfg.steps, completed=start)
@@ -276,7 +286,11 @@ def run(
                 stage = 1 if step <= cfg.stage1_steps else 2
                 write({"step": step, "stage": stage, "loss": float(loss.detach()), **parts,
                        "lr": _lr(cfg, step - 1), "seconds": time.perf_counter() - t0})  # fmt: skip
-                bar.update(task, completed=step, description=f"stage {stage} loss {float(loss.detach()):.3f}")
+                bar.update(
+                    task,
+                    completed=step,
+                    description=f"stage {stage} loss {float(loss.detach()):.3f}",
+                )
                 if step % cfg.ckpt_every == 0:
                     _save(ckpt, model, opt, step, cfg)
                 if cfg.eval_samples and (step % cfg.eval_every == 0 or step == cfg.steps):

@@ -42,7 +42,9 @@ def tokenizer_spec() -> dict[str, object]:
 
 def export(model: GazeVLM, folder: Path) -> int:
     folder.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().to("cpu", torch.bfloat16).contiguous() for k, v in model.state_dict().items()}
+    state = {
+        k: v.detach().to("cpu", torch.bfloat16).contiguous() for k, v in model.state_dict().items()
+    }
     save_file(state, str(folder / WEIGHTS), metadata={"format": model.config.format})
     (folder / CONFIG).write_text(model.config.model_dump_json(indent=2) + "\n", encoding="utf-8")
     (folder / TOKENIZER).write_text(json.dumps(tokenizer_spec(), indent=2) + "\n", encoding="utf-8")

@@ -94,3 +94,21 @@ def test_points_outside_the_task_area_are_refused(wob: MiniWoBEnv) -> None:
     wob.start("click-button", 0)
     res = wob.act(Click(x=300, y=100))  # inside the browser viewport, outside the task area
     assert not res.ok and "outside" in (res.error or "")
+
+
+@pytest.mark.slow
+def test_every_shipped_task_starts_a_seeded_episode(wob: MiniWoBEnv) -> None:
+    """All tasks the package ships (>= 125 registered ones) load, start seeded, give an utterance,
+    and show the 160x210 task area; none is over before an action."""
+    failures = []
+    for task in task_names():
+        try:
+            utterance = wob.start(task, 0)
+            obs = wob.observe()
+            status = wob.status()
+        except Exception as e:  # collect every failure, not just the first
+            failures.append(f"{task}: {type(e).__name__}: {e}")
+            continue
+        if not utterance.strip() or obs.screenshot.size != (TASK_W, TASK_H) or status.done:
+            failures.append(f"{task}: utterance={utterance!r} size={obs.screenshot.size} {status}")
+    assert not failures, "\n".join(failures)

@@ -14,8 +14,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from actions.types import Click
-from perception.builtin.config import ModelConfig
-from perception.builtin.data import Example, collate, pointer_label, prompt_ids, to_canvas, Crop
+from perception.builtin.data import Crop, Example, collate, pointer_label, prompt_ids, to_canvas
 from perception.builtin.model import GazeVLM, cell_point
 from perception.builtin.tokenizer import POINT, decode_target, encode_target
 from perception.builtin.train import PRESETS, run
@@ -28,19 +27,19 @@ TINY = PRESETS["tiny"].model
 
 
 @pytest.mark.parametrize(
-    "text",
+    ("text", "points"),
     [
-        "click(412, 133)",
-        "drag(1, 2, 300, 4000)",
-        'scroll(200, 43, "down", 50)',
-        'type("hi, there")',
-        "(505, 77), (593, 113)",
-        'done("$156.00")',
+        ("click(412, 133)", 1),
+        ("drag(1, 2, 300, 4000)", 2),
+        ('scroll(200, 43, "down", 50)', 1),
+        ('type("hi, there")', 0),
+        ("(505, 77), (593, 113)", 2),
+        ('done("$156.00")', 0),
     ],
 )
-def test_target_tokens_round_trip(text: str) -> None:
+def test_target_tokens_round_trip(text: str, points: int) -> None:
     enc = encode_target(text)
-    assert enc.ids.count(POINT) == len(enc.points) == text.count(", ") - text.count('", ')
+    assert enc.ids.count(POINT) == len(enc.points) == points
     assert decode_target(enc.ids, enc.points) == text
 
 
@@ -75,7 +74,11 @@ def _examples(n: int, seed: int = 0) -> list[Example]:
         enc = encode_target(f"click({x + w // 2}, {y + h // 2})")
         d, c, o = pointer_label(enc.points[0], (x, y, w, h), TINY)
         image = to_canvas(img, Crop(0, 0, 1.0), TINY.canvas)
-        out.append(Example(image, prompt_ids("Goal: click the red box", TINY), list(enc.ids), [d], [c], [o]))
+        out.append(
+            Example(
+                image, prompt_ids("Goal: click the red box", TINY), list(enc.ids), [d], [c], [o]
+            )
+        )
     return out
 
 
@@ -117,7 +120,9 @@ def test_export_load_round_trip(trained: GazeVLM, tmp_path: Path) -> None:
     assert 0 < size <= MAX_BYTES
     back = load(tmp_path / "m")
     assert back.config == TINY
-    for (k, a), (k2, b) in zip(trained.state_dict().items(), back.state_dict().items(), strict=True):
+    for (k, a), (k2, b) in zip(
+        trained.state_dict().items(), back.state_dict().items(), strict=True
+    ):
         assert k == k2
         assert torch.equal(a.to(torch.bfloat16).float(), b), k
     (tmp_path / "m" / "tokenizer.json").write_text("{}", encoding="utf-8")
@@ -137,7 +142,11 @@ def test_backend_answer_maps_back_through_the_frame(trained: GazeVLM, tmp_path: 
     req = ModelRequest(
         (
             Message("system", "You are Gaze."),
-            Message("user", "Goal: click the red box\nURL: http://127.0.0.1/", (ModelImage(image, frame),)),
+            Message(
+                "user",
+                "Goal: click the red box\nURL: http://127.0.0.1/",
+                (ModelImage(image, frame),),
+            ),
         )
     )
     (done,) = model.generate([req])
@@ -182,7 +191,9 @@ def test_tiny_pipeline_runs_end_to_end(tiny_data: Path, tmp_path: Path) -> None:
 
 @pytest.mark.browser
 def test_resume_gives_the_same_state(tiny_data: Path, tmp_path: Path) -> None:
-    cfg = PRESETS["tiny"].model_copy(update={"eval_samples": 0, "stage1_steps": 2, "stage2_steps": 2})
+    cfg = PRESETS["tiny"].model_copy(
+        update={"eval_samples": 0, "stage1_steps": 2, "stage2_steps": 2}
+    )
     run(cfg, tmp_path / "straight", tiny_data)
     run(cfg, tmp_path / "resumed", tiny_data, stop_after=2)
     mid = torch.load(tmp_path / "resumed" / "checkpoint.pt", weights_only=True)
