@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import resource
 import statistics
 import sys
@@ -45,14 +44,7 @@ from agent.sweep_suites import resolve_suite
 from agent.trajectory import RunResult, now_iso
 from perception.model import Completion, Model, ModelRequest
 from perception.profiles import get_profile
-
-FIND_JS = """(text) => {
-  for (const el of document.querySelectorAll('#area button, #area a, #area span')) {
-    if (el.innerText.trim() === text) { const r = el.getBoundingClientRect();
-      return [r.left + r.width / 2, r.top + r.height / 2]; }
-  }
-  return null;
-}"""
+from tests.wob import dom_click
 
 
 class FixedLatency:
@@ -84,10 +76,7 @@ class DomEpisode:
         self.shared, self.backend, self.env, self.name = shared, backend, env, backend.name
 
     def generate(self, requests: Sequence[ModelRequest]) -> list[Completion]:
-        utterance = str(self.env.evaluate("() => core.getUtterance()"))
-        target = re.search(r'"([^"]+)"', utterance)
-        point = self.env.evaluate(FIND_JS, target.group(1) if target else "")
-        text = f"click({point[0]:.0f}, {point[1]:.0f})" if isinstance(point, list) else "wait()"
+        text = dom_click(self.env)
         for r in requests:
             self.backend.expect(r, text)
         return self.shared.generate(requests)

@@ -6,7 +6,6 @@ and answers in Gaze's dialect; it never ships as a model. MiniWoB is used for ev
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 import pytest
@@ -18,14 +17,7 @@ from perception.model import ModelRequest, ScriptedModel
 from perception.profiles import get_profile
 from tasks.miniwob import TASK_H, TASK_W, MiniWoBEnv, html_root, subset, task_names
 from tasks.server import SiteServer
-
-_FIND_JS = """(text) => {
-  for (const el of document.querySelectorAll('#area button, #area a, #area span')) {
-    if (el.innerText.trim() === text) { const r = el.getBoundingClientRect();
-      return [r.left + r.width / 2, r.top + r.height / 2]; }
-  }
-  return null;
-}"""
+from tests.wob import dom_click
 
 
 @pytest.fixture(scope="module")
@@ -36,13 +28,7 @@ def wob(env: BrowserEnv) -> Iterator[MiniWoBEnv]:
 
 def dom_reader(wob: MiniWoBEnv, *, wrong: bool = False) -> ScriptedModel:
     def answer(req: ModelRequest) -> str:
-        utterance = str(wob.evaluate("() => core.getUtterance()"))
-        target = re.search(r'"([^"]+)"', utterance)
-        assert target, utterance
-        point = wob.evaluate(_FIND_JS, target.group(1))
-        assert isinstance(point, list), (utterance, point)
-        x, y = point
-        return f"click({x:.0f}, {y + 60:.0f})" if wrong else f"click({x:.0f}, {y:.0f})"
+        return dom_click(wob, wrong=wrong)
 
     return ScriptedModel(answer)
 
