@@ -53,7 +53,7 @@ from agent.batching import Batcher
 from agent.policy import ModelPolicy
 from agent.sweep_suites import Suite, SuiteKind, Worker
 from agent.sweep_summary import EpisodeRow, SweepSummary, summarise
-from agent.trajectory import RunResult, Versions, now_iso
+from agent.trajectory import RunResult, Versions, first_error, now_iso
 from perception.model import Completion, Model, ModelRequest
 from perception.profiles import Profile
 
@@ -157,9 +157,7 @@ def load_plan(out: Path) -> SweepPlan:
     except OSError as e:
         raise SweepError(f"{out} is not a sweep folder ({PLAN_FILE}: {e.strerror or e})") from None
     except ValidationError as e:
-        first = e.errors(include_url=False)[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        raise SweepError(f"{path}: {loc + ': ' if loc else ''}{first['msg']}") from None
+        raise SweepError(f"{path}: {first_error(e)}") from None
 
 
 def finished_result(slot: Path) -> RunResult | None:

@@ -291,15 +291,20 @@ class LoadedLog(BaseModel):
     warnings: list[str]
 
 
+def first_error(e: ValidationError) -> str:
+    """``field.path: message`` of a pydantic error's first problem (just the message at the top)."""
+    first = e.errors(include_url=False)[0]
+    loc = ".".join(str(p) for p in first["loc"])
+    return f"{loc + ': ' if loc else ''}{first['msg']}"
+
+
 def _read_model(path: Path, cls: type[_Rec]) -> Any:
     try:
         return cls.model_validate_json(path.read_bytes())
     except OSError as e:
         raise LogError(f"{path}: cannot read ({e.strerror or e})") from None
     except ValidationError as e:
-        first = e.errors(include_url=False)[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        raise LogError(f"{path}: {loc + ': ' if loc else ''}{first['msg']}") from None
+        raise LogError(f"{path}: {first_error(e)}") from None
 
 
 def read_log(run_dir: str | Path) -> LoadedLog:
