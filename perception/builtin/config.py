@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-FORMAT = "gaze-builtin/1"
+FORMAT = "gaze-builtin/2"
 
 
 class ModelConfig(BaseModel):
@@ -29,6 +29,8 @@ class ModelConfig(BaseModel):
     pointer_dim: int = Field(128, description="query/key size of the pointer head")
     max_prompt_bytes: int = Field(96, description="prompt bytes kept (goal first, then history)")
     max_target_tokens: int = Field(48, description="answer tokens, <eos> included")
+    max_words: int = Field(48, description="word slots per canvas (words read by the OCR)")
+    word_bytes: int = Field(16, description="bytes of each word the model sees")
 
     @property
     def stride(self) -> int:
@@ -41,5 +43,10 @@ class ModelConfig(BaseModel):
 
     @property
     def max_len(self) -> int:
-        """Longest sequence: <bos> prompt <sep>, the image tokens, the answer."""
-        return self.max_prompt_bytes + 2 + self.grid**2 + self.max_target_tokens
+        """Longest sequence: <bos> prompt <sep>, the image tokens, the word slots, the answer."""
+        return self.max_prompt_bytes + 2 + self.grid**2 + self.max_words + self.max_target_tokens
+
+    @property
+    def keys(self) -> int:
+        """What a ``<point>`` can choose from: patches, then word slots (the "not here" slot aside)."""
+        return self.grid**2 + self.max_words

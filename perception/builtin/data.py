@@ -12,6 +12,11 @@ Contract:
   of the stored screenshot) become canvas px; each ``<point>`` gets a soft target over the patches
   whose centres lie in the target box (any of them is a hit), or the "not here" slot when the
   point lies outside the crop. Coordinates in the prompt are rewritten into canvas px too.
+- Words: ``make_example`` takes the words the OCR read on the whole page (CSS px, from
+  ``perception.builtin.ocr_cache``) and gives the model the crop's word slots
+  (``perception.builtin.words``); the pointer's soft target also covers every word slot whose
+  centre lies in the target box. With probability ``echo_rate`` the goal's first line is added as
+  OCR words somewhere on the crop (pages that repeat their instruction), never as a target.
 - ``collate`` pads a list of Examples into the tensors ``GazeVLM.loss`` takes.
 
 It does no file I/O besides opening the image it is handed a path to.
@@ -24,6 +29,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -31,9 +37,12 @@ from PIL import Image
 from torch import Tensor
 
 from perception.builtin.config import ModelConfig
+from perception.builtin.reader import Word
 from perception.builtin.tokenizer import BOS, EOS, PAD, PAIR, POINT, SEP, encode_target, encode_text
+from perception.builtin.words import WordSlots, canvas_slots, echo_goal, stack_slots
 
 _HISTORY = re.compile(r"^\d+\.\s")
+FULL_PROMPT = 4096  # bytes of goal and history the word features look at
 
 
 @dataclass(frozen=True)
@@ -49,8 +58,9 @@ class Crop:
 class Example:
     image: Tensor  # (3, S, S) float in [0, 1]
     prompt: list[int]  # <bos> ... <sep>
+    words: WordSlots
     target: list[int]  # answer ids, <eos> last
-    ptr_dist: list[Tensor]  # per <point>: (G+1,) soft target
+    ptr_dist: list[Tensor]  # per <point>: (G+K+1,) soft target
     ptr_cell: list[int]
     ptr_off: list[tuple[float, float]]
 
@@ -108,14 +118,26 @@ def _cells_in_box(box: tuple[float, float, float, float], config: ModelConfig) -
     return cells
 
 
+def _words_in_box(box: tuple[float, float, float, float], words: WordSlots) -> list[int]:
+    """Word slots whose centres lie inside ``box`` (canvas px)."""
+    x, y, w, h = box
+    out = []
+    for i in words.valid.nonzero().flatten().tolist():
+        bx, by, bw, bh = words.boxes[i].tolist()
+        if x <= bx + bw / 2 <= x + w and y <= by + bh / 2 <= y + h:
+            out.append(i)
+    return out
+
+
 def pointer_label(
     point: tuple[float, float],
     box: tuple[float, float, float, float] | None,
     config: ModelConfig,
+    words: WordSlots | None = None,
 ) -> tuple[Tensor, int, tuple[float, float]]:
-    """Canvas-px point (and target box) -> (soft target over G+1 slots, exact cell, offset)."""
+    """Canvas-px point (and target box) -> (soft target over G+K+1 slots, exact cell, offset)."""
     g, st, size = config.grid, config.stride, config.canvas
-    dist = torch.zeros(g * g + 1)
+    dist = torch.zeros(config.keys + 1)
     px, py = point
     if not (0 <= px < size and 0 <= py < size):
         dist[-1] = 1.0
@@ -125,6 +147,8 @@ def pointer_label(
     cells = _cells_in_box(box, config) if box is not None else []
     if cell not in cells:
         cells.append(cell)
+    if box is not None and words is not None:
+        cells += [g * g + i for i in _words_in_box(box, words)]
     dist[cells] = 1.0 / len(cells)
     return dist, cell, (px / st - cx, py / st - cy)
 
@@ -154,9 +178,12 @@ def make_example(
     config: ModelConfig,
     rng: random.Random,
     *,
+    words: Sequence[Word] = (),
     negative_rate: float = 0.1,
+    echo_rate: float = 0.3,
 ) -> Example | None:
-    """One training example from a ``tasks.synth.samples.Sample``; None if it does not fit."""
+    """One training example from a ``tasks.synth.samples.Sample`` and the OCR words of its page
+    (CSS px); None if it does not fit."""
     from tasks.synth.samples import Sample
 
     assert isinstance(sample, Sample)
@@ -175,21 +202,29 @@ def make_example(
     def shift(m: re.Match[str]) -> str:
         return f"{round(float(m.group(1)) / scale - ox)}, {round(float(m.group(2)) / scale - oy)}"
 
-    prompt = prompt_ids(PAIR.sub(shift, sample.prompt), config)
+    prompt_text = PAIR.sub(shift, sample.prompt)
+    prompt = prompt_ids(prompt_text, config)
     box = None
     if sample.target_box is not None and len(pts_css) == 1:
         b = sample.target_box
         box = (b.x - ox, b.y - oy, b.w, b.h)
+    seen = list(words)
+    if rng.random() < echo_rate:
+        char_w, h = rng.uniform(5, 8), rng.uniform(12, 20)
+        seen = echo_goal(seen, sample.prompt, (ox + rng.uniform(0, 20), oy + rng.uniform(0, 30)),
+                         char_w, h)  # fmt: skip
+    slots = canvas_slots(seen, (ox, oy), compact_prompt(prompt_text, FULL_PROMPT), config)
     dists, cells, offs = [], [], []
     for px, py in pts_css:
-        d, c, o = pointer_label((px - ox, py - oy), box, config)
+        d, c, o = pointer_label((px - ox, py - oy), box, config, slots)
         dists.append(d)
         cells.append(c)
         offs.append(o)
-    return Example(canvas, prompt, list(enc.ids), dists, cells, offs)
+    return Example(canvas, prompt, slots, list(enc.ids), dists, cells, offs)
 
 
-def collate(examples: Sequence[Example], config: ModelConfig) -> dict[str, Tensor]:
+def collate(examples: Sequence[Example], config: ModelConfig) -> dict[str, Any]:
+    """The keyword arguments of ``GazeVLM.loss``: tensors, and ``words`` as a batched WordSlots."""
     """Left-pad prompts, right-pad answers; pointer rows in row-major <point> order."""
     b = len(examples)
     p_len = max(len(e.prompt) for e in examples)
@@ -199,13 +234,14 @@ def collate(examples: Sequence[Example], config: ModelConfig) -> dict[str, Tenso
     for i, e in enumerate(examples):
         prompts[i, p_len - len(e.prompt) :] = torch.tensor(e.prompt)
         targets[i, : len(e.target)] = torch.tensor(e.target)
-    g1 = config.grid**2 + 1
+    g1 = config.keys + 1
     dists = [d for e in examples for d in e.ptr_dist]
     n_points = int((targets == POINT).sum())
     assert n_points == len(dists), "every <point> needs a pointer label"
     return {
         "images": torch.stack([e.image for e in examples]),
         "prompts": prompts,
+        "words": stack_slots([e.words for e in examples]),
         "targets": targets,
         "ptr_dist": torch.stack(dists) if dists else torch.zeros(0, g1),
         "ptr_cell": torch.tensor([c for e in examples for c in e.ptr_cell], dtype=torch.long),

@@ -1,15 +1,22 @@
 """The built-in VLM: convolutional stem + 2D positions -> patch tokens -> MLP projector -> causal
-decoder over ``<bos> prompt <sep> <image tokens> answer``, with a pointer head for coordinates.
+decoder over ``<bos> prompt <sep> <image tokens> <word slots> answer``, with a pointer head for
+coordinates.
 
 Contract:
 - ``GazeVLM(config)`` is a plain ``torch.nn.Module``. Inputs are a canvas batch ``(B, 3, S, S)``
-  in [0, 1] and left-padded prompt ids ``(B, P)`` (``<pad>`` ... ``<bos>`` prompt ``<sep>``).
-- ``loss(batch)`` returns the summed training loss and its parts: next-token cross-entropy on the
-  answer, the pointer's cross-entropy over the patch grid plus a "not in this image" slot (soft
-  targets: every patch whose centre lies in the target box), and the sub-patch offset (L1).
-- ``generate(images, prompts, max_new)`` decodes greedily with a KV cache, all rows in lockstep,
-  and returns per row the answer ids, one ``PointGuess`` per emitted ``<point>`` (canvas px and
-  confidence = 1 - P(not here)) and the mean log-probability of the text tokens.
+  in [0, 1], left-padded prompt ids ``(B, P)`` (``<pad>`` ... ``<bos>`` prompt ``<sep>``) and the
+  canvas's word slots (``perception.builtin.words.WordSlots``, batched: ``(B, K, ...)``).
+- A word slot is one token: its bytes (mean of byte + position embeddings), its box and match
+  features (a linear map), and the projected image token under its centre, through a small MLP.
+  This is the "image" half of the sequence too: the words were read from the pixels by the OCR.
+- ``loss(...)`` returns the summed training loss and its parts: next-token cross-entropy on the
+  answer, the pointer's cross-entropy over patches + word slots + a "not in this image" slot (soft
+  targets: every patch and every word whose centre lies in the target box), and the sub-patch
+  offset (L1).
+- ``generate(images, prompts, words, max_new)`` decodes greedily with a KV cache, all rows in
+  lockstep, and returns per row the answer ids, one ``PointGuess`` per emitted ``<point>`` (canvas
+  px: a patch plus its offset, or a word's centre; confidence = 1 - P(not here)) and the mean
+  log-probability of the text tokens.
 
 Why the image comes after the prompt: the decoder is causal, so image tokens placed after the goal
 attend to its words in every layer; the pointer's keys are those goal-aware image states, which is
@@ -31,6 +38,9 @@ from torch import Tensor, nn
 
 from perception.builtin.config import ModelConfig
 from perception.builtin.tokenizer import EOS, PAD, POINT, VOCAB_SIZE
+from perception.builtin.words import N_FEATURES, WordSlots
+
+NEG = -1e4  # logit of a padding word slot
 
 
 @dataclass(frozen=True)
@@ -126,6 +136,11 @@ class GazeVLM(nn.Module):
             [Block(c.width, c.heads, c.mlp_ratio) for _ in range(c.decoder_layers)]
         )
         self.norm = nn.LayerNorm(c.width)
+        self.word_pos = nn.Parameter(torch.randn(c.word_bytes, c.width) * 0.02)
+        self.word_geo = nn.Linear(4 + N_FEATURES, c.width)
+        self.word_proj = nn.Sequential(
+            nn.Linear(3 * c.width, c.width), nn.GELU(), nn.Linear(c.width, c.width)
+        )
         self.ptr_q = nn.Linear(c.width, c.pointer_dim)
         self.ptr_k = nn.Linear(c.width, c.pointer_dim)
         self.ptr_null = nn.Parameter(torch.zeros(c.pointer_dim))
@@ -141,11 +156,29 @@ class GazeVLM(nn.Module):
             f, _ = blk(f, None)
         return self.projector(self.vision_norm(f))
 
-    def _prefix(self, images: Tensor, prompts: Tensor) -> tuple[Tensor, Tensor]:
-        """Embeddings of prompt + image tokens, and the validity mask of each position."""
-        img = self.image_tokens(images)
-        x = torch.cat([self.embed(prompts), img.to(self.embed.weight.dtype)], 1)
-        valid = torch.cat([prompts != PAD, torch.ones(img.shape[:2], dtype=torch.bool)], 1)
+    def word_tokens(self, img: Tensor, words: WordSlots) -> Tensor:
+        """(B, G, W) image tokens + batched word slots -> (B, K, W) word tokens."""
+        c = self.config
+        emb = self.embed(words.ids) + self.word_pos
+        m = (words.ids != PAD).unsqueeze(-1).to(emb.dtype)
+        pooled = (emb * m).sum(2) / m.sum(2).clamp(min=1)
+        b = words.boxes
+        cx, cy = b[..., 0] + b[..., 2] / 2, b[..., 1] + b[..., 3] / 2
+        geo = torch.stack([cx, cy, b[..., 2], b[..., 3]], -1) / c.canvas
+        col = (cx // c.stride).long().clamp(0, c.grid - 1)
+        row = (cy // c.stride).long().clamp(0, c.grid - 1)
+        cell = (row * c.grid + col)[..., None].expand(-1, -1, img.shape[-1])
+        under = img.gather(1, cell)
+        g = self.word_geo(torch.cat([geo, words.feats], -1).to(pooled.dtype))
+        return self.word_proj(torch.cat([pooled, g.to(pooled.dtype), under.to(pooled.dtype)], -1))
+
+    def _prefix(self, images: Tensor, prompts: Tensor, words: WordSlots) -> tuple[Tensor, Tensor]:
+        """Embeddings of prompt + image tokens + word slots, and the validity of each position."""
+        img = self.image_tokens(images).to(self.embed.weight.dtype)
+        wt = self.word_tokens(img, words).to(img.dtype)
+        x = torch.cat([self.embed(prompts), img, wt], 1)
+        ones = torch.ones(img.shape[:2], dtype=torch.bool, device=prompts.device)
+        valid = torch.cat([prompts != PAD, ones, words.valid], 1)
         return x, valid
 
     def _run(
@@ -169,11 +202,15 @@ class GazeVLM(nn.Module):
             new.append(kv)
         return self.norm(x), new
 
-    def _pointer(self, h: Tensor, img_h: Tensor) -> tuple[Tensor, Tensor]:
-        """h (N, W) at <point> positions, img_h (N, G, W) -> logits (N, G+1) and offsets (N, G, 2)."""
+    def _pointer(self, h: Tensor, key_h: Tensor, key_valid: Tensor) -> tuple[Tensor, Tensor]:
+        """h (N, W) at <point> positions, key_h (N, G+K, W) patch and word states, key_valid
+        (N, G+K) -> logits (N, G+K+1) and offsets inside each patch (N, G, 2)."""
         q = self.ptr_q(h)
-        keys = torch.cat([self.ptr_k(img_h), self.ptr_null.expand(h.shape[0], 1, -1)], 1)
+        keys = torch.cat([self.ptr_k(key_h), self.ptr_null.expand(h.shape[0], 1, -1)], 1)
         logits = torch.einsum("nd,ngd->ng", q, keys) / math.sqrt(q.shape[-1])
+        pad = torch.ones(h.shape[0], 1, dtype=torch.bool, device=h.device)
+        logits = logits.float().masked_fill(~torch.cat([key_valid, pad], 1), NEG)
+        img_h = key_h[:, : self.config.grid**2]
         off = torch.sigmoid(self.ptr_off(img_h + h[:, None, :]))
         return logits, off
 
@@ -182,15 +219,16 @@ class GazeVLM(nn.Module):
         self,
         images: Tensor,
         prompts: Tensor,
+        words: WordSlots,
         targets: Tensor,
         ptr_dist: Tensor,
         ptr_cell: Tensor,
         ptr_off: Tensor,
     ) -> tuple[Tensor, dict[str, float]]:
         """targets (B, L) answer ids, <pad> after <eos>; one pointer row per <point> in
-        ``targets`` (row-major order): ptr_dist (N, G+1) soft targets, ptr_cell (N,) the patch of
-        the exact point (-1: none), ptr_off (N, 2) its offset inside that patch in [0, 1]."""
-        x, valid = self._prefix(images, prompts)
+        ``targets`` (row-major order): ptr_dist (N, G+K+1) soft targets, ptr_cell (N,) the patch
+        of the exact point (-1: none), ptr_off (N, 2) its offset inside that patch in [0, 1]."""
+        x, valid = self._prefix(images, prompts, words)
         n_pre = x.shape[1]
         tin = targets.clone()
         tin[tin == PAD] = EOS  # any id: these positions are masked as keys and not scored
@@ -205,11 +243,13 @@ class GazeVLM(nn.Module):
         total = text
         where = targets == POINT
         if where.any():
-            g = self.config.grid**2
+            nk = self.config.keys
             ph = h[:, n_pre:][where]
             rows = where.nonzero()[:, 0]
-            plog, poff = self._pointer(ph, h[rows, n_pre - g : n_pre])
-            ptr = -(ptr_dist * F.log_softmax(plog.float(), -1)).sum(-1).mean()
+            kv = valid[rows, n_pre - nk : n_pre]
+            plog, poff = self._pointer(ph, h[rows, n_pre - nk : n_pre], kv)
+            logp = F.log_softmax(plog, -1).clamp(min=NEG)
+            ptr = -(ptr_dist * logp).sum(-1).mean()
             has = ptr_cell >= 0
             off = torch.zeros((), device=x.device)
             if has.any():
@@ -224,11 +264,13 @@ class GazeVLM(nn.Module):
 
     # --- inference ----------------------------------------------------------------------------
     @torch.no_grad()
-    def generate(self, images: Tensor, prompts: Tensor, max_new: int) -> list[Decoded]:
-        x, valid = self._prefix(images, prompts)
-        n_pre, g = x.shape[1], self.config.grid**2
+    def generate(
+        self, images: Tensor, prompts: Tensor, words: WordSlots, max_new: int
+    ) -> list[Decoded]:
+        x, valid = self._prefix(images, prompts, words)
+        n_pre, nk, g = x.shape[1], self.config.keys, self.config.grid**2
         h, caches = self._run(x, valid)
-        img_h = h[:, n_pre - g :]
+        key_h, key_valid = h[:, n_pre - nk :], valid[:, n_pre - nk :]
         b = x.shape[0]
         out: list[Decoded] = [Decoded([], [], 0.0) for _ in range(b)]
         logps: list[list[float]] = [[] for _ in range(b)]
@@ -247,12 +289,16 @@ class GazeVLM(nn.Module):
             last = hs[:, 0]
             is_pt = (tok == POINT).nonzero().flatten().tolist()
             if is_pt:
-                plog, poff = self._pointer(last[is_pt], img_h[is_pt])
+                plog, poff = self._pointer(last[is_pt], key_h[is_pt], key_valid[is_pt])
                 prob = plog.float().softmax(-1)
                 for j, r in enumerate(is_pt):
-                    cell = int(prob[j, :-1].argmax())
-                    ox, oy = poff[j, cell].float().tolist()
-                    px, py = cell_point(cell, (ox, oy), self.config)
+                    k = int(prob[j, :-1].argmax())
+                    if k < g:
+                        ox, oy = poff[j, k].float().tolist()
+                        px, py = cell_point(k, (ox, oy), self.config)
+                    else:
+                        bx, by, bw, bh = words.boxes[r, k - g].float().tolist()
+                        px, py = bx + bw / 2, by + bh / 2
                     out[r].points.append(PointGuess(px, py, 1.0 - float(prob[j, -1])))
             for r in range(b):
                 if not done[r]:

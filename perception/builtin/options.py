@@ -27,3 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="evaluate and export the latest checkpoint without training further",
     )  # fmt: skip
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument(
+        "--read-only-cached", action="store_true",
+        help="do not run the OCR over unread screenshots; train on the samples already read",
+    )  # fmt: skip

@@ -8,7 +8,11 @@ Contract:
   (1 - P("not in this image")) answers; with no point anywhere, the tile with the best mean
   log-probability does. Points come back in the page's image px, written into the text as
   ``X, Y`` integers (gaze dialect).
-- Timings: ``preprocess_s`` (scaling, cutting, tensors) and ``model_s`` (vision + decoding).
+- Words: each page is read once by the OCR (``perception.builtin.reader``) at CSS scale, unless
+  the ``Page`` brings its words already (training's evaluation uses the cached reads); each tile
+  gets the word slots of its area (``perception.builtin.words``).
+- Timings: ``preprocess_s`` (scaling, cutting, tensors), ``ocr_s`` (reading, cache hits are ~0)
+  and ``model_s`` (vision + decoding).
 
 It knows nothing about Frames, requests or the agent: ``perception.builtin.backend`` adapts it.
 """
@@ -24,9 +28,11 @@ import torch
 from PIL import Image
 
 from perception.builtin.config import ModelConfig
-from perception.builtin.data import Crop, prompt_ids, to_canvas
+from perception.builtin.data import FULL_PROMPT, Crop, compact_prompt, prompt_ids, to_canvas
 from perception.builtin.model import GazeVLM
+from perception.builtin.reader import Word, read_words
 from perception.builtin.tokenizer import PAD, decode_target
+from perception.builtin.words import WordSlots, canvas_slots, slots_to, stack_slots
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,7 @@ class Page:
     image: Image.Image
     scale: float  # image px per CSS px (the device pixel ratio for a full screenshot)
     prompt: str
+    words: Sequence[Word] | None = None  # CSS px; None: read them from the image
 
 
 @dataclass(frozen=True)
@@ -70,10 +77,22 @@ class Predictor:
         owners: list[int] = []
         crops: list[Crop] = []
         images, prompts = [], []
+        slots: list[WordSlots] = []
+        ocr_s = 0.0
         for i, p in enumerate(pages):
             w_css, h_css = p.image.width / p.scale, p.image.height / p.scale
             ids = prompt_ids(p.prompt, c)
             rgb = p.image.convert("RGB")
+            words = p.words
+            if words is None:
+                t_ocr = time.perf_counter()
+                css = rgb
+                if abs(p.scale - 1.0) > 1e-6:
+                    size = (max(1, round(w_css)), max(1, round(h_css)))
+                    css = rgb.resize(size, Image.Resampling.LANCZOS)
+                words = read_words(css)
+                ocr_s += time.perf_counter() - t_ocr
+            full = compact_prompt(p.prompt, FULL_PROMPT)
             for oy in tile_origins(h_css, c.canvas, self.overlap):
                 for ox in tile_origins(w_css, c.canvas, self.overlap):
                     crop = Crop(ox, oy, p.scale)
@@ -81,6 +100,7 @@ class Predictor:
                     crops.append(crop)
                     images.append(to_canvas(rgb, crop, c.canvas))
                     prompts.append(ids)
+                    slots.append(canvas_slots(words, (ox, oy), full, c))
         t1 = time.perf_counter()
         decoded = []
         dev = next(self.model.parameters()).device
@@ -91,10 +111,11 @@ class Predictor:
             for r, ids in enumerate(chunk):
                 pt[r, width - len(ids) :] = torch.tensor(ids)
             imgs = torch.stack(images[s : s + self.max_batch])
+            ws = slots_to(stack_slots(slots[s : s + self.max_batch]), dev)
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=self.bf16):
-                decoded.extend(self.model.generate(imgs.to(dev), pt.to(dev), max_new))
+                decoded.extend(self.model.generate(imgs.to(dev), pt.to(dev), ws, max_new))
         t2 = time.perf_counter()
-        self.timings = {"preprocess_s": t1 - t0, "model_s": t2 - t1}
+        self.timings = {"preprocess_s": t1 - t0 - ocr_s, "ocr_s": ocr_s, "model_s": t2 - t1}
         out = []
         for i, p in enumerate(pages):
             mine = [k for k, o in enumerate(owners) if o == i]
@@ -111,7 +132,7 @@ class Predictor:
                     points=pts,
                     confidence=d.points[0].confidence if d.points else 0.0,
                     tiles=len(mine),
-                    prompt_tokens=len(prompts[best]) + c.grid**2,
+                    prompt_tokens=len(prompts[best]) + c.keys,
                     completion_tokens=len(d.ids),
                 )
             )

@@ -8,7 +8,9 @@ Contract:
   (a 2-page dataset and a few steps of a miniature model: the whole pipeline in seconds, for the
   tests) and ``full`` (the shipped model). The config is written to ``OUT/train_config.json``.
 - Data: ``tasks.synth`` generates the train and held-out splits into ``data`` unless they are there
-  already (a subprocess, so Chromium lives and dies outside the trainer).
+  already (a subprocess, so Chromium lives and dies outside the trainer); then every screenshot is
+  read once by the OCR into ``words.jsonl`` beside its shard (``perception.builtin.ocr_cache``,
+  resumable), so training sees the words the agent will see.
 - Stage 1 trains on alignment samples (locate text/elements, boxes, reading); stage 2 on
   demonstrations mixed with alignment (``demo_mix``). Batches are drawn from a RNG seeded by the
   step number, so a resumed run sees exactly the batches an uninterrupted one would.
@@ -34,7 +36,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
@@ -45,10 +47,13 @@ from perception.builtin import curves
 from perception.builtin.config import ModelConfig
 from perception.builtin.data import Example, collate, make_example
 from perception.builtin.model import GazeVLM
+from perception.builtin.ocr_cache import ensure_words, load_words
 from perception.builtin.options import PRESET_NAMES, add_arguments
 from perception.builtin.predict import Page, Predictor
+from perception.builtin.reader import Word
 from perception.builtin.tokenizer import encode_target
 from perception.builtin.weights import MAX_BYTES, export
+from perception.builtin.words import slots_to
 
 if TYPE_CHECKING:
     from tasks.synth.shards import LoadedSample
@@ -57,6 +62,12 @@ LOG_FORMAT = "gaze-builtin-log/1"
 # Settings a resumed run may change: they decide when to look at the model, not what it learns.
 MAY_CHANGE = frozenset({"eval_every", "eval_samples", "ckpt_every"})
 err = Console(stderr=True, soft_wrap=True)
+_COLUMNS = (
+    TextColumn("{task.description}"),
+    BarColumn(),
+    MofNCompleteColumn(),
+    TimeElapsedColumn(),
+)
 
 
 class TrainConfig(BaseModel):
@@ -98,6 +109,8 @@ PRESETS: dict[str, TrainConfig] = {
             pointer_dim=16,
             max_prompt_bytes=48,
             max_target_tokens=40,
+            max_words=8,
+            word_bytes=8,
         ),
         train_pages=2,
         heldout_pages=1,
@@ -138,6 +151,27 @@ def ensure_data(cfg: TrainConfig, data: Path) -> None:
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
 
 
+Words = dict[str, list[Word]]  # image path -> OCR words (CSS px)
+
+
+def shard_dirs(data: Path) -> list[Path]:
+    return sorted(p.parent for p in data.rglob("samples.jsonl"))
+
+
+def ensure_ocr(data: Path, *, read: bool = True) -> Words:
+    """Read the screenshots no ``words.jsonl`` covers yet (unless ``read`` is False); return
+    every shard's words."""
+    words: Words = {}
+    for shard in shard_dirs(data):
+        if read:
+            with Progress(*_COLUMNS, console=err, transient=True) as bar:
+                task = bar.add_task(f"reading {shard.name}", total=None)
+                ensure_words(shard, lambda i, t, k=task: bar.update(k, completed=i, total=t))  # type: ignore[misc]
+        for rel, ws in load_words(shard).items():
+            words[str(shard / rel)] = ws
+    return words
+
+
 def load_pool(data: Path, split: str, cfg: ModelConfig) -> list[LoadedSample]:
     from tasks.synth.shards import iter_samples
 
@@ -149,22 +183,36 @@ def load_pool(data: Path, split: str, cfg: ModelConfig) -> list[LoadedSample]:
 
 
 def draw_batch(
-    cfg: TrainConfig, step: int, align: Sequence[LoadedSample], demo: Sequence[LoadedSample]
-) -> dict[str, torch.Tensor]:
+    cfg: TrainConfig,
+    step: int,
+    align: Sequence[LoadedSample],
+    demo: Sequence[LoadedSample],
+    words: Words,
+) -> dict[str, Any]:
     rng = random.Random(cfg.seed * 1_000_003 + step)
     exs: list[Example] = []
     while len(exs) < cfg.batch:
         use_demo = bool(demo) and step >= cfg.stage1_steps and rng.random() < cfg.demo_mix
         pool = demo if use_demo or not align else align
         s = rng.choice(pool)
-        ex = make_example(s.sample, s.image_path, cfg.model, rng, negative_rate=cfg.negative_rate)
+        ex = make_example(
+            s.sample,
+            s.image_path,
+            cfg.model,
+            rng,
+            words=words.get(str(s.image_path), ()),
+            negative_rate=cfg.negative_rate,
+        )
         if ex is not None:
             exs.append(ex)
     return collate(exs, cfg.model)
 
 
-def evaluate(model: GazeVLM, samples: Sequence[LoadedSample], n: int) -> dict[str, float]:
-    """Inference-path scores on the first ``n`` held-out samples (a fixed, seeded subset)."""
+def evaluate(
+    model: GazeVLM, samples: Sequence[LoadedSample], n: int, words: Words | None = None
+) -> dict[str, float]:
+    """Inference-path scores on ``n`` held-out samples (a fixed, seeded subset). ``words``: the
+    cached OCR reads (None: the predictor reads each screenshot itself)."""
     from PIL import Image
 
     from perception.parsers import parse
@@ -179,7 +227,9 @@ def evaluate(model: GazeVLM, samples: Sequence[LoadedSample], n: int) -> dict[st
         smp = s.sample
         with Image.open(s.image_path) as img:
             img.load()
-            out = pred.predict([Page(img, smp.frame.image_w / smp.frame.region_w, smp.prompt)])[0]
+            seen = None if words is None else words.get(str(s.image_path), [])
+            scale = smp.frame.image_w / smp.frame.region_w
+            out = pred.predict([Page(img, scale, smp.prompt, seen)])[0]
         is_click = smp.target_box is not None and len(encode_target(smp.target).points) == 1
         if is_click:
             clicks += 1
@@ -232,10 +282,12 @@ def run(
     *,
     stop_after: int | None = None,
     export_now: bool = False,
+    read_all: bool = True,
 ) -> dict[str, float]:
     """Train (or resume) into ``out``; returns the step and export size. ``stop_after`` ends the
     run early after that many steps in total (a checkpoint is written), as an interruption would;
-    ``export_now`` evaluates and exports the checkpoint as it is, without training."""
+    ``export_now`` evaluates and exports the checkpoint as it is, without training;
+    ``read_all=False`` trains only on samples whose screenshots the OCR has read already."""
     out.mkdir(parents=True, exist_ok=True)
     cfg_path, ckpt = out / "train_config.json", out / "checkpoint.pt"
     if cfg_path.is_file():
@@ -249,7 +301,12 @@ def run(
             )
     cfg_path.write_text(cfg.model_dump_json(indent=2) + "\n", encoding="utf-8")
     ensure_data(cfg, data)
+    words = ensure_ocr(data, read=read_all)
     align_all = load_pool(data, "train", cfg.model)
+    if not read_all:
+        unread = sum(str(s.image_path) not in words for s in align_all)
+        align_all = [s for s in align_all if str(s.image_path) in words]
+        err.print(f"training on {len(align_all)} read samples ({unread} unread left out)")
     align = [s for s in align_all if s.sample.kind == "alignment"]
     demo = [s for s in align_all if s.sample.kind == "demo"]
     heldout = load_pool(data, "heldout", cfg.model)
@@ -274,21 +331,18 @@ def run(
         log.flush()
 
     step = start
-    cols = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
     try:
-        with Progress(*cols, console=err, transient=False) as bar:
+        with Progress(*_COLUMNS, console=err, transient=False) as bar:
             task = bar.add_task("train", total=cfg.steps, completed=start)
             while step < end:
                 model.train()
                 t0 = time.perf_counter()
                 for g in opt.param_groups:
                     g["lr"] = _lr(cfg, step)
-                batch = {k: v.to(dev) for k, v in draw_batch(cfg, step, align, demo).items()}
+                batch: dict[str, Any] = {
+                    k: slots_to(v, dev) if k == "words" else v.to(dev)
+                    for k, v in draw_batch(cfg, step, align, demo, words).items()
+                }
                 with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cfg.bf16):
                     loss, parts = model.loss(**batch)
                 opt.zero_grad(set_to_none=True)
@@ -307,7 +361,7 @@ def run(
                 if step % cfg.ckpt_every == 0:
                     _save(ckpt, model, opt, step, cfg)
                 if cfg.eval_samples and (step % cfg.eval_every == 0 or step == cfg.steps):
-                    scores = evaluate(model, heldout, cfg.eval_samples)
+                    scores = evaluate(model, heldout, cfg.eval_samples, words)
                     write({"step": step, "eval": scores})
                     curves.write(out / "log.jsonl", out / "curves.html")
     except KeyboardInterrupt:
@@ -320,7 +374,7 @@ def run(
     curves.write(out / "log.jsonl", out / "curves.html")
     result: dict[str, float] = {"step": float(step)}
     if export_now:
-        scores = evaluate(model, heldout, cfg.eval_samples)
+        scores = evaluate(model, heldout, cfg.eval_samples, words)
         result |= {k: v for k, v in scores.items()}
         with (out / "log.jsonl").open("a", encoding="utf-8") as f:
             f.write(json.dumps({"format": LOG_FORMAT, "step": step, "eval": scores}) + "\n")
@@ -361,7 +415,9 @@ def main_args(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     data = args.data or args.out / "data"
     try:
-        result = run(cfg, args.out, data, export_now=args.export_now)
+        result = run(
+            cfg, args.out, data, export_now=args.export_now, read_all=not args.read_only_cached
+        )
     except KeyboardInterrupt:
         err.print("interrupted: the checkpoint is saved; the same command resumes", markup=False)
         return 130

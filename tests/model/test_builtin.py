@@ -19,6 +19,7 @@ from perception.builtin.model import GazeVLM, cell_point
 from perception.builtin.tokenizer import POINT, decode_target, encode_target
 from perception.builtin.train import PRESETS, run
 from perception.builtin.weights import MAX_BYTES, WeightsError, export, load
+from perception.builtin.words import canvas_slots
 from perception.frames import Frame
 from perception.model import Message, ModelError, ModelImage, ModelRequest
 from perception.parsers import parse
@@ -74,9 +75,16 @@ def _examples(n: int, seed: int = 0) -> list[Example]:
         enc = encode_target(f"click({x + w // 2}, {y + h // 2})")
         d, c, o = pointer_label(enc.points[0], (x, y, w, h), TINY)
         image = to_canvas(img, Crop(0, 0, 1.0), TINY.canvas)
+        goal = "Goal: click the red box"
         out.append(
             Example(
-                image, prompt_ids("Goal: click the red box", TINY), list(enc.ids), [d], [c], [o]
+                image,
+                prompt_ids(goal, TINY),
+                canvas_slots([], (0, 0), goal, TINY),
+                list(enc.ids),
+                [d],
+                [c],
+                [o],
             )
         )
     return out
@@ -105,7 +113,7 @@ def trained() -> GazeVLM:
 def test_overfits_a_tiny_batch_text_and_pointer(trained: GazeVLM) -> None:
     exs = _examples(8)
     batch = collate(exs, TINY)
-    out = trained.generate(batch["images"], batch["prompts"], 20)
+    out = trained.generate(batch["images"], batch["prompts"], batch["words"], 20)
     hits = 0
     for ex, dec in zip(exs, out, strict=True):
         assert decode_target(dec.ids, [(0, 0)] * len(dec.points)) == "click(0, 0)"

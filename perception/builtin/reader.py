@@ -1,0 +1,141 @@
+"""The built-in model's reading aid: words and their boxes, read from pixels by a pretrained OCR.
+
+Contract:
+- ``read_words(image)`` returns the ``Word``s drawn in a PIL image (text, box in that image's px,
+  recognition score), top-to-bottom. It only looks at pixels: PP-OCRv4 detection + recognition
+  (ONNX, shipped inside the ``rapidocr-onnxruntime`` package, installed by ``make setup``) reads text
+  lines, and each line is cut into words at spaces using the recogniser's per-character boxes.
+- Results are cached by image content (an LRU of 64): an agent that sees the same screen twice, or
+  tiles one screenshot, reads it once.
+- A missing package is ``ReaderUnavailable`` naming the install command; any other OCR failure
+  returns no words (the model can still point at image patches) rather than failing the step.
+
+Why OCR: a 3 M-parameter model trained for an hour on two CPU cores does not learn to read
+(docs/BUILTIN.md, run 2: 13.6% held-out clicks). PP-OCR is one of the registry packages that ship
+pretrained weights, which the issue allows for parts of the built-in model; the model's own layers
+still decide which word (or which patch) the goal refers to.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from PIL import Image
+
+CACHE_SIZE = 64
+MAX_SIDE = 2000  # the detector's input is at most this many px on its long side
+
+
+class ReaderUnavailable(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    x: float  # box in image px
+    y: float
+    w: float
+    h: float
+    score: float
+
+    @property
+    def center(self) -> tuple[float, float]:
+        return self.x + self.w / 2, self.y + self.h / 2
+
+    def to_json(self) -> list[object]:
+        return [self.text, round(self.x, 1), round(self.y, 1), round(self.w, 1), round(self.h, 1),
+                round(self.score, 3)]  # fmt: skip
+
+    @classmethod
+    def from_json(cls, row: list[Any]) -> Word:
+        text, x, y, w, h, score = row
+        return cls(str(text), float(x), float(y), float(w), float(h), float(score))
+
+
+_lock = threading.Lock()
+_engine: Any = None
+_cache: OrderedDict[str, list[Word]] = OrderedDict()
+
+
+def _get_engine() -> Any:
+    global _engine
+    if _engine is None:
+        try:
+            from rapidocr_onnxruntime import RapidOCR
+        except ImportError as e:
+            raise ReaderUnavailable(
+                f"the built-in model reads text with PP-OCR but cannot import it ({e}); "
+                "install it with `pip install rapidocr-onnxruntime==1.4.4` (make setup does)"
+            ) from None
+        _engine = RapidOCR(rec_batch_num=16)
+    return _engine
+
+
+def words_from_line(
+    box: list[list[float]], text: str, char_boxes: tuple[Any, Any] | None, score: float
+) -> list[Word]:
+    """One recognised line -> its words. ``char_boxes`` are rapidocr's per-character (quads,
+    characters), or None: the line is one word. Spaces split words; punctuation stays with its word."""
+    xs = [p[0] for p in box]
+    ys = [p[1] for p in box]
+    line = Word(text.strip(), min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys), score)
+    if not char_boxes or len(char_boxes[0]) != len(char_boxes[1]):
+        return [line] if line.text else []
+    quads, chars = char_boxes[0], char_boxes[1]
+    words: list[Word] = []
+    cur: list[tuple[str, list[list[float]]]] = []
+
+    def flush() -> None:
+        if not cur:
+            return
+        qx = [p[0] for _, q in cur for p in q]
+        x0, x1 = min(qx), max(qx)
+        words.append(Word("".join(c for c, _ in cur), x0, line.y, max(1.0, x1 - x0), line.h, score))
+        cur.clear()
+
+    for ch, quad in zip(chars, quads, strict=True):
+        if ch.isspace():
+            flush()
+        else:
+            cur.append((ch, quad))
+    flush()
+    return words
+
+
+def _read_uncached(image: Image.Image) -> list[Word]:
+    import numpy as np
+
+    engine = _get_engine()
+    rgb = image.convert("RGB")
+    engine.text_det.limit_type = "max"
+    engine.text_det.limit_side_len = min(MAX_SIDE, max(rgb.width, rgb.height, 64))
+    try:
+        result, _ = engine(np.asarray(rgb), use_cls=False, return_word_box=True)
+    except Exception:  # an unreadable image is "no words", not a failed step
+        return []
+    words: list[Word] = []
+    for row in result or []:
+        box, text, score = row[0], str(row[1]), float(row[2])
+        chars = (row[3], row[4]) if len(row) > 4 else None
+        words.extend(words_from_line(box, text, chars, score))
+    words.sort(key=lambda w: (round(w.y / 8), w.x))
+    return words
+
+
+def read_words(image: Image.Image) -> list[Word]:
+    key = hashlib.blake2b(image.tobytes(), digest_size=16).hexdigest() + f"{image.size}"
+    with _lock:
+        hit = _cache.get(key)
+        if hit is not None:
+            _cache.move_to_end(key)
+            return hit
+        words = _read_uncached(image)
+        _cache[key] = words
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+        return words

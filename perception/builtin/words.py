@@ -1,0 +1,182 @@
+"""Words read on a canvas -> the model's word slots: bytes, box, and how each word relates to the goal.
+
+Contract:
+- ``canvas_slots(words, origin, prompt, config)`` takes ``Word``s in page CSS px (from
+  ``perception.builtin.reader``), keeps those whose centre lies on the canvas that starts at
+  ``origin``, and returns ``WordSlots`` of exactly ``config.max_words`` rows (padding rows are
+  invalid): the word's first ``word_bytes`` UTF-8 bytes, its box in canvas px, and ``N_FEATURES``
+  match features against the prompt. When more words than slots are on the canvas, the words that
+  match the goal best are kept (quoted first), then reading order: the same rule in training and
+  at run time.
+- Match features (all in [0, 1]): share of the word's tokens that are goal tokens; share inside a
+  quoted span of the goal; share in the history lines; best character-bigram similarity to a goal
+  token (OCR misreads a letter now and then); share of the word's whole line that is goal tokens
+  (a page that repeats the instruction shows a line of nothing but goal words); the OCR score.
+- Words of one line share their ``y`` and ``h`` (``reader.words_from_line``), which is how lines
+  are recovered here.
+
+They are a bag-of-words inductive bias: which matching word (or no word) to act on is still learned.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from perception.builtin.config import ModelConfig
+from perception.builtin.reader import Word
+from perception.builtin.tokenizer import PAD, encode_text
+
+N_FEATURES = 6
+_TOKEN = re.compile(r"[^\s\"'“”‘’`.,:;!?()\[\]{}<>]+")
+_QUOTED = re.compile(r"[\"“”«»]([^\"“”«»]+)[\"“”«»]|(?<!\w)'([^']+)'(?!\w)")
+_HISTORY = re.compile(r"^\d+\.\s")
+
+
+@dataclass(frozen=True)
+class WordSlots:
+    ids: Tensor  # (K, word_bytes) long, <pad> after the word
+    boxes: Tensor  # (K, 4) x, y, w, h in canvas px
+    feats: Tensor  # (K, N_FEATURES)
+    valid: Tensor  # (K,) bool
+
+
+@dataclass(frozen=True)
+class GoalTokens:
+    goal: frozenset[str]
+    quoted: frozenset[str]
+    history: frozenset[str]
+
+
+def tokens(text: str) -> list[str]:
+    return _TOKEN.findall(text.lower())
+
+
+def goal_tokens(prompt: str) -> GoalTokens:
+    goal_lines: list[str] = []
+    hist_lines: list[str] = []
+    for line in prompt.splitlines():
+        (hist_lines if _HISTORY.match(line.strip()) else goal_lines).append(line)
+    goal = " ".join(goal_lines)
+    quoted = " ".join(a or b for a, b in _QUOTED.findall(goal))
+    return GoalTokens(
+        frozenset(tokens(goal)) - {"goal"},
+        frozenset(tokens(quoted)),
+        frozenset(tokens(" ".join(hist_lines))),
+    )
+
+
+def _bigrams(s: str) -> set[str]:
+    s = f"^{s}$"
+    return {s[i : i + 2] for i in range(len(s) - 1)}
+
+
+@functools.lru_cache(maxsize=65536)
+def _similarity(tok: str, goal: frozenset[str]) -> float:
+    """1 for a goal token, else the best bigram Dice coefficient against one (OCR misreads)."""
+    if tok in goal:
+        return 1.0
+    if len(tok) < 3 or not goal:
+        return 0.0
+    mine = _bigrams(tok)
+    best = 0.0
+    for g in goal:
+        theirs = _bigrams(g)
+        best = max(best, 2 * len(mine & theirs) / (len(mine) + len(theirs)))
+    return best
+
+
+def word_features(word: Word, line_share: float, g: GoalTokens) -> list[float]:
+    toks = tokens(word.text)
+    if not toks:
+        return [0.0, 0.0, 0.0, 0.0, line_share, word.score]
+    n = len(toks)
+    return [
+        sum(t in g.goal for t in toks) / n,
+        sum(t in g.quoted for t in toks) / n,
+        sum(t in g.history for t in toks) / n,
+        max(_similarity(t, g.goal) for t in toks),
+        line_share,
+        word.score,
+    ]
+
+
+def line_shares(words: Sequence[Word], g: GoalTokens) -> list[float]:
+    """Per word: the share of its line's tokens that are goal tokens."""
+    lines: dict[tuple[float, float], list[str]] = defaultdict(list)
+    for w in words:
+        lines[(w.y, w.h)].extend(tokens(w.text))
+    share = {
+        k: (sum(t in g.goal for t in toks) / len(toks) if toks else 0.0)
+        for k, toks in lines.items()
+    }
+    return [share[(w.y, w.h)] for w in words]
+
+
+def _priority(f: list[float]) -> tuple[float, float]:
+    """Sort key when slots run out: quoted words, then goal-like words not in a goal-echo line."""
+    return -f[1], -max(f[0], f[3]) + 0.5 * f[4]
+
+
+def canvas_slots(
+    words: Sequence[Word], origin: tuple[float, float], prompt: str, config: ModelConfig
+) -> WordSlots:
+    k, nb, size = config.max_words, config.word_bytes, config.canvas
+    ox, oy = origin
+    g = goal_tokens(prompt)
+    shares = line_shares(words, g)
+    rows: list[tuple[Word, list[float]]] = []
+    for w, share in zip(words, shares, strict=True):
+        cx, cy = w.center
+        if 0 <= cx - ox < size and 0 <= cy - oy < size:
+            rows.append((w, word_features(w, share, g)))
+    if len(rows) > k:
+        order = sorted(range(len(rows)), key=lambda i: (_priority(rows[i][1]), i))
+        rows = [rows[i] for i in sorted(order[:k])]
+    ids = torch.full((k, nb), PAD, dtype=torch.long)
+    boxes = torch.zeros(k, 4)
+    feats = torch.zeros(k, N_FEATURES)
+    valid = torch.zeros(k, dtype=torch.bool)
+    for i, (w, f) in enumerate(rows):
+        b = encode_text(w.text)[:nb] or [PAD]
+        ids[i, : len(b)] = torch.tensor(b)
+        boxes[i] = torch.tensor([w.x - ox, w.y - oy, w.w, w.h])
+        feats[i] = torch.tensor(f)
+        valid[i] = True
+    return WordSlots(ids, boxes, feats, valid)
+
+
+def echo_goal(
+    words: list[Word], prompt: str, at: tuple[float, float], char_w: float, h: float
+) -> list[Word]:
+    """Training augmentation: the goal's first line drawn as OCR words at ``at`` (a page that
+    repeats its instruction, as MiniWoB++-style task pages do). Only the word list changes."""
+    first = next((ln for ln in prompt.splitlines() if ln.strip()), "")
+    text = first.removeprefix("Goal:").strip()
+    x, y = at
+    out = list(words)
+    for piece in text.split():
+        w = len(piece) * char_w
+        out.append(Word(piece, x, y, w, h, 0.95))
+        x += w + char_w
+    return out
+
+
+def stack_slots(slots: Sequence[WordSlots]) -> WordSlots:
+    """Per-canvas slots -> one batch (B, K, ...)."""
+    return WordSlots(
+        torch.stack([s.ids for s in slots]),
+        torch.stack([s.boxes for s in slots]),
+        torch.stack([s.feats for s in slots]),
+        torch.stack([s.valid for s in slots]),
+    )
+
+
+def slots_to(s: WordSlots, device: torch.device) -> WordSlots:
+    return WordSlots(s.ids.to(device), s.boxes.to(device), s.feats.to(device), s.valid.to(device))

@@ -1,0 +1,160 @@
+"""The built-in model's reading aid: OCR words from pixels, word slots and their goal features, and a
+tiny model that learns to point at the word the goal names.
+
+The OCR is the real PP-OCR (rapidocr-onnxruntime) reading text drawn with the Liberation fonts that
+Debian's chromium package installs; the model is miniature and trained on the spot.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image, ImageDraw, ImageFont
+
+from perception.builtin.data import Crop, Example, collate, pointer_label, prompt_ids, to_canvas
+from perception.builtin.model import GazeVLM
+from perception.builtin.reader import Word, read_words, words_from_line
+from perception.builtin.tokenizer import encode_target
+from perception.builtin.train import PRESETS
+from perception.builtin.words import canvas_slots, echo_goal, goal_tokens, stack_slots
+
+TINY = PRESETS["tiny"].model
+FONT = Path("/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf")
+
+
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    return ImageFont.truetype(str(FONT), size) if FONT.is_file() else ImageFont.load_default(size)
+
+
+def test_a_line_is_cut_into_words_at_spaces() -> None:
+    chars = list("Log in now")
+    quads = [
+        [[i * 6, 10], [i * 6 + 5, 10], [i * 6 + 5, 26], [i * 6, 26]] for i in range(len(chars))
+    ]
+    box = [[0, 8], [60, 8], [60, 28], [0, 28]]
+    words = words_from_line(box, "Log in now", (quads, chars), 0.9)
+    assert [w.text for w in words] == ["Log", "in", "now"]
+    assert words[1].x == 24 and words[1].w == 11  # from the first to the last character's edge
+    assert all(w.y == 8 and w.h == 20 for w in words)  # a line's words share y and h
+    assert [w.text for w in words_from_line(box, " Alone ", None, 0.5)] == ["Alone"]
+
+
+def test_ocr_reads_words_and_where_they_are() -> None:
+    img = Image.new("RGB", (320, 120), "white")
+    d = ImageDraw.Draw(img)
+    d.text((20, 20), "Sign in", fill="black", font=_font(18))
+    d.rectangle((170, 60, 290, 100), fill=(30, 90, 200))
+    d.text((190, 70), "Cancel", fill="white", font=_font(18))
+    words = read_words(img)
+    by_text = {w.text: w for w in words}
+    assert {"Sign", "in", "Cancel"} <= set(by_text), words
+    cx, cy = by_text["Cancel"].center
+    assert 185 <= cx <= 260 and 65 <= cy <= 95
+    cx, cy = by_text["Sign"].center
+    assert 15 <= cx <= 65 and 15 <= cy <= 45
+    assert read_words(img) is words  # the same screen is read once
+
+
+def test_word_features_follow_the_goal() -> None:
+    g = goal_tokens('Goal: Click on the "okay" button.\n1. click(x=3, y=4) -> ok\n2. type("Ann")')
+    assert "okay" in g.quoted and "button" in g.goal and "ann" in g.history and "goal" not in g.goal
+    words = [
+        Word("Click", 0, 0, 30, 14, 0.9),  # a line that repeats the goal
+        Word("on", 32, 0, 12, 14, 0.9),
+        Word("the", 46, 0, 18, 14, 0.9),
+        Word("okay", 10, 40, 30, 14, 0.99),
+        Word("okey", 10, 70, 30, 14, 0.99),  # misread
+        Word("cancel", 60, 40, 40, 14, 0.99),
+        Word("far", 500, 500, 20, 14, 0.99),  # off the canvas
+    ]
+    prompt = 'Goal: Click on the "okay" button.'
+    big = TINY.model_copy(update={"canvas": 224, "max_words": 8})
+    slots = canvas_slots(words, (0, 0), prompt, big)
+    assert int(slots.valid.sum()) == 6
+    f = slots.feats
+    assert f[3].tolist()[:2] == [1.0, 1.0]  # okay: a goal word, quoted
+    assert f[5, 0] == 0 and f[5, 3] < 0.3  # cancel
+    assert 0.3 < f[4, 3] < 1.0  # okey is like okay
+    assert f[0, 4] == 1.0 and f[3, 4] == f[5, 4] == 0.5  # line shares: okay + cancel share a line
+    few = canvas_slots(words, (0, 0), prompt, big.model_copy(update={"max_words": 2}))
+    kept = [int(few.boxes[i, 1]) for i in range(2)]
+    assert 40 in kept  # the matching words are kept when slots run out
+    shifted = canvas_slots(words, (5, 30), prompt, big)
+    assert shifted.boxes[0].tolist() == [5.0, 10.0, 30.0, 14.0]  # okay, now first on the canvas
+    echoed = echo_goal(words, prompt, (0.0, 100.0), 6.0, 14.0)
+    assert [w.text for w in echoed[len(words) :]] == ["Click", "on", "the", '"okay"', "button."]
+
+
+def _word_examples(n: int, seed: int) -> list[Example]:
+    """Three drawn words; the goal quotes one of them; its slot is the answer."""
+    rng = random.Random(seed)
+    vocab = ["ok", "no", "up", "go", "yes", "hat", "sun", "map"]
+    out = []
+    for _ in range(n):
+        picked = rng.sample(vocab, 3)
+        img = Image.new("RGB", (TINY.canvas, TINY.canvas), "white")
+        d = ImageDraw.Draw(img)
+        words = []
+        ys = rng.sample([2, 22, 42], 3)
+        for text, y in zip(picked, ys, strict=True):
+            x = rng.randint(0, 30)
+            d.text((x, y), text, fill="black", font=_font(12))
+            words.append(Word(text, x, y, 6 * len(text), 14, 0.99))
+        target = words[rng.randrange(3)]
+        goal = f'Goal: click "{target.text}"'
+        cx, cy = target.center
+        slots = canvas_slots(words, (0, 0), goal, TINY)
+        enc = encode_target(f"click({round(cx)}, {round(cy)})")
+        dist, cell, off = pointer_label(enc.points[0], (target.x, target.y, target.w, target.h),
+                                        TINY, slots)  # fmt: skip
+        out.append(
+            Example(
+                to_canvas(img, Crop(0, 0, 1.0), TINY.canvas),
+                prompt_ids(goal, TINY),
+                slots,
+                list(enc.ids),
+                [dist],
+                [cell],
+                [off],
+            )
+        )
+    return out
+
+
+def test_pointer_label_covers_the_words_inside_the_target() -> None:
+    (ex,) = _word_examples(1, seed=3)
+    dist = ex.ptr_dist[0]
+    g = TINY.grid**2
+    chosen = (dist[g:-1] > 0).nonzero().flatten().tolist()
+    assert len(chosen) == 1 and dist.sum() == pytest.approx(1.0)
+
+
+def test_a_tiny_model_learns_to_point_at_the_named_word() -> None:
+    torch.manual_seed(0)
+    model = GazeVLM(TINY)
+    opt = torch.optim.AdamW(model.parameters(), lr=5e-3)
+    for step in range(120):
+        batch = collate(_word_examples(16, seed=step), TINY)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            loss, _ = model.loss(**batch)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    test = _word_examples(32, seed=10_000)
+    batch = collate(test, TINY)
+    out = model.generate(
+        batch["images"], batch["prompts"], stack_slots([e.words for e in test]), 20
+    )
+    hits = 0
+    for ex, dec in zip(test, out, strict=True):
+        assert dec.points, dec.ids
+        g = TINY.grid**2
+        (k,) = (ex.ptr_dist[0][g:-1] > 0).nonzero().flatten().tolist()
+        bx, by, bw, bh = ex.words.boxes[k].tolist()
+        p = dec.points[0]
+        hits += int(bx <= p.x <= bx + bw and by <= p.y <= by + bh)
+    assert hits >= 28, f"{hits}/32 clicks on the named word"
