@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from perception.builtin.config import ModelConfig
-from perception.builtin.tokenizer import EOS, PAD, POINT, VOCAB_SIZE
+from perception.builtin.tokenizer import EOS, N_BYTES, PAD, POINT, VOCAB_SIZE
 from perception.builtin.words import N_FEATURES, WordSlots
 
 NEG = -1e4  # logit of a padding word slot
@@ -141,9 +141,16 @@ class GazeVLM(nn.Module):
         self.word_proj = nn.Sequential(
             nn.Linear(3 * c.width, c.width), nn.GELU(), nn.Linear(c.width, c.width)
         )
+        self.copy_q = nn.Linear(c.width, c.pointer_dim)
+        self.copy_k = nn.Linear(c.width, c.pointer_dim)
+        self.copy_gate = nn.Linear(c.width, 1)
         self.ptr_q = nn.Linear(c.width, c.pointer_dim)
         self.ptr_k = nn.Linear(c.width, c.pointer_dim)
         self.ptr_null = nn.Parameter(torch.zeros(c.pointer_dim))
+        # a word's match features also vote directly for it (zero at start: learned from data)
+        self.ptr_feat = nn.Linear(N_FEATURES, 1)
+        nn.init.zeros_(self.ptr_feat.weight)
+        nn.init.zeros_(self.ptr_feat.bias)
         self.ptr_off = nn.Sequential(nn.Linear(c.width, c.width), nn.GELU(), nn.Linear(c.width, 2))
 
     # --- pieces -------------------------------------------------------------------------------
@@ -202,15 +209,21 @@ class GazeVLM(nn.Module):
             new.append(kv)
         return self.norm(x), new
 
-    def _pointer(self, h: Tensor, key_h: Tensor, key_valid: Tensor) -> tuple[Tensor, Tensor]:
+    def _pointer(
+        self, h: Tensor, key_h: Tensor, key_valid: Tensor, feats: Tensor
+    ) -> tuple[Tensor, Tensor]:
         """h (N, W) at <point> positions, key_h (N, G+K, W) patch and word states, key_valid
-        (N, G+K) -> logits (N, G+K+1) and offsets inside each patch (N, G, 2)."""
+        (N, G+K), feats (N, K, F) the words' match features -> logits (N, G+K+1) and offsets
+        inside each patch (N, G, 2)."""
+        g = self.config.grid**2
         q = self.ptr_q(h)
         keys = torch.cat([self.ptr_k(key_h), self.ptr_null.expand(h.shape[0], 1, -1)], 1)
-        logits = torch.einsum("nd,ngd->ng", q, keys) / math.sqrt(q.shape[-1])
+        logits = (torch.einsum("nd,ngd->ng", q, keys) / math.sqrt(q.shape[-1])).float()
+        vote = self.ptr_feat(feats.float()).squeeze(-1).float()
+        logits = torch.cat([logits[:, :g], logits[:, g:-1] + vote, logits[:, -1:]], 1)
         pad = torch.ones(h.shape[0], 1, dtype=torch.bool, device=h.device)
-        logits = logits.float().masked_fill(~torch.cat([key_valid, pad], 1), NEG)
-        img_h = key_h[:, : self.config.grid**2]
+        logits = logits.masked_fill(~torch.cat([key_valid, pad], 1), NEG)
+        img_h = key_h[:, :g]
         off = torch.sigmoid(self.ptr_off(img_h + h[:, None, :]))
         return logits, off
 
@@ -235,10 +248,9 @@ class GazeVLM(nn.Module):
         x = torch.cat([x, self.embed(tin)], 1)
         valid = torch.cat([valid, targets != PAD], 1)
         h, _ = self._run(x, valid)
-        logits = self.lm_head(h[:, n_pre - 1 : -1])
-        text = F.cross_entropy(
-            logits.float().reshape(-1, VOCAB_SIZE), targets.reshape(-1), ignore_index=PAD
-        )
+        p = prompts.shape[1]
+        logp = self.next_logp(h[:, n_pre - 1 : -1], h[:, :p], prompts)
+        text = F.nll_loss(logp.reshape(-1, VOCAB_SIZE), targets.reshape(-1), ignore_index=PAD)
         parts = {"text": float(text.detach())}
         total = text
         where = targets == POINT
@@ -247,7 +259,7 @@ class GazeVLM(nn.Module):
             ph = h[:, n_pre:][where]
             rows = where.nonzero()[:, 0]
             kv = valid[rows, n_pre - nk : n_pre]
-            plog, poff = self._pointer(ph, h[rows, n_pre - nk : n_pre], kv)
+            plog, poff = self._pointer(ph, h[rows, n_pre - nk : n_pre], kv, words.feats[rows])
             logp = F.log_softmax(plog, -1).clamp(min=NEG)
             ptr = -(ptr_dist * logp).sum(-1).mean()
             has = ptr_cell >= 0
@@ -262,6 +274,21 @@ class GazeVLM(nn.Module):
     def lm_head(self, h: Tensor) -> Tensor:
         return h @ self.embed.weight.T
 
+    def next_logp(self, h: Tensor, prompt_h: Tensor, prompts: Tensor) -> Tensor:
+        """Log-probabilities of the next token (B, T, V) from states h (B, T, W): the LM head's
+        distribution mixed with a copy distribution over the prompt's bytes (attention from h to
+        the prompt states, ``prompt_h`` (B, P, W)), weighted by a learned gate. Copying is how
+        ``type("tara39")`` gets the user name from the goal byte for byte."""
+        lm = F.softmax(self.lm_head(h).float(), -1)
+        att = torch.einsum("btd,bpd->btp", self.copy_q(h), self.copy_k(prompt_h)).float()
+        att = att / math.sqrt(self.config.pointer_dim)
+        copyable = (prompts < N_BYTES)[:, None, :]
+        att = att.masked_fill(~copyable, NEG).softmax(-1) * copyable
+        ids = prompts.clamp(max=VOCAB_SIZE - 1)[:, None, :].expand(-1, h.shape[1], -1)
+        copy = torch.zeros_like(lm).scatter_add_(2, ids, att)
+        gate = torch.sigmoid(self.copy_gate(h).float())
+        return torch.log((gate * lm + (1 - gate) * copy).clamp(min=1e-9))
+
     # --- inference ----------------------------------------------------------------------------
     @torch.no_grad()
     def generate(
@@ -271,6 +298,7 @@ class GazeVLM(nn.Module):
         n_pre, nk, g = x.shape[1], self.config.keys, self.config.grid**2
         h, caches = self._run(x, valid)
         key_h, key_valid = h[:, n_pre - nk :], valid[:, n_pre - nk :]
+        prompt_h = h[:, : prompts.shape[1]]
         b = x.shape[0]
         out: list[Decoded] = [Decoded([], [], 0.0) for _ in range(b)]
         logps: list[list[float]] = [[] for _ in range(b)]
@@ -279,7 +307,7 @@ class GazeVLM(nn.Module):
         past = valid
         max_new = min(max_new, self.config.max_target_tokens)
         for _ in range(max_new):
-            lp = F.log_softmax(self.lm_head(last).float(), -1)
+            lp = self.next_logp(last[:, None], prompt_h, prompts)[:, 0]
             tok = lp.argmax(-1)
             tok[done] = PAD
             tok_in = torch.where(done, torch.full_like(tok, EOS), tok)
@@ -289,7 +317,9 @@ class GazeVLM(nn.Module):
             last = hs[:, 0]
             is_pt = (tok == POINT).nonzero().flatten().tolist()
             if is_pt:
-                plog, poff = self._pointer(last[is_pt], key_h[is_pt], key_valid[is_pt])
+                plog, poff = self._pointer(
+                    last[is_pt], key_h[is_pt], key_valid[is_pt], words.feats[is_pt]
+                )
                 prob = plog.float().softmax(-1)
                 for j, r in enumerate(is_pt):
                     k = int(prob[j, :-1].argmax())

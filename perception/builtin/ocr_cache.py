@@ -20,7 +20,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from perception.builtin.reader import Word, read_words
+from perception.builtin.reader import Word, read_words, set_threads
 
 WORDS = "words.jsonl"
 
@@ -78,9 +78,17 @@ def ensure_words(shard: Path, progress: Callable[[int, int], None] | None = None
 
 
 def main(argv: list[str] | None = None) -> int:
-    import sys
+    """``python -m perception.builtin.ocr_cache [--threads N] DIR...``: read every shard under
+    each DIR (run one process per shard with ``--threads 1`` to use several cores)."""
+    import argparse
 
-    for root in argv if argv is not None else sys.argv[1:]:
+    p = argparse.ArgumentParser(prog="python -m perception.builtin.ocr_cache")
+    p.add_argument("--threads", type=int, default=None, help="OCR threads (default: all cores)")
+    p.add_argument("dirs", nargs="+", type=Path)
+    args = p.parse_args(argv)
+    if args.threads:
+        set_threads(args.threads)
+    for root in args.dirs:
         for shard in sorted(Path(root).rglob("samples.jsonl")):
             name = str(shard.parent)
             n = ensure_words(

@@ -59,7 +59,14 @@ class Word:
 
 _lock = threading.Lock()
 _engine: Any = None
+_threads = -1  # onnxruntime's default: every core
 _cache: OrderedDict[str, list[Word]] = OrderedDict()
+
+
+def set_threads(n: int) -> None:
+    """CPU threads of the OCR (before its first use); one per process suits a pool of readers."""
+    global _threads, _engine
+    _threads, _engine = n, None
 
 
 def _get_engine() -> Any:
@@ -72,7 +79,7 @@ def _get_engine() -> Any:
                 f"the built-in model reads text with PP-OCR but cannot import it ({e}); "
                 "install it with `pip install rapidocr-onnxruntime==1.4.4` (make setup does)"
             ) from None
-        _engine = RapidOCR(rec_batch_num=16)
+        _engine = RapidOCR(rec_batch_num=16, intra_op_num_threads=_threads)
     return _engine
 
 

@@ -79,15 +79,15 @@ class TrainConfig(BaseModel):
     heldout_pages: int = Field(60, description="pages generated for the held-out split")
     seed: int = 0
     batch: int = 16
-    stage1_steps: int = 2500
-    stage2_steps: int = 1500
+    stage1_steps: int = 1500
+    stage2_steps: int = 2500
     lr: float = 2e-3
     warmup: int = 50
     weight_decay: float = 0.01
     demo_mix: float = Field(0.5, description="share of demonstrations in a stage-2 batch")
     negative_rate: float = Field(0.1, description="crops that miss the target: 'not here'")
     ckpt_every: int = 50
-    eval_every: int = 500
+    eval_every: int = 1000
     eval_samples: int = Field(48, description="held-out samples per evaluation")
     bf16: bool = True
 

@@ -12,6 +12,8 @@ Contract:
 - Each step becomes one sample: (screenshot, goal + earlier steps, next action). The demonstration
   is kept only if the goal's DOM check holds at the end; otherwise ``Demo.failure`` says why and
   no samples are returned.
+- ``plan_demo_goal`` is that planning step on its own, for code that drives the page another way
+  (``bench/synth_goals.py`` plans the same goal in ``BrowserEnv`` and lets an agent act).
 
 Scrolling moves by 70% of the visible height of what is scrolled, so consecutive screens overlap.
 """
@@ -214,11 +216,20 @@ class _Runner:
         return await self.look()
 
 
-async def _plan(tab: Tab, page: Page, kind: GoalKind, rng: random.Random) -> Goal | None:
+def plan_demo_goal(
+    kind: GoalKind, page: Page, rng: random.Random, candidates: Sequence[Candidate]
+) -> Goal | None:
+    """The goal ``run_demo`` plans on the loaded ``page`` with ``rng`` (the engine seeds it with
+    the page plan's ``sample_seed``). ``candidates`` are what ``CANDIDATES_JS`` returns on the
+    freshly loaded page; only scroll goals read them."""
     if kind != "scroll":
         return plan_goal(kind, page, rng)
-    raw = await tab.evaluate(CANDIDATES_JS)
-    return plan_scroll(page, [Candidate(g, t, s) for g, t, s in raw], rng)
+    return plan_scroll(page, candidates, rng)
+
+
+async def _plan(tab: Tab, page: Page, kind: GoalKind, rng: random.Random) -> Goal | None:
+    raw = await tab.evaluate(CANDIDATES_JS) if kind == "scroll" else []
+    return plan_demo_goal(kind, page, rng, [Candidate(g, t, s) for g, t, s in raw])
 
 
 async def run_demo(tab: Tab, page: Page, kind: GoalKind, rng: random.Random, *, name: str) -> Demo:

@@ -158,3 +158,38 @@ def test_a_tiny_model_learns_to_point_at_the_named_word() -> None:
         p = dec.points[0]
         hits += int(bx <= p.x <= bx + bw and by <= p.y <= by + bh)
     assert hits >= 28, f"{hits}/32 clicks on the named word"
+
+
+def _copy_examples(n: int, seed: int) -> list[Example]:
+    """Goals that name a random string; the answer types it: only copying can get it right."""
+    rng = random.Random(seed)
+    blank = to_canvas(Image.new("RGB", (8, 8), "white"), Crop(0, 0, 1.0), TINY.canvas)
+    out = []
+    for _ in range(n):
+        word = "".join(rng.choice("abcdefghijkmnpqrstuvwxyz23456789") for _ in range(5))
+        goal = f"Goal: enter {word} now"
+        enc = encode_target(f'type("{word}")')
+        slots = canvas_slots([], (0, 0), goal, TINY)
+        out.append(Example(blank, prompt_ids(goal, TINY), slots, list(enc.ids), [], [], []))
+    return out
+
+
+def test_a_tiny_model_learns_to_copy_from_the_goal() -> None:
+    torch.manual_seed(0)
+    model = GazeVLM(TINY)
+    opt = torch.optim.AdamW(model.parameters(), lr=5e-3)
+    for step in range(150):
+        batch = collate(_copy_examples(16, seed=step), TINY)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            loss, _ = model.loss(**batch)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    test = _copy_examples(16, seed=99_999)  # strings never seen in training
+    batch = collate(test, TINY)
+    out = model.generate(batch["images"], batch["prompts"], batch["words"], 20)
+    want = [bytes(i for i in e.target[:-1]).decode() for e in test]
+    got = [bytes(i for i in d.ids if i < 256).decode(errors="replace") for d in out]
+    right = sum(g == w for g, w in zip(got, want, strict=True))
+    assert right >= 12, list(zip(got, want, strict=True))
