@@ -48,6 +48,7 @@ class PointGuess:
     x: float  # canvas px
     y: float
     confidence: float  # 1 - P("not in this image")
+    peak: float = 0.0  # P(the chosen patch or word)
 
 
 @dataclass(frozen=True)
@@ -329,7 +330,8 @@ class GazeVLM(nn.Module):
                     else:
                         bx, by, bw, bh = words.boxes[r, k - g].float().tolist()
                         px, py = bx + bw / 2, by + bh / 2
-                    out[r].points.append(PointGuess(px, py, 1.0 - float(prob[j, -1])))
+                    conf, peak = 1.0 - float(prob[j, -1]), float(prob[j, k])
+                    out[r].points.append(PointGuess(px, py, conf, peak))
             for r in range(b):
                 if not done[r]:
                     out[r].ids.append(int(tok[r]))

@@ -4,9 +4,11 @@ Contract:
 - ``Predictor.predict(pages)`` takes ``Page``s (an image, its image px per CSS px, the prompt) and
   returns one ``Prediction`` per page, in order. Each page is scaled to CSS px and cut into
   canvas-sized tiles overlapping by a quarter canvas (one tile when it fits); every tile of every
-  page runs in one batched greedy decode. The tile whose ``<point>`` has the highest confidence
-  (1 - P("not in this image")) answers; with no point anywhere, the tile with the best mean
-  log-probability does. Points come back in the page's image px, written into the text as
+  page runs in one batched greedy decode. The action comes from the tile whose text has the best
+  mean log-probability; when it is one with a point, the tile (among those writing the same
+  action) whose ``<point>`` is most sure of its spot places it: the highest probability of the
+  chosen patch or word. (1 - P("not here") was tried first and picked wrong tiles twice as
+  often: every tile spreads its mass over some spots.) Points come back in the page's image px, written into the text as
   ``X, Y`` integers (gaze dialect).
 - Words: each page is read once by the OCR (``perception.builtin.reader``) at CSS scale, unless
   the ``Page`` brings its words already (training's evaluation uses the cached reads); each tile
@@ -60,6 +62,12 @@ def tile_origins(extent: float, canvas: int, overlap: int) -> list[float]:
     n = math.ceil((extent - overlap) / (canvas - overlap))
     step = (extent - canvas) / (n - 1)
     return [round(i * step) for i in range(n)]
+
+
+def _verb(ids: Sequence[int]) -> bytes:
+    """The action name an answer starts with (the bytes before its first parenthesis)."""
+    head = bytes(i for i in ids if i < 256)
+    return head.split(b"(", 1)[0]
 
 
 class Predictor:
@@ -119,11 +127,11 @@ class Predictor:
         out = []
         for i, p in enumerate(pages):
             mine = [k for k, o in enumerate(owners) if o == i]
-            with_pt = [k for k in mine if decoded[k].points]
-            if with_pt:
-                best = max(with_pt, key=lambda k: decoded[k].points[0].confidence)
-            else:
-                best = max(mine, key=lambda k: decoded[k].mean_logprob)
+            best = max(mine, key=lambda k: decoded[k].mean_logprob)
+            if decoded[best].points:  # the action is one with a point: which tile places it best
+                verb = _verb(decoded[best].ids)
+                same = [k for k in mine if decoded[k].points and _verb(decoded[k].ids) == verb]
+                best = max(same, key=lambda k: decoded[k].points[0].peak)
             d, crop = decoded[best], crops[best]
             pts = tuple(((g.x + crop.x) * p.scale, (g.y + crop.y) * p.scale) for g in d.points)
             out.append(

@@ -134,6 +134,11 @@ def _read_uncached(image: Image.Image) -> list[Word]:
     return words
 
 
+def clear_cache() -> None:
+    with _lock:
+        _cache.clear()
+
+
 def read_words(image: Image.Image) -> list[Word]:
     key = hashlib.blake2b(image.tobytes(), digest_size=16).hexdigest() + f"{image.size}"
     with _lock:
