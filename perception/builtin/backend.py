@@ -44,7 +44,7 @@ class BuiltinModel:
         if threads:
             torch.set_num_threads(threads)
         self.name = f"builtin:{folder}"
-        self.predictor = Predictor(model)
+        self.predictor = Predictor(model, actions_only=True)
 
     def generate(self, requests: Sequence[ModelRequest]) -> list[Completion]:
         t0 = time.perf_counter()

@@ -27,7 +27,7 @@ class ModelConfig(BaseModel):
     decoder_layers: int = 3
     mlp_ratio: int = 4
     pointer_dim: int = Field(128, description="query/key size of the pointer head")
-    max_prompt_bytes: int = Field(96, description="prompt bytes kept (goal first, then history)")
+    max_prompt_bytes: int = Field(160, description="prompt bytes kept (goal first, then history)")
     max_target_tokens: int = Field(48, description="answer tokens, <eos> included")
     max_words: int = Field(48, description="word slots per canvas (words read by the OCR)")
     word_bytes: int = Field(16, description="bytes of each word the model sees")

@@ -10,11 +10,12 @@ Contract:
   features (a linear map), and the projected image token under its centre, through a small MLP.
   This is the "image" half of the sequence too: the words were read from the pixels by the OCR.
 - ``loss(...)`` returns the summed training loss and its parts: next-token cross-entropy on the
-  answer, the pointer's cross-entropy over patches + word slots + a "not in this image" slot (soft
-  targets: every patch and every word whose centre lies in the target box), and the sub-patch
-  offset (L1).
-- ``generate(images, prompts, words, max_new)`` decodes greedily with a KV cache, all rows in
-  lockstep, and returns per row the answer ids, one ``PointGuess`` per emitted ``<point>`` (canvas
+  answer, the pointer's -log of the probability it puts on the target's slots (every patch and
+  every word whose centre lies in the target box, or the "not in this image" slot: any of them is
+  a hit, so the model may put all its mass on the word "Submit" rather than spread it over the
+  button), and the sub-patch offset (L1).
+- ``generate(images, prompts, words, max_new, grammar)`` decodes greedily with a KV cache (with
+  an ``ActionGrammar``: only tokens that keep the answer one action call), all rows in lockstep, and returns per row the answer ids, one ``PointGuess`` per emitted ``<point>`` (canvas
   px: a patch plus its offset, or a word's centre; confidence = 1 - P(not here)) and the mean
   log-probability of the text tokens.
 
@@ -37,6 +38,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from perception.builtin.config import ModelConfig
+from perception.builtin.grammar import ActionGrammar
 from perception.builtin.tokenizer import EOS, N_BYTES, PAD, POINT, VOCAB_SIZE
 from perception.builtin.words import N_FEATURES, WordSlots
 
@@ -261,8 +263,9 @@ class GazeVLM(nn.Module):
             rows = where.nonzero()[:, 0]
             kv = valid[rows, n_pre - nk : n_pre]
             plog, poff = self._pointer(ph, h[rows, n_pre - nk : n_pre], kv, words.feats[rows])
-            logp = F.log_softmax(plog, -1).clamp(min=NEG)
-            ptr = -(ptr_dist * logp).sum(-1).mean()
+            # any target slot is a hit: maximise the probability mass on the target's slots
+            logp = F.log_softmax(plog, -1)
+            ptr = -torch.logsumexp(logp.masked_fill(ptr_dist <= 0, NEG), -1).mean()
             has = ptr_cell >= 0
             off = torch.zeros((), device=x.device)
             if has.any():
@@ -293,7 +296,12 @@ class GazeVLM(nn.Module):
     # --- inference ----------------------------------------------------------------------------
     @torch.no_grad()
     def generate(
-        self, images: Tensor, prompts: Tensor, words: WordSlots, max_new: int
+        self,
+        images: Tensor,
+        prompts: Tensor,
+        words: WordSlots,
+        max_new: int,
+        grammar: ActionGrammar | None = None,
     ) -> list[Decoded]:
         x, valid = self._prefix(images, prompts, words)
         n_pre, nk, g = x.shape[1], self.config.keys, self.config.grid**2
@@ -307,9 +315,15 @@ class GazeVLM(nn.Module):
         last = h[:, -1]
         past = valid
         max_new = min(max_new, self.config.max_target_tokens)
+        states = [grammar.start() for _ in range(b)] if grammar else []
         for _ in range(max_new):
             lp = self.next_logp(last[:, None], prompt_h, prompts)[:, 0]
-            tok = lp.argmax(-1)
+            if grammar:
+                allowed = torch.stack([grammar.allowed(st) for st in states]).to(lp.device)
+                tok = lp.masked_fill(~allowed, -math.inf).argmax(-1)
+                states = [grammar.advance(st, int(t)) for st, t in zip(states, tok, strict=True)]
+            else:
+                tok = lp.argmax(-1)
             tok[done] = PAD
             tok_in = torch.where(done, torch.full_like(tok, EOS), tok)
             step_valid = ~done[:, None]

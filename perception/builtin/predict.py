@@ -13,6 +13,8 @@ Contract:
 - Words: each page is read once by the OCR (``perception.builtin.reader``) at CSS scale, unless
   the ``Page`` brings its words already (training's evaluation uses the cached reads); each tile
   gets the word slots of its area (``perception.builtin.words``).
+- ``actions_only=True`` (the agent's backend) decodes under ``grammar.ActionGrammar``: every
+  answer is one call of a gaze-dialect action. Alignment questions are decoded freely.
 - Timings: ``preprocess_s`` (scaling, cutting, tensors), ``ocr_s`` (reading, cache hits are ~0)
   and ``model_s`` (vision + decoding).
 
@@ -31,10 +33,12 @@ from PIL import Image
 
 from perception.builtin.config import ModelConfig
 from perception.builtin.data import FULL_PROMPT, Crop, compact_prompt, prompt_ids, to_canvas
+from perception.builtin.grammar import ActionGrammar
 from perception.builtin.model import GazeVLM
 from perception.builtin.reader import Word, read_words
 from perception.builtin.tokenizer import PAD, decode_target
 from perception.builtin.words import WordSlots, canvas_slots, slots_to, stack_slots
+from perception.parsers import dialect_actions
 
 
 @dataclass(frozen=True)
@@ -71,13 +75,21 @@ def _verb(ids: Sequence[int]) -> bytes:
 
 
 class Predictor:
-    def __init__(self, model: GazeVLM, *, max_batch: int = 32, bf16: bool = True) -> None:
+    def __init__(
+        self,
+        model: GazeVLM,
+        *,
+        max_batch: int = 32,
+        bf16: bool = True,
+        actions_only: bool = False,
+    ) -> None:
         self.model = model.eval()
         self.config: ModelConfig = model.config
         self.overlap = model.config.canvas // 4
         self.max_batch = max_batch
         self.bf16 = bf16
         self.timings: dict[str, float] = {}
+        self.grammar = ActionGrammar(dialect_actions("gaze")) if actions_only else None
 
     def predict(self, pages: Sequence[Page], max_new: int = 48) -> list[Prediction]:
         t0 = time.perf_counter()
@@ -121,7 +133,9 @@ class Predictor:
             imgs = torch.stack(images[s : s + self.max_batch])
             ws = slots_to(stack_slots(slots[s : s + self.max_batch]), dev)
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=self.bf16):
-                decoded.extend(self.model.generate(imgs.to(dev), pt.to(dev), ws, max_new))
+                decoded.extend(
+                    self.model.generate(imgs.to(dev), pt.to(dev), ws, max_new, self.grammar)
+                )
         t2 = time.perf_counter()
         self.timings = {"preprocess_s": t1 - t0 - ocr_s, "ocr_s": ocr_s, "model_s": t2 - t1}
         out = []

@@ -85,7 +85,7 @@ class TrainConfig(BaseModel):
     warmup: int = 50
     weight_decay: float = 0.01
     demo_mix: float = Field(0.5, description="share of demonstrations in a stage-2 batch")
-    negative_rate: float = Field(0.1, description="crops that miss the target: 'not here'")
+    negative_rate: float = Field(0.15, description="crops that miss the target: 'not here'")
     ckpt_every: int = 50
     eval_every: int = 1000
     eval_samples: int = Field(48, description="held-out samples per evaluation")
@@ -219,7 +219,7 @@ def evaluate(
     from perception.parsers.base import ParseError
 
     picked = random.Random(0).sample(list(samples), min(n, len(samples)))
-    pred = Predictor(model, bf16=True)
+    free, acting = Predictor(model), Predictor(model, actions_only=True)
     hits = clicks = exact = others = 0
     by_kind: dict[str, list[int]] = {"alignment": [0, 0], "demo": [0, 0]}  # hits, clicks
     t0 = time.perf_counter()
@@ -229,6 +229,7 @@ def evaluate(
             img.load()
             seen = None if words is None else words.get(str(s.image_path), [])
             scale = smp.frame.image_w / smp.frame.region_w
+            pred = acting if smp.kind == "demo" else free  # the agent's decoding for demos
             out = pred.predict([Page(img, scale, smp.prompt, seen)])[0]
         is_click = smp.target_box is not None and len(encode_target(smp.target).points) == 1
         if is_click:

@@ -193,3 +193,30 @@ def test_a_tiny_model_learns_to_copy_from_the_goal() -> None:
     got = [bytes(i for i in d.ids if i < 256).decode(errors="replace") for d in out]
     right = sum(g == w for g, w in zip(got, want, strict=True))
     assert right >= 12, list(zip(got, want, strict=True))
+
+
+def test_the_action_grammar_allows_exactly_one_call() -> None:
+    from perception.builtin.grammar import ActionGrammar
+    from perception.builtin.tokenizer import EOS, POINT
+    from perception.parsers import dialect_actions
+
+    g = ActionGrammar(dialect_actions("gaze"))
+
+    def walk(tokens: list[int]) -> object:
+        s = g.start()
+        for t in tokens:
+            assert g.allowed(s)[t], (bytes(x for x in tokens if x < 256), t)
+            s = g.advance(s, t)
+        return s
+
+    first = g.allowed(g.start())
+    assert first[ord("c")] and first[ord("t")] and not first[ord("x")] and not first[EOS]
+    s = walk([*b"click(", POINT, *b")"])
+    assert g.allowed(s).nonzero().flatten().tolist() == [EOS]  # nothing after the call
+    s = walk(list(b'type("a) \\" (b"'))
+    assert not g.allowed(s)[EOS] and g.allowed(s)[POINT]  # still inside the call, quote closed
+    s = walk(list(b'type("a) \\" (b")'))
+    assert g.allowed(s).nonzero().flatten().tolist() == [EOS]
+    inside = walk(list(b'done("'))
+    assert not g.allowed(inside)[POINT]  # no point inside a quoted string
+    assert not g.allowed(walk(list(b"cl")))[ord("x")]
