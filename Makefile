@@ -7,7 +7,7 @@ PIP := $(VENV)/bin/pip
 MODEL ?=
 # installed only when the venv has no torch yet; GPU users: make setup TORCH='torch' (or any spec)
 TORCH ?= torch==2.13.0
-DEMO_TASK ?= demo/login
+DEMO_TASK ?= basics/open_tab
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help

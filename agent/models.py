@@ -38,8 +38,9 @@ HOW_TO_GET_A_MODEL = """Gaze needs a vision-language model to see the page. Give
   --model scripted:FILE              replies from a file (debugging; it does not look at the page)
   --model builtin:FOLDER             Gaze's own small model, exported by `gaze train`
 Weights are never downloaded by Gaze: fetch them with `huggingface-cli download ...` on a machine
-that can, and pass the folder. Gaze's built-in model is used by default once its weights are in
-perception/builtin/weights (`gaze train`, docs/BUILTIN.md); this checkout has none yet."""
+that can, and pass the folder. Without --model, Gaze's built-in model is used: its weights ship in
+perception/builtin/weights (`gaze train` reproduces them, docs/BUILTIN.md), and this checkout
+lacks them."""
 
 
 class ModelSpecError(ValueError):

@@ -13,7 +13,7 @@ from tasks.loader import bundled_suite, discover, load_task
 from tasks.server import SiteServer
 from tasks.spec import TaskSpec
 
-DEMO_FILES = discover([bundled_suite("demo")])
+DEMO_FILES = discover([bundled_suite("demo"), bundled_suite("basics")])
 
 
 def demo_tasks() -> list[TaskSpec]:

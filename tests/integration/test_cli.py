@@ -95,10 +95,10 @@ def test_failed_task_exits_1(tmp_path: Path) -> None:
     assert "FAIL" in r.stdout
 
 
-def test_no_model_says_how_to_get_one() -> None:
-    r = gaze("run", "demo/login")
+def test_a_builtin_folder_without_weights_says_how_to_get_one(tmp_path: Path) -> None:
+    r = gaze("run", "demo/login", "--model", f"builtin:{tmp_path}")
     assert r.returncode == 2
-    assert "--model" in r.stderr and "scripted:" in r.stderr
+    assert "gaze train" in r.stderr and "missing" in r.stderr
 
 
 def test_bad_task_file_names_file_line_and_field(tmp_path: Path) -> None:

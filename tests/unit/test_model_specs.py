@@ -62,9 +62,15 @@ def test_folder_profile_comes_from_name_then_model_type(tmp_path: Path) -> None:
         load_model(str(d))
 
 
-def test_bad_specs_explain_themselves(tmp_path: Path) -> None:
-    with pytest.raises(ModelSpecError, match="--model"):
+def test_no_spec_is_the_shipped_builtin_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    model, prof = load_model(None)
+    assert prof.name == "gaze-builtin" and model.name.startswith("builtin")
+    monkeypatch.setattr("perception.builtin.shipped", lambda folder=None: False)
+    with pytest.raises(ModelSpecError, match="--model"):  # a checkout without the weights
         load_model(None)
+
+
+def test_bad_specs_explain_themselves(tmp_path: Path) -> None:
     with pytest.raises(ModelSpecError, match="not a folder"):
         load_model(str(tmp_path / "nope"))
     with pytest.raises(ModelSpecError, match=r"config\.json"):
