@@ -167,6 +167,14 @@ def _redacted_step(
 def _result(ep: Episode, checks: list[CheckResult], duration_s: float) -> RunResult:
     records = [CheckRecord(check=c.check, passed=c.passed, detail=c.detail) for c in checks]
     success = ep.stop_reason == "done" and bool(records) and all(c.passed for c in records)
+    return episode_result(ep, records, duration_s, success=success)
+
+
+def episode_result(
+    ep: Episode, records: list[CheckRecord], duration_s: float, *, success: bool
+) -> RunResult:
+    """The ``result.json`` of an episode whose success the caller decided (``gaze run``: done and
+    every check passed; benchmarks may score otherwise)."""
     return RunResult(
         success=success,
         stop_reason=ep.stop_reason,

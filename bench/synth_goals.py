@@ -60,7 +60,7 @@ from actions.browser import BrowserEnv
 from actions.environment import BrowserConfig, EnvError, Environment, open_start_page
 from agent.loop import Episode, Interrupted, LoopConfig, run_episode
 from agent.policy import ModelPolicy
-from agent.runner import RunSink, new_run_dir, versions
+from agent.runner import RunSink, episode_result, new_run_dir, versions
 from agent.sweep_summary import wilson
 from agent.trajectory import (
     CheckRecord,
@@ -196,20 +196,8 @@ def check_goal(env: Environment, goal: Goal, answer: str | None) -> list[CheckRe
 
 
 def _result(ep: Episode, checks: list[CheckRecord], duration_s: float) -> RunResult:
-    return RunResult(
-        success=bool(checks) and all(c.passed for c in checks),
-        stop_reason=ep.stop_reason,
-        detail=ep.detail,
-        answer=ep.answer,
-        steps=ep.steps,
-        model_calls=ep.model_calls,
-        goals_completed=ep.goals_completed,
-        checks=checks,
-        duration_s=round(duration_s, 3),
-        model_latency_s=round(ep.model_latency_s, 4),
-        prompt_tokens=ep.prompt_tokens,
-        completion_tokens=ep.completion_tokens,
-        finished_at=now_iso(),
+    return episode_result(
+        ep, checks, duration_s, success=bool(checks) and all(c.passed for c in checks)
     )
 
 

@@ -8,6 +8,7 @@ Debian's chromium package installs; the model is miniature and trained on the sp
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,21 @@ FONT = Path("/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf")
 
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return ImageFont.truetype(str(FONT), size) if FONT.is_file() else ImageFont.load_default(size)
+
+
+def _train(make: Callable[[int, int], list[Example]], steps: int) -> GazeVLM:
+    """A tiny model trained on fresh batches of ``make(16, seed=step)``, in eval mode."""
+    torch.manual_seed(0)
+    model = GazeVLM(TINY)
+    opt = torch.optim.AdamW(model.parameters(), lr=5e-3)
+    for step in range(steps):
+        batch = collate(make(16, step), TINY)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            loss, _ = model.loss(**batch)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return model.eval()
 
 
 def test_a_line_is_cut_into_words_at_spaces() -> None:
@@ -133,17 +149,7 @@ def test_pointer_label_covers_the_words_inside_the_target() -> None:
 
 
 def test_a_tiny_model_learns_to_point_at_the_named_word() -> None:
-    torch.manual_seed(0)
-    model = GazeVLM(TINY)
-    opt = torch.optim.AdamW(model.parameters(), lr=5e-3)
-    for step in range(120):
-        batch = collate(_word_examples(16, seed=step), TINY)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            loss, _ = model.loss(**batch)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    model.eval()
+    model = _train(_word_examples, 120)
     test = _word_examples(32, seed=10_000)
     batch = collate(test, TINY)
     out = model.generate(
@@ -175,17 +181,7 @@ def _copy_examples(n: int, seed: int) -> list[Example]:
 
 
 def test_a_tiny_model_learns_to_copy_from_the_goal() -> None:
-    torch.manual_seed(0)
-    model = GazeVLM(TINY)
-    opt = torch.optim.AdamW(model.parameters(), lr=5e-3)
-    for step in range(150):
-        batch = collate(_copy_examples(16, seed=step), TINY)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            loss, _ = model.loss(**batch)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    model.eval()
+    model = _train(_copy_examples, 150)
     test = _copy_examples(16, seed=99_999)  # strings never seen in training
     batch = collate(test, TINY)
     out = model.generate(batch["images"], batch["prompts"], batch["words"], 20)
