@@ -33,9 +33,9 @@ chromium: $(VENV)/.installed ## make sure a Chromium is installed (system packag
 	         echo "installing Debian's chromium"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	       else echo "installing Playwright's Chromium"; $(PY) -m playwright install chromium; fi; }
 
-demo: setup ## run the demo task in a real browser: make demo MODEL=<model spec>
-	@if [ -z "$(MODEL)" ]; then $(VENV)/bin/gaze run $(DEMO_TASK); exit $$?; fi
-	$(VENV)/bin/gaze run $(DEMO_TASK) --model '$(MODEL)'
+demo: setup ## the built-in model solves a demo task in a real browser (MODEL=<spec> for another model)
+	@if [ -z "$(MODEL)" ]; then $(VENV)/bin/gaze run $(DEMO_TASK); \
+	else $(VENV)/bin/gaze run $(DEMO_TASK) --model '$(MODEL)'; fi
 
 test: setup ## run the whole test suite (unit + real-Chromium integration)
 	HF_HUB_OFFLINE=1 $(PY) -m pytest $(PYTEST_ARGS)
