@@ -39,7 +39,7 @@ from torch import Tensor
 from perception.builtin.config import ModelConfig
 from perception.builtin.reader import Word
 from perception.builtin.tokenizer import BOS, EOS, PAD, PAIR, POINT, SEP, encode_target, encode_text
-from perception.builtin.words import WordSlots, canvas_slots, echo_goal, stack_slots
+from perception.builtin.words import WordSlots, canvas_slots, echo_goal, score_words, stack_slots
 
 _HISTORY = re.compile(r"^\d+\.\s")
 FULL_PROMPT = 4096  # bytes of goal and history the word features look at
@@ -213,7 +213,9 @@ def make_example(
         char_w, h = rng.uniform(5, 8), rng.uniform(12, 20)
         seen = echo_goal(seen, sample.prompt, (ox + rng.uniform(0, 20), oy + rng.uniform(0, 30)),
                          char_w, h)  # fmt: skip
-    slots = canvas_slots(seen, (ox, oy), compact_prompt(prompt_text, FULL_PROMPT), config)
+    slots = canvas_slots(
+        score_words(seen, compact_prompt(prompt_text, FULL_PROMPT)), (ox, oy), config
+    )
     dists, cells, offs = [], [], []
     for px, py in pts_css:
         d, c, o = pointer_label((px - ox, py - oy), box, config, slots)
@@ -224,8 +226,8 @@ def make_example(
 
 
 def collate(examples: Sequence[Example], config: ModelConfig) -> dict[str, Any]:
-    """The keyword arguments of ``GazeVLM.loss``: tensors, and ``words`` as a batched WordSlots."""
-    """Left-pad prompts, right-pad answers; pointer rows in row-major <point> order."""
+    """The keyword arguments of ``GazeVLM.loss``: tensors, and ``words`` as a batched WordSlots.
+    Left-pad prompts, right-pad answers; pointer rows in row-major <point> order."""
     b = len(examples)
     p_len = max(len(e.prompt) for e in examples)
     t_len = max(len(e.target) for e in examples)

@@ -15,9 +15,10 @@ Contract:
   a hit, so the model may put all its mass on the word "Submit" rather than spread it over the
   button), and the sub-patch offset (L1).
 - ``generate(images, prompts, words, max_new, grammar)`` decodes greedily with a KV cache (with
-  an ``ActionGrammar``: only tokens that keep the answer one action call), all rows in lockstep, and returns per row the answer ids, one ``PointGuess`` per emitted ``<point>`` (canvas
-  px: a patch plus its offset, or a word's centre; confidence = 1 - P(not here)) and the mean
-  log-probability of the text tokens.
+  an ``ActionGrammar``: only tokens that keep the answer one action call), all rows in lockstep,
+  and returns per row the answer ids, one ``PointGuess`` per emitted ``<point>`` (canvas px: a
+  patch plus its offset, or a word's centre; confidence = 1 - P(not here), peak = P(the chosen
+  spot)) and the mean log-probability of the text tokens.
 
 Why the image comes after the prompt: the decoder is causal, so image tokens placed after the goal
 attend to its words in every layer; the pointer's keys are those goal-aware image states, which is

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from perception.builtin.reader import Word, read_words, set_threads
+from perception.builtin.reader import Word, read_words, set_threads, to_css
 
 WORDS = "words.jsonl"
 
@@ -28,11 +28,7 @@ WORDS = "words.jsonl"
 def css_image(path: Path, scale: float) -> Image.Image:
     """The screenshot at 1 px per CSS px."""
     with Image.open(path) as im:
-        rgb = im.convert("RGB")
-    if abs(scale - 1.0) > 1e-6:
-        size = (max(1, round(rgb.width / scale)), max(1, round(rgb.height / scale)))
-        rgb = rgb.resize(size, Image.Resampling.LANCZOS)
-    return rgb
+        return to_css(im, scale)
 
 
 def load_words(shard: Path) -> dict[str, list[Word]]:

@@ -8,11 +8,12 @@ Contract:
   mean log-probability; when it is one with a point, the tile (among those writing the same
   action) whose ``<point>`` is most sure of its spot places it: the highest probability of the
   chosen patch or word. (1 - P("not here") was tried first and picked wrong tiles twice as
-  often: every tile spreads its mass over some spots.) Points come back in the page's image px, written into the text as
-  ``X, Y`` integers (gaze dialect).
+  often: every tile spreads its mass over some spots.) Points come back in the page's image px,
+  written into the text as ``X, Y`` integers (gaze dialect).
 - Words: each page is read once by the OCR (``perception.builtin.reader``) at CSS scale, unless
-  the ``Page`` brings its words already (training's evaluation uses the cached reads); each tile
-  gets the word slots of its area (``perception.builtin.words``).
+  the ``Page`` brings its words already (training's evaluation uses the cached reads), and its
+  words are scored against the goal once; each tile gets the word slots of its area
+  (``perception.builtin.words``).
 - ``actions_only=True`` (the agent's backend) decodes under ``grammar.ActionGrammar``: every
   answer is one call of a gaze-dialect action. Alignment questions are decoded freely.
 - Timings: ``preprocess_s`` (scaling, cutting, tensors), ``ocr_s`` (reading, cache hits are ~0)
@@ -35,9 +36,9 @@ from perception.builtin.config import ModelConfig
 from perception.builtin.data import FULL_PROMPT, Crop, compact_prompt, prompt_ids, to_canvas
 from perception.builtin.grammar import ActionGrammar
 from perception.builtin.model import GazeVLM
-from perception.builtin.reader import Word, read_words
-from perception.builtin.tokenizer import PAD, decode_target
-from perception.builtin.words import WordSlots, canvas_slots, slots_to, stack_slots
+from perception.builtin.reader import Word, read_words, to_css
+from perception.builtin.tokenizer import N_BYTES, PAD, decode_target
+from perception.builtin.words import WordSlots, canvas_slots, score_words, slots_to, stack_slots
 from perception.parsers import dialect_actions
 
 
@@ -70,7 +71,7 @@ def tile_origins(extent: float, canvas: int, overlap: int) -> list[float]:
 
 def _verb(ids: Sequence[int]) -> bytes:
     """The action name an answer starts with (the bytes before its first parenthesis)."""
-    head = bytes(i for i in ids if i < 256)
+    head = bytes(i for i in ids if i < N_BYTES)
     return head.split(b"(", 1)[0]
 
 
@@ -106,13 +107,9 @@ class Predictor:
             words = p.words
             if words is None:
                 t_ocr = time.perf_counter()
-                css = rgb
-                if abs(p.scale - 1.0) > 1e-6:
-                    size = (max(1, round(w_css)), max(1, round(h_css)))
-                    css = rgb.resize(size, Image.Resampling.LANCZOS)
-                words = read_words(css)
+                words = read_words(to_css(rgb, p.scale))
                 ocr_s += time.perf_counter() - t_ocr
-            full = compact_prompt(p.prompt, FULL_PROMPT)
+            scored = score_words(words, compact_prompt(p.prompt, FULL_PROMPT))
             for oy in tile_origins(h_css, c.canvas, self.overlap):
                 for ox in tile_origins(w_css, c.canvas, self.overlap):
                     crop = Crop(ox, oy, p.scale)
@@ -120,7 +117,7 @@ class Predictor:
                     crops.append(crop)
                     images.append(to_canvas(rgb, crop, c.canvas))
                     prompts.append(ids)
-                    slots.append(canvas_slots(words, (ox, oy), full, c))
+                    slots.append(canvas_slots(scored, (ox, oy), c))
         t1 = time.perf_counter()
         decoded = []
         dev = next(self.model.parameters()).device

@@ -134,6 +134,15 @@ def _read_uncached(image: Image.Image) -> list[Word]:
     return words
 
 
+def to_css(image: Image.Image, scale: float) -> Image.Image:
+    """An RGB copy at 1 px per CSS px (``scale``: image px per CSS px), which is what is read."""
+    rgb = image.convert("RGB")
+    if abs(scale - 1.0) <= 1e-6:
+        return rgb
+    size = (max(1, round(rgb.width / scale)), max(1, round(rgb.height / scale)))
+    return rgb.resize(size, Image.Resampling.LANCZOS)
+
+
 def clear_cache() -> None:
     with _lock:
         _cache.clear()

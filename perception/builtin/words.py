@@ -1,9 +1,9 @@
 """Words read on a canvas -> the model's word slots: bytes, box, and how each word relates to the goal.
 
 Contract:
-- ``canvas_slots(words, origin, prompt, config)`` takes ``Word``s in page CSS px (from
-  ``perception.builtin.reader``), keeps those whose centre lies on the canvas that starts at
-  ``origin``, and returns ``WordSlots`` of exactly ``config.max_words`` rows (padding rows are
+- ``score_words(words, prompt)`` gives each ``Word`` of a page (CSS px, from
+  ``perception.builtin.reader``) its match features, once per page; ``canvas_slots(scored,
+  origin, config)`` keeps the words whose centre lies on the canvas that starts at ``origin``, and returns ``WordSlots`` of exactly ``config.max_words`` rows (padding rows are
   invalid): the word's first ``word_bytes`` UTF-8 bytes, its box in canvas px, and ``N_FEATURES``
   match features against the prompt. When more words than slots are on the canvas, the words that
   match the goal best are kept (quoted first), then reading order: the same rule in training and
@@ -45,6 +45,9 @@ class WordSlots:
     boxes: Tensor  # (K, 4) x, y, w, h in canvas px
     feats: Tensor  # (K, N_FEATURES)
     valid: Tensor  # (K,) bool
+
+
+Scored = tuple[Word, list[float]]  # a word and its N_FEATURES match features
 
 
 @dataclass(frozen=True)
@@ -124,18 +127,24 @@ def _priority(f: list[float]) -> tuple[float, float]:
     return -f[1], -max(f[0], f[3]) + 0.5 * f[4]
 
 
+def score_words(words: Sequence[Word], prompt: str) -> list[Scored]:
+    """Every word of a page with its match features against ``prompt`` (once per page: the
+    features do not depend on the canvas)."""
+    g = goal_tokens(prompt)
+    return [
+        (w, word_features(w, share, g))
+        for w, share in zip(words, line_shares(words, g), strict=True)
+    ]
+
+
 def canvas_slots(
-    words: Sequence[Word], origin: tuple[float, float], prompt: str, config: ModelConfig
+    scored: Sequence[Scored], origin: tuple[float, float], config: ModelConfig
 ) -> WordSlots:
     k, nb, size = config.max_words, config.word_bytes, config.canvas
     ox, oy = origin
-    g = goal_tokens(prompt)
-    shares = line_shares(words, g)
-    rows: list[tuple[Word, list[float]]] = []
-    for w, share in zip(words, shares, strict=True):
-        cx, cy = w.center
-        if 0 <= cx - ox < size and 0 <= cy - oy < size:
-            rows.append((w, word_features(w, share, g)))
+    rows = [
+        (w, f) for w, f in scored if 0 <= w.center[0] - ox < size and 0 <= w.center[1] - oy < size
+    ]
     if len(rows) > k:
         order = sorted(range(len(rows)), key=lambda i: (_priority(rows[i][1]), i))
         rows = [rows[i] for i in sorted(order[:k])]

@@ -19,7 +19,7 @@ from perception.builtin.model import GazeVLM, cell_point
 from perception.builtin.tokenizer import POINT, decode_target, encode_target
 from perception.builtin.train import PRESETS, run
 from perception.builtin.weights import MAX_BYTES, WeightsError, export, load
-from perception.builtin.words import canvas_slots
+from perception.builtin.words import canvas_slots, score_words
 from perception.frames import Frame
 from perception.model import Message, ModelError, ModelImage, ModelRequest
 from perception.parsers import parse
@@ -80,7 +80,7 @@ def _examples(n: int, seed: int = 0) -> list[Example]:
             Example(
                 image,
                 prompt_ids(goal, TINY),
-                canvas_slots([], (0, 0), goal, TINY),
+                canvas_slots(score_words([], goal), (0, 0), TINY),
                 list(enc.ids),
                 [d],
                 [c],

@@ -20,7 +20,13 @@ from perception.builtin.model import GazeVLM
 from perception.builtin.reader import Word, read_words, words_from_line
 from perception.builtin.tokenizer import encode_target
 from perception.builtin.train import PRESETS
-from perception.builtin.words import canvas_slots, echo_goal, goal_tokens, stack_slots
+from perception.builtin.words import (
+    canvas_slots,
+    echo_goal,
+    goal_tokens,
+    score_words,
+    stack_slots,
+)
 
 TINY = PRESETS["tiny"].model
 FONT = Path("/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf")
@@ -88,17 +94,17 @@ def test_word_features_follow_the_goal() -> None:
     ]
     prompt = 'Goal: Click on the "okay" button.'
     big = TINY.model_copy(update={"canvas": 224, "max_words": 8})
-    slots = canvas_slots(words, (0, 0), prompt, big)
+    slots = canvas_slots(score_words(words, prompt), (0, 0), big)
     assert int(slots.valid.sum()) == 6
     f = slots.feats
     assert f[3].tolist()[:2] == [1.0, 1.0]  # okay: a goal word, quoted
     assert f[5, 0] == 0 and f[5, 3] < 0.3  # cancel
     assert 0.3 < f[4, 3] < 1.0  # okey is like okay
     assert f[0, 4] == 1.0 and f[3, 4] == f[5, 4] == 0.5  # line shares: okay + cancel share a line
-    few = canvas_slots(words, (0, 0), prompt, big.model_copy(update={"max_words": 2}))
+    few = canvas_slots(score_words(words, prompt), (0, 0), big.model_copy(update={"max_words": 2}))
     kept = [int(few.boxes[i, 1]) for i in range(2)]
     assert 40 in kept  # the matching words are kept when slots run out
-    shifted = canvas_slots(words, (5, 30), prompt, big)
+    shifted = canvas_slots(score_words(words, prompt), (5, 30), big)
     assert shifted.boxes[0].tolist() == [5.0, 10.0, 30.0, 14.0]  # okay, now first on the canvas
     echoed = echo_goal(words, prompt, (0.0, 100.0), 6.0, 14.0)
     assert [w.text for w in echoed[len(words) :]] == ["Click", "on", "the", '"okay"', "button."]
@@ -122,7 +128,7 @@ def _word_examples(n: int, seed: int) -> list[Example]:
         target = words[rng.randrange(3)]
         goal = f'Goal: click "{target.text}"'
         cx, cy = target.center
-        slots = canvas_slots(words, (0, 0), goal, TINY)
+        slots = canvas_slots(score_words(words, goal), (0, 0), TINY)
         enc = encode_target(f"click({round(cx)}, {round(cy)})")
         dist, cell, off = pointer_label(enc.points[0], (target.x, target.y, target.w, target.h),
                                         TINY, slots)  # fmt: skip
@@ -175,7 +181,7 @@ def _copy_examples(n: int, seed: int) -> list[Example]:
         word = "".join(rng.choice("abcdefghijkmnpqrstuvwxyz23456789") for _ in range(5))
         goal = f"Goal: enter {word} now"
         enc = encode_target(f'type("{word}")')
-        slots = canvas_slots([], (0, 0), goal, TINY)
+        slots = canvas_slots(score_words([], goal), (0, 0), TINY)
         out.append(Example(blank, prompt_ids(goal, TINY), slots, list(enc.ids), [], [], []))
     return out
 
