@@ -31,6 +31,11 @@ def css_image(path: Path, scale: float) -> Image.Image:
         return to_css(im, scale)
 
 
+def shard_dirs(root: Path) -> list[Path]:
+    """The shard folders (those holding a ``samples.jsonl``) under ``root``, in order."""
+    return sorted(p.parent for p in root.rglob("samples.jsonl"))
+
+
 def load_words(shard: Path) -> dict[str, list[Word]]:
     out: dict[str, list[Word]] = {}
     path = shard / WORDS
@@ -85,13 +90,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         set_threads(args.threads)
     for root in args.dirs:
-        for shard in sorted(Path(root).rglob("samples.jsonl")):
-            name = str(shard.parent)
+        for shard in shard_dirs(root):
             n = ensure_words(
-                shard.parent,
-                lambda i, t, name=name: print(f"\r{name}: {i}/{t}", end="", flush=True),  # type: ignore[misc]
+                shard,
+                lambda i, t, name=shard: print(f"\r{name}: {i}/{t}", end="", flush=True),  # type: ignore[misc]
             )
-            print(f"\n{shard.parent}: read {n} images")
+            print(f"\n{shard}: read {n} images")
     return 0
 
 

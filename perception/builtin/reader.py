@@ -87,7 +87,8 @@ def words_from_line(
     box: list[list[float]], text: str, char_boxes: tuple[Any, Any] | None, score: float
 ) -> list[Word]:
     """One recognised line -> its words. ``char_boxes`` are rapidocr's per-character (quads,
-    characters), or None: the line is one word. Spaces split words; punctuation stays with its word."""
+    characters), or None: the line is one word. Spaces split words; punctuation stays with its
+    word."""
     xs = [p[0] for p in box]
     ys = [p[1] for p in box]
     line = Word(text.strip(), min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys), score)

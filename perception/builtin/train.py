@@ -47,7 +47,7 @@ from perception.builtin import curves
 from perception.builtin.config import ModelConfig
 from perception.builtin.data import Example, collate, make_example
 from perception.builtin.model import GazeVLM
-from perception.builtin.ocr_cache import ensure_words, load_words
+from perception.builtin.ocr_cache import ensure_words, load_words, shard_dirs
 from perception.builtin.options import PRESET_NAMES, add_arguments
 from perception.builtin.predict import Page, Predictor
 from perception.builtin.reader import Word
@@ -152,10 +152,6 @@ def ensure_data(cfg: TrainConfig, data: Path) -> None:
 
 
 Words = dict[str, list[Word]]  # image path -> OCR words (CSS px)
-
-
-def shard_dirs(data: Path) -> list[Path]:
-    return sorted(p.parent for p in data.rglob("samples.jsonl"))
 
 
 def ensure_ocr(data: Path, *, read: bool = True) -> Words:

@@ -3,9 +3,10 @@
 Contract:
 - ``score_words(words, prompt)`` gives each ``Word`` of a page (CSS px, from
   ``perception.builtin.reader``) its match features, once per page; ``canvas_slots(scored,
-  origin, config)`` keeps the words whose centre lies on the canvas that starts at ``origin``, and returns ``WordSlots`` of exactly ``config.max_words`` rows (padding rows are
-  invalid): the word's first ``word_bytes`` UTF-8 bytes, its box in canvas px, and ``N_FEATURES``
-  match features against the prompt. When more words than slots are on the canvas, the words that
+  origin, config)`` keeps the words whose centre lies on the canvas that starts at ``origin``,
+  and returns ``WordSlots`` of exactly ``config.max_words`` rows (padding rows are invalid): the
+  word's first ``word_bytes`` UTF-8 bytes, its box in canvas px, and its ``N_FEATURES`` match
+  features. When more words than slots are on the canvas, the words that
   match the goal best are kept (quoted first), then reading order: the same rule in training and
   at run time.
 - Match features (all in [0, 1]): share of the word's tokens that are goal tokens; share inside a
