@@ -7,6 +7,11 @@ Contract:
 - Shape enforced: a verb from the list and ``(``; then anything (``<point>`` only outside quoted
   strings; quotes and backslash escapes tracked, parentheses counted outside quotes) until the
   call's closing ``)``; then ``<eos>``. ``<eos>`` is not allowed before that.
+- Per verb (``ARITY``): how many points and quoted strings it takes. A call cannot close before
+  it has them (``scroll(`` needs its point and a quoted direction, ``drag(`` two points,
+  ``type(`` its text) and takes none beyond them (``type(`` no point, ``done(`` one answer);
+  a scroll direction is one of up/down/left/right. Verbs not in ``ARITY`` take up to two points
+  and close freely.
 - It only removes answers that could never parse: which action, where and what text stay the
   model's choice. Alignment questions (free-text answers) are decoded without it.
 """
@@ -25,8 +30,38 @@ _QUOTE, _ESC, _OPEN, _CLOSE = ord('"'), ord("\\"), ord("("), ord(")")
 
 
 @dataclass(frozen=True)
+class Arity:
+    points: tuple[int, int]  # fewest and most <point> tokens
+    strings: tuple[int, int] = (0, 0)  # fewest and most quoted strings
+    choices: tuple[bytes, ...] = ()  # when set: what a quoted string may say
+
+
+_POINT1 = Arity((1, 1))
+_TEXT1 = Arity((0, 0), strings=(1, 1))
+ARITY: dict[str, Arity] = {
+    "click": _POINT1,
+    "double_click": _POINT1,
+    "right_click": _POINT1,
+    "hover": _POINT1,
+    "scroll": Arity((1, 1), strings=(1, 1), choices=(b"up", b"down", b"left", b"right")),
+    "drag": Arity((2, 2)),
+    "type": _TEXT1,
+    "key": _TEXT1,
+    "navigate": _TEXT1,
+    "done": Arity((0, 0), strings=(0, 1)),
+    "back": Arity((0, 0)),
+    "wait": Arity((0, 0)),
+}
+_ANY = Arity((0, 2), strings=(0, 9))
+
+
+@dataclass(frozen=True)
 class State:
     head: bytes = b""  # the verb so far (until its "(")
+    arity: Arity = _ANY
+    points: int = 0
+    strings: int = 0
+    text: bytes = b""  # the quoted string so far, for verbs whose strings are choices
     in_args: bool = False
     depth: int = 0
     quoted: bool = False
@@ -51,7 +86,15 @@ class ActionGrammar:
         if s.closed:
             return self._eos
         if s.in_args:
-            return self._args if s.quoted else self._args_point
+            if s.quoted:
+                return self._choice(s) if s.arity.choices else self._args
+            a = s.arity
+            mask = (self._args_point if s.points < a.points[1] else self._args).clone()
+            if s.depth == 1 and (s.points < a.points[0] or s.strings < a.strings[0]):
+                mask[_CLOSE] = False
+            if s.strings >= a.strings[1]:
+                mask[_QUOTE] = False
+            return mask
         mask = torch.zeros(VOCAB_SIZE, dtype=torch.bool)
         n = len(s.head)
         for call in self.calls:
@@ -59,18 +102,36 @@ class ActionGrammar:
                 mask[call[n]] = True
         return mask
 
+    def _choice(self, s: State) -> Tensor:
+        """Inside a quoted string that must be one of the verb's choices."""
+        mask = torch.zeros(VOCAB_SIZE, dtype=torch.bool)
+        n = len(s.text)
+        for c in s.arity.choices:
+            if c.startswith(s.text):
+                mask[c[n] if len(c) > n else _QUOTE] = True
+        return mask
+
     def advance(self, s: State, token: int) -> State:
-        if s.closed or token >= N_BYTES:
+        if s.closed:
+            return s
+        if token == POINT and s.in_args and not s.quoted:
+            return replace(s, points=s.points + 1)
+        if token >= N_BYTES:
             return s
         if not s.in_args:
             head = s.head + bytes([token])
-            return State(head=head, in_args=True, depth=1) if head in self.calls else State(head)
+            if head in self.calls:
+                arity = ARITY.get(head[:-1].decode(), _ANY)
+                return State(head=head, arity=arity, in_args=True, depth=1)
+            return State(head)
         if s.quoted:
             if s.escaped:
                 return replace(s, escaped=False)
             if token == _ESC:
                 return replace(s, escaped=True)
-            return replace(s, quoted=token != _QUOTE)
+            if token == _QUOTE:
+                return replace(s, quoted=False, strings=s.strings + 1, text=b"")
+            return replace(s, text=s.text + bytes([token])) if s.arity.choices else s
         if token == _QUOTE:
             return replace(s, quoted=True)
         if token == _OPEN:

@@ -1,7 +1,8 @@
 """``python -m tasks.synth``: generate training data, and look at what was generated.
 
     python -m tasks.synth generate --out DIR --split train|heldout --pages N --seed S
-                                   [--kinds alignment,demos] [--workers 3] [--fast-png]
+                                   [--kinds alignment,demos] [--goals login,entry,...]
+                                   [--compact-share 0.5] [--workers 3] [--fast-png]
     python -m tasks.synth show DIR [--split SPLIT] [--n 24] [--html FILE]
 
 ``generate`` draws a progress bar on stderr and prints a summary (pages/s, samples/s, bytes on
@@ -22,6 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from tasks.synth.engine import GenConfig, Stats, generate
+from tasks.synth.goals import GOAL_KINDS, GoalKind
 from tasks.synth.render import RenderConfig
 from tasks.synth.samples import SampleKind
 from tasks.synth.shards import DatasetError, iter_samples, read_manifest
@@ -44,6 +46,23 @@ def _kinds(text: str) -> tuple[SampleKind, ...]:
     return tuple(kinds)
 
 
+def _goals(text: str) -> tuple[GoalKind, ...]:
+    names = {n.strip() for n in text.split(",")}
+    bad = sorted(names - set(GOAL_KINDS))
+    if bad:
+        raise argparse.ArgumentTypeError(
+            f"unknown goal kind(s) {', '.join(bad)}; choose from {', '.join(GOAL_KINDS)}"
+        )
+    return tuple(k for k in GOAL_KINDS if k in names)
+
+
+def _share(text: str) -> float:
+    v = float(text)
+    if not 0.0 <= v <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {v}")
+    return v
+
+
 def _positive(text: str) -> int:
     v = int(text)
     if v <= 0:
@@ -62,6 +81,12 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--pages", type=_positive, required=True, help="pages to generate")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--kinds", type=_kinds, default=("alignment", "demo"), help="alignment,demos")
+    g.add_argument(
+        "--goals", type=_goals, default=GOAL_KINDS, help="goal kinds demonstrations draw from"
+    )
+    g.add_argument(
+        "--compact-share", type=_share, default=0.5, help="share of widget-sized screens"
+    )
     g.add_argument("--workers", type=_positive, default=3, help="tabs rendering at once")
     g.add_argument(
         "--per-screen", type=_positive, default=8, help="alignment samples per screenshot"
@@ -90,6 +115,8 @@ def run_generate(a: argparse.Namespace) -> int:
         pages=a.pages,
         seed=a.seed,
         kinds=a.kinds,
+        goals=a.goals,
+        compact_share=a.compact_share,
         per_screen=a.per_screen,
         shard_samples=a.shard_samples,
         render=RenderConfig(workers=a.workers, executable=a.chromium, fast_png=a.fast_png),

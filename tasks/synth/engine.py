@@ -38,7 +38,7 @@ from tasks.synth.samples import PageInfo, Sample, SampleKind, Screen
 from tasks.synth.shards import Manifest, ShardWriter, SplitInfo, write_manifest
 from tasks.synth.vocab import HELDOUT_EVERY, Split, vocab
 
-GENERATOR_VERSION = "1"  # bump whenever the same seed would give different samples
+GENERATOR_VERSION = "2"  # bump whenever the same seed would give different samples
 COMPACT_VIEWPORTS = ((160, 210), (200, 200), (250, 250), (300, 240), (320, 280), (400, 300))
 FULL_VIEWPORTS = ((800, 600), (1024, 768), (1280, 800))
 DPRS = (1.0, 2.0)
@@ -52,6 +52,7 @@ class GenConfig:
     seed: int = 0
     kinds: tuple[SampleKind, ...] = ("alignment", "demo")
     demo_share: float = 0.4  # share of pages that are demonstrations when both kinds are made
+    goals: tuple[GoalKind, ...] = GOAL_KINDS  # the goal kinds demonstrations draw from
     compact_share: float = 0.5  # share of widget-sized screens
     dpr2_share: float = 0.35  # share of pages rendered at device scale factor 2
     per_screen: int = 8  # alignment samples per screenshot
@@ -95,7 +96,7 @@ def plan_page(config: GenConfig, index: int) -> PagePlan:
     require: WidgetKind | None = None
     long = False
     if kind == "demo":
-        chosen = rng.choice(GOAL_KINDS)
+        chosen = rng.choice(config.goals)
         goal, require = chosen, rng.choice(GOAL_WIDGETS[chosen])
         if chosen == "scroll" and rng.random() < 0.5:
             require, long = None, True

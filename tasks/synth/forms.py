@@ -22,6 +22,7 @@ RADIO_GROUPS = (
     ("Payment method", "payments"),
     ("How often?", "frequencies"),
 )
+ENTRY_HINTS = ("Type here", "Your answer", "Text", "Enter text", "…", "Write something")
 _FIELD_TYPES = {"Phone": "tel", "Mobile": "tel", "Website": "url", "Birthday": "text"}
 SEARCH_ICON = (
     '<svg width="1em" height="1em" viewBox="0 0 16 16" aria-hidden="true"><circle cx="6.5" '
@@ -201,6 +202,33 @@ def select(ctx: Ctx) -> Widget:
     )
     slots = {"select": Item(label=label, gid=sgid)}
     return Widget("select", gid, html, slots=slots, items=items, title=label)
+
+
+def entry(ctx: Ctx) -> Widget:
+    """The plainest form: one to three bare text boxes (no label; a hint inside at most) and one
+    button. Demonstrations name the boxes by position ("the second text box")."""
+    gid = ctx.gid()
+    n = ctx.between((1, 2), (1, 3))
+    stacked = ctx.rng.random() < 0.7 or n > 2
+    parts, items = [], []
+    for i in range(n):
+        igid = ctx.gid()
+        hint = ""
+        if ctx.rng.random() < 0.3:
+            hint = f' placeholder="{esc(ctx.rng.choice(ENTRY_HINTS))}"'
+        size = ctx.rng.choice((8, 10, 12)) if ctx.compact else ctx.rng.choice((12, 16, 20, 28))
+        box = f'<input class="input" type="text" name="e{i}" size="{size}" data-gid="{igid}"{hint}>'
+        parts.append(f'<div class="field">{box}</div>' if stacked else box)
+        items.append(Item(label=f"box {i + 1}", gid=igid, name=f"e{i}"))
+    button, submit = _button(ctx, ctx.pick("submit_labels"))
+    inner = (
+        "".join(parts) + button if stacked else f'<div class="row">{"".join(parts)}{button}</div>'
+    )
+    html = (
+        f'<form class="card" data-gid="{gid}" autocomplete="off" novalidate>{inner}'
+        f"{_status(ctx, gid)}</form>"
+    )
+    return Widget("entry", gid, html, slots={"submit": submit}, items=tuple(items))
 
 
 def search(ctx: Ctx) -> Widget:

@@ -26,10 +26,12 @@ from tasks.synth.pages import Item, Page, WidgetKind
 from tasks.synth.vocab import vocab
 
 GoalKind = Literal[
-    "login", "checkboxes", "tabs", "scroll", "dialog", "search", "radios", "menu", "form", "answer"
-]
+    "login", "checkboxes", "tabs", "scroll", "dialog", "search", "radios", "menu", "form", "answer",
+    "entry", "focus", "sequence",
+]  # fmt: skip
 GOAL_KINDS: tuple[GoalKind, ...] = (
     "login", "checkboxes", "tabs", "scroll", "dialog", "search", "radios", "menu", "form", "answer",
+    "entry", "focus", "sequence",
 )  # fmt: skip
 # The widget a goal's page must contain (scroll goals: a scrolling list or a long page).
 GOAL_WIDGETS: dict[GoalKind, tuple[WidgetKind, ...]] = {
@@ -43,6 +45,9 @@ GOAL_WIDGETS: dict[GoalKind, tuple[WidgetKind, ...]] = {
     "menu": ("menu",),
     "form": ("form",),
     "answer": ("table", "cards"),
+    "entry": ("entry",),
+    "focus": ("entry", "form"),
+    "sequence": ("buttons",),
 }
 
 
@@ -83,6 +88,8 @@ class Check:
     pairs: tuple[tuple[str, str], ...] = ()  # ... contains these (name, value) pairs
     only: str | None = None  # ... and no other values under this name
     near: tuple[str, str] | None = None  # (gid, text): the element's row or card shows text
+    focused: str | None = None  # this gid has the keyboard focus
+    sequence: tuple[str, ...] = ()  # these gids were clicked in this order (others in between)
 
     def as_arg(self) -> dict[str, object]:
         return asdict(self)
@@ -107,7 +114,10 @@ CHECK_JS = """(c) => {
     const e = q(c.near[0]), box = e && e.closest('tr, .card');
     if (!box || !box.textContent.includes(c.near[1])) return false;
   }
-  return true;
+  if (c.focused && document.activeElement !== q(c.focused)) return false;
+  let i = 0;
+  for (const g of S.clicks) if (i < c.sequence.length && g === c.sequence[i]) i++;
+  return i === c.sequence.length;
 }"""
 
 
@@ -338,6 +348,94 @@ def _answer(page: Page, rng: random.Random) -> Goal | None:
     )
 
 
+ORDINALS = ("first", "second", "third")
+BOX_NAMES = ("text box", "text field", "input", "textbox", "input field", "box")
+
+
+def _which_box(boxes: Sequence[Item], i: int, rng: random.Random) -> str:
+    """How a person points at bare box ``i`` of ``boxes``: by position when there are several."""
+    name = rng.choice(BOX_NAMES)
+    if len(boxes) == 1:
+        return f"the {name}"
+    if len(boxes) == 2 and rng.random() < 0.3:
+        return f"the {('top', 'bottom')[i]} {name}"
+    return f"the {ORDINALS[i]} {name}"
+
+
+def _entry(page: Page, rng: random.Random) -> Goal | None:
+    w = page.widget("entry")
+    if w is None or not w.items:
+        return None
+    i = rng.randrange(len(w.items))
+    box, submit = w.items[i], w.slots["submit"]
+    v = vocab(page.spec.split)
+    value = rng.choice(rng.choice((v.first_names, v.cities, v.nouns, v.last_names)))
+    if rng.random() < 0.2:
+        value = value.lower()
+    where, val, btn = _which_box(w.items, i, rng), _q(rng, value), _q(rng, submit.label)
+    enter = rng.random() < 0.25
+    if enter:
+        text = rng.choice(
+            (f"Type {val} into {where} and press Enter.", f"Put {val} in {where}, then hit Enter.")
+        )
+    else:
+        text = rng.choice(
+            (
+                f"Type {val} into {where} and click {btn}.",
+                f"Put {val} in {where}, then press {btn}.",
+                f"Write {val} in {where} and submit it with {btn}.",
+                f"Fill {where} with {val} and hit {btn}.",
+            )
+        )
+    intents: list[Intent] = [ClickOn(box.gid), TypeText(value, submit=enter)]
+    if not enter:
+        intents.append(ClickOn(submit.gid))
+    return Goal("entry", text, tuple(intents), Check(form=w.gid, pairs=((box.name, value),)))
+
+
+def _focus(page: Page, rng: random.Random) -> Goal | None:
+    w = page.widget("entry") or page.widget("form")
+    if w is None or not w.items:
+        return None
+    i = rng.randrange(len(w.items))
+    if w.kind == "entry":
+        where = _which_box(w.items, i, rng)
+    else:
+        where = f"the {_q(rng, w.items[i].label)} {rng.choice(('field', 'box', 'input'))}"
+    text = rng.choice(
+        (
+            f"Click inside {where}.",
+            f"Put the cursor in {where}.",
+            f"Give {where} the focus.",
+            f"Select {where} so that you can type in it.",
+        )
+    )
+    gid = w.items[i].gid
+    return Goal("focus", text, (ClickOn(gid),), Check(focused=gid))
+
+
+def _sequence(page: Page, rng: random.Random) -> Goal | None:
+    w = page.widget("buttons")
+    usable = [b for b in w.items if b.on] if w is not None else []
+    if len(usable) < 2:
+        return None
+    n = 3 if len(usable) > 2 and rng.random() < 0.3 else 2
+    order = rng.sample(usable, n)
+    names = [_q(rng, b.label) for b in order]
+    if n == 2:
+        text = rng.choice(
+            (
+                f"Click {names[0]}, then {names[1]}.",
+                f"Press {names[0]} first and {names[1]} after it.",
+                f"Hit {names[0]} and then {names[1]}.",
+            )
+        )
+    else:
+        text = f"Click {names[0]}, then {names[1]}, then {names[2]}."
+    gids = tuple(b.gid for b in order)
+    return Goal("sequence", text, tuple(ClickOn(g) for g in gids), Check(sequence=gids))
+
+
 def plan_goal(kind: GoalKind, page: Page, rng: random.Random) -> Goal | None:
     """A goal of ``kind`` on ``page`` (None if the page lacks what it needs); not for scroll."""
     planners = {
@@ -350,6 +448,9 @@ def plan_goal(kind: GoalKind, page: Page, rng: random.Random) -> Goal | None:
         "menu": _menu,
         "form": _form,
         "answer": _answer,
+        "entry": _entry,
+        "focus": _focus,
+        "sequence": _sequence,
     }
     planner = planners.get(kind)
     return planner(page, rng) if planner is not None else None

@@ -25,10 +25,11 @@ from tasks.synth.widgets import WIDGETS, sentence
 FULL_POOL: tuple[WidgetKind, ...] = (
     "text", "list", "table", "cards", "form", "checkboxes", "radios", "select", "search",
     "tabs", "menu", "buttons", "alert", "toggles", "pager", "scroll_list", "login",
+    "entry",
 )  # fmt: skip
 COMPACT_POOL: tuple[WidgetKind, ...] = (
     "login", "checkboxes", "radios", "select", "search", "tabs", "menu", "buttons", "list",
-    "form", "text", "toggles", "scroll_list", "cards", "table",
+    "form", "text", "toggles", "scroll_list", "cards", "table", "entry",
 )  # fmt: skip
 DIALOG_CHANCE = 0.08
 

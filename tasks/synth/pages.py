@@ -36,6 +36,7 @@ WidgetKind = Literal[
     "radios",
     "select",
     "search",
+    "entry",
     "toggles",
     "tabs",
     "menu",

@@ -318,6 +318,7 @@ WIDGETS: dict[WidgetKind, Callable[[Ctx], Widget]] = {
     "radios": forms.radios,
     "select": forms.select,
     "search": forms.search,
+    "entry": forms.entry,
     "toggles": forms.toggles,
     "tabs": tabs,
     "menu": menu,

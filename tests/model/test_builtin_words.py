@@ -216,9 +216,20 @@ def test_the_action_grammar_allows_exactly_one_call() -> None:
     s = walk([*b"click(", POINT, *b")"])
     assert g.allowed(s).nonzero().flatten().tolist() == [EOS]  # nothing after the call
     s = walk(list(b'type("a) \\" (b"'))
-    assert not g.allowed(s)[EOS] and g.allowed(s)[POINT]  # still inside the call, quote closed
+    assert not g.allowed(s)[EOS] and not g.allowed(s)[POINT]  # quote closed; type takes no point
     s = walk(list(b'type("a) \\" (b")'))
     assert g.allowed(s).nonzero().flatten().tolist() == [EOS]
     inside = walk(list(b'done("'))
     assert not g.allowed(inside)[POINT]  # no point inside a quoted string
     assert not g.allowed(walk(list(b"cl")))[ord("x")]
+    # per-verb arity: scroll needs its point and a quoted direction; drag two points
+    s = walk([*b"scroll(", POINT])
+    assert not g.allowed(s)[ord(")")] and not g.allowed(s)[POINT]
+    s = walk([*b"scroll(", POINT, *b', "d'])
+    assert g.allowed(s).nonzero().flatten().tolist() == [ord("o")]  # up, down, left or right
+    s = walk([*b"scroll(", POINT, *b', "down"'])
+    assert g.allowed(s)[ord(")")] and not g.allowed(s)[ord('"')]  # one direction only
+    assert not g.allowed(walk([*b"drag(", POINT, *b", "]))[ord(")")]
+    assert g.allowed(walk([*b"drag(", POINT, *b", ", POINT]))[ord(")")]
+    assert not g.allowed(walk(list(b"click(")))[ord(")")]
+    assert g.allowed(walk(list(b"done(")))[ord(")")]
