@@ -27,6 +27,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="evaluate and export the latest checkpoint without training further",
     )  # fmt: skip
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate")
+    p.add_argument(
+        "--demo-mix", type=float, default=None, help="share of demonstrations in a stage-2 batch"
+    )
+    p.add_argument(
+        "--init", type=Path, default=None,
+        help="start from these weights (a run's checkpoint.pt or an export folder), not at random",
+    )  # fmt: skip
+    p.add_argument(
+        "--extra-data", type=Path, action="append", default=None, metavar="DIR",
+        help="another dataset folder whose train split joins the pool (repeatable)",
+    )  # fmt: skip
     p.add_argument(
         "--read-only-cached", action="store_true",
         help="do not run the OCR over unread screenshots; train on the samples already read",

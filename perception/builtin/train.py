@@ -20,6 +20,10 @@ Contract:
 - ``OUT/log.jsonl`` gets one line per step (losses, lr, seconds) and per evaluation; ``curves.html``
   draws them. Evaluation runs the inference path (``Predictor``: tiles + pointer confidence) on
   held-out pages: click-inside-target rate, exact-answer rate for the rest, held-out loss.
+- Fine-tuning: ``init`` starts a fresh run from another run's weights (its ``checkpoint.pt`` or
+  an export folder) instead of random ones; ``extra_data`` adds more datasets' train splits to
+  the pool (held-out samples come from ``data``). Both are part of the config, so a resume
+  checks them too.
 - Export writes ``OUT/export`` (``perception.builtin.weights``) and checks the size budget.
 - bf16 autocast on CPU and CUDA; CUDA when available.
 """
@@ -90,6 +94,12 @@ class TrainConfig(BaseModel):
     eval_every: int = 1000
     eval_samples: int = Field(48, description="held-out samples per evaluation")
     bf16: bool = True
+    init: str | None = Field(
+        None, description="start from these weights: a run's checkpoint.pt or an export folder"
+    )
+    extra_data: tuple[str, ...] = Field(
+        (), description="more dataset folders whose train split joins the training pool"
+    )
 
     @property
     def steps(self) -> int:
@@ -166,6 +176,21 @@ def ensure_ocr(data: Path, *, read: bool = True) -> Words:
         for rel, ws in load_words(shard).items():
             words[str(shard / rel)] = ws
     return words
+
+
+def initial_weights(path: Path) -> dict[str, torch.Tensor]:
+    """The model weights in ``path``: a run's ``checkpoint.pt`` or an export folder."""
+    if path.is_dir():
+        from perception.builtin.weights import WeightsError, load
+
+        try:
+            return {k: v.float() for k, v in load(path).state_dict().items()}
+        except WeightsError as e:
+            raise ConfigMismatch(f"--init {path}: {e}") from None
+    if not path.is_file():
+        raise ConfigMismatch(f"--init {path}: no such checkpoint or export folder")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    return dict(state["model"])
 
 
 def load_pool(data: Path, split: str, cfg: ModelConfig) -> list[LoadedSample]:
@@ -298,8 +323,11 @@ def run(
             )
     cfg_path.write_text(cfg.model_dump_json(indent=2) + "\n", encoding="utf-8")
     ensure_data(cfg, data)
-    words = ensure_ocr(data, read=read_all)
-    align_all = load_pool(data, "train", cfg.model)
+    sets = [data, *(Path(d) for d in cfg.extra_data)]
+    words: Words = {}
+    for d in sets:
+        words |= ensure_ocr(d, read=read_all)
+    align_all = [s for d in sets for s in load_pool(d, "train", cfg.model)]
     if not read_all:
         unread = sum(str(s.image_path) not in words for s in align_all)
         align_all = [s for s in align_all if str(s.image_path) in words]
@@ -312,6 +340,12 @@ def run(
     model = GazeVLM(cfg.model).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     start = 0
+    if cfg.init and not ckpt.is_file():
+        try:
+            model.load_state_dict(initial_weights(Path(cfg.init)))
+        except RuntimeError as e:  # another architecture: missing or mis-shaped tensors
+            raise ConfigMismatch(f"--init {cfg.init} is another model config: {e}") from None
+        err.print(f"starting from the weights in {cfg.init}", markup=False)
     if ckpt.is_file():
         state = torch.load(ckpt, map_location=dev, weights_only=True)
         model.load_state_dict(state["model"])
@@ -400,6 +434,10 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
             ("batch", args.batch),
             ("eval_every", args.eval_every),
             ("eval_samples", args.eval_samples),
+            ("lr", args.lr),
+            ("demo_mix", args.demo_mix),
+            ("init", str(args.init) if args.init else None),
+            ("extra_data", tuple(str(d) for d in args.extra_data) if args.extra_data else None),
         )
         if v is not None
     }

@@ -215,3 +215,32 @@ def test_resume_gives_the_same_state(tiny_data: Path, tmp_path: Path) -> None:
     other = cfg.model_copy(update={"seed": 5})
     with pytest.raises(ValueError, match="another config"):
         run(other, tmp_path / "resumed", tiny_data)
+
+
+@pytest.mark.browser
+def test_fine_tune_starts_from_given_weights_and_pools_extra_data(
+    tiny_data: Path, tmp_path: Path
+) -> None:
+    from perception.builtin.train import initial_weights
+
+    base = PRESETS["tiny"].model_copy(
+        update={"eval_samples": 0, "stage1_steps": 2, "stage2_steps": 1}
+    )
+    run(base, tmp_path / "base", tiny_data)
+    start = initial_weights(tmp_path / "base" / "checkpoint.pt")
+    assert initial_weights(tmp_path / "base" / "export").keys() == start.keys()
+    tune = base.model_copy(
+        update={
+            "stage1_steps": 0,
+            "stage2_steps": 0,
+            "init": str(tmp_path / "base" / "checkpoint.pt"),
+            "extra_data": (str(tiny_data),),
+        }
+    )
+    run(tune, tmp_path / "tune", tiny_data)  # zero steps: the saved weights are the initial ones
+    got = torch.load(tmp_path / "tune" / "checkpoint.pt", weights_only=True)["model"]
+    for k, v in start.items():
+        assert torch.equal(v, got[k]), k
+    wrong = tune.model_copy(update={"init": str(tmp_path / "nowhere.pt")})
+    with pytest.raises(ValueError, match="no such checkpoint"):
+        run(wrong, tmp_path / "wrong", tiny_data)
