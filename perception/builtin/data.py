@@ -37,6 +37,7 @@ from PIL import Image
 from torch import Tensor
 
 from perception.builtin.config import ModelConfig
+from perception.builtin.marks import history_clicks, patch_marks
 from perception.builtin.reader import Word
 from perception.builtin.tokenizer import BOS, EOS, PAD, PAIR, POINT, SEP, encode_target, encode_text
 from perception.builtin.words import WordSlots, canvas_slots, echo_goal, score_words, stack_slots
@@ -63,6 +64,7 @@ class Example:
     ptr_dist: list[Tensor]  # per <point>: (G+K+1,) soft target
     ptr_cell: list[int]
     ptr_off: list[tuple[float, float]]
+    marks: Tensor | None = None  # (G, history_marks): earlier clicks (perception.builtin.marks)
 
 
 def compact_prompt(text: str, max_bytes: int) -> str:
@@ -222,7 +224,8 @@ def make_example(
         dists.append(d)
         cells.append(c)
         offs.append(o)
-    return Example(canvas, prompt, slots, list(enc.ids), dists, cells, offs)
+    marks = patch_marks(history_clicks(sample.prompt), (ox, oy), config)
+    return Example(canvas, prompt, slots, list(enc.ids), dists, cells, offs, marks)
 
 
 def collate(examples: Sequence[Example], config: ModelConfig) -> dict[str, Any]:
@@ -250,6 +253,9 @@ def collate(examples: Sequence[Example], config: ModelConfig) -> dict[str, Any]:
         "ptr_off": torch.tensor(
             [o for e in examples for o in e.ptr_off], dtype=torch.float32
         ).reshape(-1, 2),
+        "marks": torch.stack(ms)
+        if (ms := [e.marks for e in examples if e.marks is not None]) and len(ms) == b
+        else None,
     }
 
 

@@ -156,6 +156,12 @@ class GazeVLM(nn.Module):
         nn.init.zeros_(self.ptr_feat.weight)
         nn.init.zeros_(self.ptr_feat.bias)
         self.ptr_off = nn.Sequential(nn.Linear(c.width, c.width), nn.GELU(), nn.Linear(c.width, 2))
+        # where earlier steps clicked (perception.builtin.marks), added to the patch tokens; zero
+        # at start, so weights trained without marks start out unchanged
+        self.mark: nn.Linear | None = None
+        if c.history_marks:
+            self.mark = nn.Linear(c.history_marks, c.width, bias=False)
+            nn.init.zeros_(self.mark.weight)
 
     # --- pieces -------------------------------------------------------------------------------
     def image_tokens(self, images: Tensor) -> Tensor:
@@ -183,9 +189,14 @@ class GazeVLM(nn.Module):
         g = self.word_geo(torch.cat([geo, words.feats], -1).to(pooled.dtype))
         return self.word_proj(torch.cat([pooled, g.to(pooled.dtype), under.to(pooled.dtype)], -1))
 
-    def _prefix(self, images: Tensor, prompts: Tensor, words: WordSlots) -> tuple[Tensor, Tensor]:
-        """Embeddings of prompt + image tokens + word slots, and the validity of each position."""
+    def _prefix(
+        self, images: Tensor, prompts: Tensor, words: WordSlots, marks: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """Embeddings of prompt + image tokens + word slots, and the validity of each position.
+        ``marks`` (B, G, history_marks): earlier clicks on the patch grid (None: none)."""
         img = self.image_tokens(images).to(self.embed.weight.dtype)
+        if self.mark is not None and marks is not None:
+            img = img + self.mark(marks.to(self.mark.weight.dtype)).to(img.dtype)
         wt = self.word_tokens(img, words).to(img.dtype)
         x = torch.cat([self.embed(prompts), img, wt], 1)
         ones = torch.ones(img.shape[:2], dtype=torch.bool, device=prompts.device)
@@ -241,11 +252,12 @@ class GazeVLM(nn.Module):
         ptr_dist: Tensor,
         ptr_cell: Tensor,
         ptr_off: Tensor,
+        marks: Tensor | None = None,
     ) -> tuple[Tensor, dict[str, float]]:
         """targets (B, L) answer ids, <pad> after <eos>; one pointer row per <point> in
         ``targets`` (row-major order): ptr_dist (N, G+K+1) soft targets, ptr_cell (N,) the patch
         of the exact point (-1: none), ptr_off (N, 2) its offset inside that patch in [0, 1]."""
-        x, valid = self._prefix(images, prompts, words)
+        x, valid = self._prefix(images, prompts, words, marks)
         n_pre = x.shape[1]
         tin = targets.clone()
         tin[tin == PAD] = EOS  # any id: these positions are masked as keys and not scored
@@ -303,8 +315,9 @@ class GazeVLM(nn.Module):
         words: WordSlots,
         max_new: int,
         grammar: ActionGrammar | None = None,
+        marks: Tensor | None = None,
     ) -> list[Decoded]:
-        x, valid = self._prefix(images, prompts, words)
+        x, valid = self._prefix(images, prompts, words, marks)
         n_pre, nk, g = x.shape[1], self.config.keys, self.config.grid**2
         h, caches = self._run(x, valid)
         key_h, key_valid = h[:, n_pre - nk :], valid[:, n_pre - nk :]

@@ -31,10 +31,12 @@ from dataclasses import dataclass
 
 import torch
 from PIL import Image
+from torch import Tensor
 
 from perception.builtin.config import ModelConfig
 from perception.builtin.data import FULL_PROMPT, Crop, compact_prompt, prompt_ids, to_canvas
 from perception.builtin.grammar import ActionGrammar
+from perception.builtin.marks import history_clicks, patch_marks
 from perception.builtin.model import GazeVLM
 from perception.builtin.reader import Word, read_words, to_css
 from perception.builtin.tokenizer import N_BYTES, PAD, decode_target
@@ -99,6 +101,7 @@ class Predictor:
         crops: list[Crop] = []
         images, prompts = [], []
         slots: list[WordSlots] = []
+        marks: list[Tensor] = []
         ocr_s = 0.0
         for i, p in enumerate(pages):
             w_css, h_css = p.image.width / p.scale, p.image.height / p.scale
@@ -110,6 +113,7 @@ class Predictor:
                 words = read_words(to_css(rgb, p.scale))
                 ocr_s += time.perf_counter() - t_ocr
             scored = score_words(words, compact_prompt(p.prompt, FULL_PROMPT))
+            clicks = history_clicks(p.prompt)
             for oy in tile_origins(h_css, c.canvas, self.overlap):
                 for ox in tile_origins(w_css, c.canvas, self.overlap):
                     crop = Crop(ox, oy, p.scale)
@@ -118,6 +122,7 @@ class Predictor:
                     images.append(to_canvas(rgb, crop, c.canvas))
                     prompts.append(ids)
                     slots.append(canvas_slots(scored, (ox, oy), c))
+                    marks.append(patch_marks(clicks, (ox, oy), c))
         t1 = time.perf_counter()
         decoded = []
         dev = next(self.model.parameters()).device
@@ -129,9 +134,12 @@ class Predictor:
                 pt[r, width - len(ids) :] = torch.tensor(ids)
             imgs = torch.stack(images[s : s + self.max_batch])
             ws = slots_to(stack_slots(slots[s : s + self.max_batch]), dev)
+            mk = torch.stack(marks[s : s + self.max_batch]).to(dev)
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=self.bf16):
                 decoded.extend(
-                    self.model.generate(imgs.to(dev), pt.to(dev), ws, max_new, self.grammar)
+                    self.model.generate(
+                        imgs.to(dev), pt.to(dev), ws, max_new, self.grammar, marks=mk
+                    )
                 )
         t2 = time.perf_counter()
         self.timings = {"preprocess_s": t1 - t0 - ocr_s, "ocr_s": ocr_s, "model_s": t2 - t1}

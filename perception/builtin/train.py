@@ -63,6 +63,7 @@ if TYPE_CHECKING:
     from tasks.synth.shards import LoadedSample
 
 LOG_FORMAT = "gaze-builtin-log/1"
+ZERO_INIT = ("mark.",)  # parameters that start at zero: --init weights may lack them
 # Settings a resumed run may change: they decide when to look at the model, not what it learns.
 MAY_CHANGE = frozenset({"eval_every", "eval_samples", "ckpt_every"})
 err = Console(stderr=True, soft_wrap=True)
@@ -121,6 +122,7 @@ PRESETS: dict[str, TrainConfig] = {
             max_target_tokens=40,
             max_words=8,
             word_bytes=8,
+            history_marks=2,
         ),
         train_pages=2,
         heldout_pages=1,
@@ -132,7 +134,7 @@ PRESETS: dict[str, TrainConfig] = {
         eval_every=3,
         eval_samples=2,  # a 1280x800 page is ~450 tiles of the tiny 64 px canvas
     ),
-    "full": TrainConfig(preset="full"),
+    "full": TrainConfig(preset="full", model=ModelConfig(history_marks=2)),
 }
 assert set(PRESETS) == set(PRESET_NAMES), "perception.builtin.options lists the presets"
 
@@ -342,9 +344,15 @@ def run(
     start = 0
     if cfg.init and not ckpt.is_file():
         try:
-            model.load_state_dict(initial_weights(Path(cfg.init)))
-        except RuntimeError as e:  # another architecture: missing or mis-shaped tensors
+            missing, unexpected = model.load_state_dict(initial_weights(Path(cfg.init)), False)
+        except RuntimeError as e:  # another architecture: mis-shaped tensors
             raise ConfigMismatch(f"--init {cfg.init} is another model config: {e}") from None
+        # only parts that start at zero (and so leave the model as it was) may be new
+        if unexpected or any(not k.startswith(ZERO_INIT) for k in missing):
+            raise ConfigMismatch(
+                f"--init {cfg.init} is another model config: missing {missing}, "
+                f"unexpected {unexpected}"
+            )
         err.print(f"starting from the weights in {cfg.init}", markup=False)
     if ckpt.is_file():
         state = torch.load(ckpt, map_location=dev, weights_only=True)
@@ -371,7 +379,7 @@ def run(
                 for g in opt.param_groups:
                     g["lr"] = _lr(cfg, step)
                 batch: dict[str, Any] = {
-                    k: slots_to(v, dev) if k == "words" else v.to(dev)
+                    k: slots_to(v, dev) if k == "words" else v if v is None else v.to(dev)
                     for k, v in draw_batch(cfg, step, align, demo, words).items()
                 }
                 with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cfg.bf16):

@@ -233,3 +233,24 @@ def test_the_action_grammar_allows_exactly_one_call() -> None:
     assert g.allowed(walk([*b"drag(", POINT, *b", ", POINT]))[ord(")")]
     assert not g.allowed(walk(list(b"click(")))[ord(")")]
     assert g.allowed(walk(list(b"done(")))[ord(")")]
+
+
+def test_history_clicks_become_patch_marks() -> None:
+    from perception.builtin.config import ModelConfig
+    from perception.builtin.marks import history_clicks, patch_marks
+
+    prompt = (
+        "Goal: Click ONE, then TWO.\nEarlier steps:\n1. click(x=10, y=10) -> ok\n"
+        '2. scroll(x=50, y=50, direction=\'down\', amount=300) -> ok\n3. click(x=40.5, y=20) -> ok\n'
+        "4. type(text='hi', submit=False) -> ok\n5. double_click(x=100, y=30) -> ok\nURL: x"
+    )
+    # the click before the scroll is forgotten; the newest step is flagged
+    assert history_clicks(prompt) == [(40.5, 20.0, False), (100.0, 30.0, True)]
+    c = ModelConfig(history_marks=2)
+    m = patch_marks(history_clicks(prompt), (0.0, 0.0), c).reshape(c.grid, c.grid, 2)
+    assert m[1, 2, 0] == 1.0 and m[1, 2, 1] == 0.0  # (40.5, 20) -> row 1, column 2
+    assert m[1, 6, 0] == 1.0 and m[1, 6, 1] == 1.0  # the newest click, both channels
+    assert m[0, 1, 0] == 0.5 and m[5, 5].sum() == 0  # neighbours half, elsewhere nothing
+    moved = patch_marks(history_clicks(prompt), (224.0, 0.0), c)
+    assert moved.sum() == 0  # clicks off this canvas mark nothing
+    assert patch_marks([], (0.0, 0.0), ModelConfig()).shape == (c.grid**2, 0)
