@@ -31,6 +31,9 @@ class ModelConfig(BaseModel):
     max_target_tokens: int = Field(48, description="answer tokens, <eos> included")
     max_words: int = Field(48, description="word slots per canvas (words read by the OCR)")
     word_bytes: int = Field(16, description="bytes of each word the model sees")
+    context_vote: bool = Field(
+        False, description="the match features' pointer vote is weighted by the decoder state"
+    )
     history_marks: int = Field(
         0, description="mark channels on patches where earlier steps clicked (marks.py; 0: none)"
     )

@@ -155,6 +155,14 @@ class GazeVLM(nn.Module):
         self.ptr_feat = nn.Linear(N_FEATURES, 1)
         nn.init.zeros_(self.ptr_feat.weight)
         nn.init.zeros_(self.ptr_feat.bias)
+        # ... and, with context_vote, by weights that depend on the decoder state at the <point>
+        # (a goal's words name the button, but at the first step the field comes first); zero at
+        # start, so weights trained without it start out unchanged
+        self.ptr_feat_q: nn.Linear | None = None
+        if c.context_vote:
+            self.ptr_feat_q = nn.Linear(c.width, N_FEATURES)
+            nn.init.zeros_(self.ptr_feat_q.weight)
+            nn.init.zeros_(self.ptr_feat_q.bias)
         self.ptr_off = nn.Sequential(nn.Linear(c.width, c.width), nn.GELU(), nn.Linear(c.width, 2))
         # where earlier steps clicked (perception.builtin.marks), added to the patch tokens; zero
         # at start, so weights trained without marks start out unchanged
@@ -235,6 +243,8 @@ class GazeVLM(nn.Module):
         keys = torch.cat([self.ptr_k(key_h), self.ptr_null.expand(h.shape[0], 1, -1)], 1)
         logits = (torch.einsum("nd,ngd->ng", q, keys) / math.sqrt(q.shape[-1])).float()
         vote = self.ptr_feat(feats.float()).squeeze(-1).float()
+        if self.ptr_feat_q is not None:
+            vote = vote + (feats.float() * self.ptr_feat_q(h).float()[:, None, :]).sum(-1)
         logits = torch.cat([logits[:, :g], logits[:, g:-1] + vote, logits[:, -1:]], 1)
         pad = torch.ones(h.shape[0], 1, dtype=torch.bool, device=h.device)
         logits = logits.masked_fill(~torch.cat([key_valid, pad], 1), NEG)

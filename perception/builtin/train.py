@@ -63,7 +63,7 @@ if TYPE_CHECKING:
     from tasks.synth.shards import LoadedSample
 
 LOG_FORMAT = "gaze-builtin-log/1"
-ZERO_INIT = ("mark.",)  # parameters that start at zero: --init weights may lack them
+ZERO_INIT = ("mark.", "ptr_feat_q.")  # parameters that start at zero: --init weights may lack them
 # Settings a resumed run may change: they decide when to look at the model, not what it learns.
 MAY_CHANGE = frozenset({"eval_every", "eval_samples", "ckpt_every"})
 err = Console(stderr=True, soft_wrap=True)
@@ -123,6 +123,7 @@ PRESETS: dict[str, TrainConfig] = {
             max_words=8,
             word_bytes=8,
             history_marks=2,
+            context_vote=True,
         ),
         train_pages=2,
         heldout_pages=1,
@@ -134,7 +135,7 @@ PRESETS: dict[str, TrainConfig] = {
         eval_every=3,
         eval_samples=2,  # a 1280x800 page is ~450 tiles of the tiny 64 px canvas
     ),
-    "full": TrainConfig(preset="full", model=ModelConfig(history_marks=2)),
+    "full": TrainConfig(preset="full", model=ModelConfig(history_marks=2, context_vote=True)),
 }
 assert set(PRESETS) == set(PRESET_NAMES), "perception.builtin.options lists the presets"
 

@@ -223,14 +223,18 @@ def test_fine_tune_starts_from_given_weights_and_pools_extra_data(
 ) -> None:
     from perception.builtin.train import initial_weights
 
-    base = PRESETS["tiny"].model_copy(
-        update={"eval_samples": 0, "stage1_steps": 2, "stage2_steps": 1}
+    tiny = PRESETS["tiny"]
+    older = tiny.model.model_copy(update={"history_marks": 0, "context_vote": False})
+    base = tiny.model_copy(
+        update={"eval_samples": 0, "stage1_steps": 2, "stage2_steps": 1, "model": older}
     )
     run(base, tmp_path / "base", tiny_data)
     start = initial_weights(tmp_path / "base" / "checkpoint.pt")
     assert initial_weights(tmp_path / "base" / "export").keys() == start.keys()
+    # a model with history marks and the context vote starts from weights that had neither
     tune = base.model_copy(
         update={
+            "model": tiny.model,
             "stage1_steps": 0,
             "stage2_steps": 0,
             "init": str(tmp_path / "base" / "checkpoint.pt"),
@@ -241,6 +245,11 @@ def test_fine_tune_starts_from_given_weights_and_pools_extra_data(
     got = torch.load(tmp_path / "tune" / "checkpoint.pt", weights_only=True)["model"]
     for k, v in start.items():
         assert torch.equal(v, got[k]), k
+    assert {k for k in got.keys() - start.keys()} == {
+        "mark.weight",
+        "ptr_feat_q.weight",
+        "ptr_feat_q.bias",
+    }
     wrong = tune.model_copy(update={"init": str(tmp_path / "nowhere.pt")})
     with pytest.raises(ValueError, match="no such checkpoint"):
         run(wrong, tmp_path / "wrong", tiny_data)

@@ -241,7 +241,7 @@ def test_history_clicks_become_patch_marks() -> None:
 
     prompt = (
         "Goal: Click ONE, then TWO.\nEarlier steps:\n1. click(x=10, y=10) -> ok\n"
-        '2. scroll(x=50, y=50, direction=\'down\', amount=300) -> ok\n3. click(x=40.5, y=20) -> ok\n'
+        "2. scroll(x=50, y=50, direction='down', amount=300) -> ok\n3. click(x=40.5, y=20) -> ok\n"
         "4. type(text='hi', submit=False) -> ok\n5. double_click(x=100, y=30) -> ok\nURL: x"
     )
     # the click before the scroll is forgotten; the newest step is flagged
