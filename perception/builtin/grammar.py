@@ -10,8 +10,10 @@ Contract:
 - Per verb (``ARITY``): how many points and quoted strings it takes. A call cannot close before
   it has them (``scroll(`` needs its point and a quoted direction, ``drag(`` two points,
   ``type(`` its text) and takes none beyond them (``type(`` no point, ``done(`` one answer);
-  a scroll direction is one of up/down/left/right. Verbs not in ``ARITY`` take up to two points
-  and close freely.
+  a scroll direction is one of up/down/left/right; strings are not empty; a verb that takes
+  text and no point opens its string at once; outside strings only points, numbers, separators
+  and keyword flags (``, submit=true``), no nested parentheses. Verbs not in ``ARITY`` take up
+  to two points and close freely.
 - It only removes answers that could never parse: which action, where and what text stay the
   model's choice. Alignment questions (free-text answers) are decoded without it.
 """
@@ -53,6 +55,9 @@ ARITY: dict[str, Arity] = {
     "wait": Arity((0, 0)),
 }
 _ANY = Arity((0, 2), strings=(0, 9))
+# Outside quoted strings a known verb's arguments are points, numbers, separators and keyword
+# flags (", submit=true", ", 300"): nothing else, and no nested parentheses.
+_OUTSIDE = frozenset(b", =-.0123456789" + b"submitrue" + b"false")
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,7 @@ class State:
     points: int = 0
     strings: int = 0
     text: bytes = b""  # the quoted string so far, for verbs whose strings are choices
+    filled: bool = False  # the open quoted string has a character
     in_args: bool = False
     depth: int = 0
     quoted: bool = False
@@ -78,6 +84,8 @@ class ActionGrammar:
         self._args_point[POINT] = True
         self._eos = torch.zeros(VOCAB_SIZE, dtype=torch.bool)
         self._eos[EOS] = True
+        self._outside = torch.zeros(VOCAB_SIZE, dtype=torch.bool)
+        self._outside[list(_OUTSIDE)] = True
 
     def start(self) -> State:
         return State()
@@ -87,13 +95,24 @@ class ActionGrammar:
             return self._eos
         if s.in_args:
             if s.quoted:
-                return self._choice(s) if s.arity.choices else self._args
+                if s.arity.choices:
+                    return self._choice(s)
+                if s.filled:
+                    return self._args
+                mask = self._args.clone()
+                mask[_QUOTE] = False  # no empty strings
+                return mask
             a = s.arity
-            mask = (self._args_point if s.points < a.points[1] else self._args).clone()
-            if s.depth == 1 and (s.points < a.points[0] or s.strings < a.strings[0]):
-                mask[_CLOSE] = False
-            if s.strings >= a.strings[1]:
-                mask[_QUOTE] = False
+            if a is _ANY:
+                return self._args_point if s.points < a.points[1] else self._args
+            if a.points[1] == 0 and s.strings < a.strings[0]:
+                mask = torch.zeros(VOCAB_SIZE, dtype=torch.bool)
+                mask[_QUOTE] = True  # type(, key(, navigate( open their string at once
+                return mask
+            mask = self._outside.clone()
+            mask[POINT] = s.points < a.points[1]
+            mask[_QUOTE] = s.strings < a.strings[1]
+            mask[_CLOSE] = s.points >= a.points[0] and s.strings >= a.strings[0]
             return mask
         mask = torch.zeros(VOCAB_SIZE, dtype=torch.bool)
         n = len(s.head)
@@ -130,8 +149,10 @@ class ActionGrammar:
             if token == _ESC:
                 return replace(s, escaped=True)
             if token == _QUOTE:
-                return replace(s, quoted=False, strings=s.strings + 1, text=b"")
-            return replace(s, text=s.text + bytes([token])) if s.arity.choices else s
+                return replace(s, quoted=False, strings=s.strings + 1, text=b"", filled=False)
+            if s.arity.choices:
+                return replace(s, text=s.text + bytes([token]), filled=True)
+            return s if s.filled else replace(s, filled=True)
         if token == _QUOTE:
             return replace(s, quoted=True)
         if token == _OPEN:

@@ -233,6 +233,11 @@ def test_the_action_grammar_allows_exactly_one_call() -> None:
     assert g.allowed(walk([*b"drag(", POINT, *b", ", POINT]))[ord(")")]
     assert not g.allowed(walk(list(b"click(")))[ord(")")]
     assert g.allowed(walk(list(b"done(")))[ord(")")]
+    assert g.allowed(walk(list(b"type("))).nonzero().flatten().tolist() == [ord('"')]
+    assert not g.allowed(walk(list(b'type("')))[ord('"')]  # no empty string
+    after = g.allowed(walk(list(b'type("ab"')))
+    assert after[ord(")")] and after[ord(",")] and not after[ord("(")] and not after[ord("d")]
+    walk(list(b'type("ab", submit=true)'))  # the keyword flag still parses
 
 
 def test_history_clicks_become_patch_marks() -> None:
