@@ -118,6 +118,9 @@ def _conv_block(cin: int, cout: int) -> nn.Sequential:
     )
 
 
+_OPEN = ord("(")
+
+
 class GazeVLM(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -263,10 +266,13 @@ class GazeVLM(nn.Module):
         ptr_cell: Tensor,
         ptr_off: Tensor,
         marks: Tensor | None = None,
+        verb_weight: float = 1.0,
     ) -> tuple[Tensor, dict[str, float]]:
         """targets (B, L) answer ids, <pad> after <eos>; one pointer row per <point> in
         ``targets`` (row-major order): ptr_dist (N, G+K+1) soft targets, ptr_cell (N,) the patch
-        of the exact point (-1: none), ptr_off (N, 2) its offset inside that patch in [0, 1]."""
+        of the exact point (-1: none), ptr_off (N, 2) its offset inside that patch in [0, 1].
+        ``verb_weight``: the answer's tokens before its first "(" (which action: the policy's
+        decision) count this many times in the text loss's weighted mean."""
         x, valid = self._prefix(images, prompts, words, marks)
         n_pre = x.shape[1]
         tin = targets.clone()
@@ -276,7 +282,13 @@ class GazeVLM(nn.Module):
         h, _ = self._run(x, valid)
         p = prompts.shape[1]
         logp = self.next_logp(h[:, n_pre - 1 : -1], h[:, :p], prompts)
-        text = F.nll_loss(logp.reshape(-1, VOCAB_SIZE), targets.reshape(-1), ignore_index=PAD)
+        nll = F.nll_loss(
+            logp.reshape(-1, VOCAB_SIZE), targets.reshape(-1), ignore_index=PAD, reduction="none"
+        ).reshape(targets.shape)
+        scored = (targets != PAD).float()
+        verb = ((targets == _OPEN).long().cumsum(1) == 0) & (targets != PAD)
+        w = scored + (verb_weight - 1.0) * verb.float()
+        text = (nll * w).sum() / w.sum().clamp(min=1e-6)
         parts = {"text": float(text.detach())}
         total = text
         where = targets == POINT

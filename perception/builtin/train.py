@@ -90,6 +90,9 @@ class TrainConfig(BaseModel):
     warmup: int = 50
     weight_decay: float = 0.01
     demo_mix: float = Field(0.5, description="share of demonstrations in a stage-2 batch")
+    verb_weight: float = Field(
+        1.0, description="weight of the answer's action name in the text loss (the policy)"
+    )
     negative_rate: float = Field(0.15, description="crops that miss the target: 'not here'")
     ckpt_every: int = 50
     eval_every: int = 1000
@@ -384,7 +387,7 @@ def run(
                     for k, v in draw_batch(cfg, step, align, demo, words).items()
                 }
                 with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-                    loss, parts = model.loss(**batch)
+                    loss, parts = model.loss(**batch, verb_weight=cfg.verb_weight)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -445,6 +448,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
             ("eval_samples", args.eval_samples),
             ("lr", args.lr),
             ("demo_mix", args.demo_mix),
+            ("verb_weight", args.verb_weight),
             ("init", str(args.init) if args.init else None),
             ("extra_data", tuple(str(d) for d in args.extra_data) if args.extra_data else None),
         )

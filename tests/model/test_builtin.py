@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw
 from actions.types import Click
 from perception.builtin.data import Crop, Example, collate, pointer_label, prompt_ids, to_canvas
 from perception.builtin.model import GazeVLM, cell_point
-from perception.builtin.tokenizer import POINT, decode_target, encode_target
+from perception.builtin.tokenizer import EOS, PAD, POINT, decode_target, encode_target
 from perception.builtin.train import PRESETS, run
 from perception.builtin.weights import MAX_BYTES, WeightsError, export, load
 from perception.builtin.words import canvas_slots, score_words
@@ -121,6 +121,30 @@ def test_overfits_a_tiny_batch_text_and_pointer(trained: GazeVLM) -> None:
         p = dec.points[0]
         hits += int(int(p.y // TINY.stride) * TINY.grid + int(p.x // TINY.stride) in cells)
     assert hits >= 7
+
+
+def test_verb_weight_counts_the_action_name_more() -> None:
+    """The text loss is a weighted mean: ``verb_weight`` w counts the tokens before the first "("
+    w times; 1 is the plain mean."""
+    torch.manual_seed(0)
+    model = GazeVLM(TINY).eval()
+    batch = collate(_examples(4), TINY)
+    with torch.no_grad():
+        plain = model.loss(**batch)[1]["text"]
+        heavy = model.loss(**batch, verb_weight=1e6)[1]["text"]
+        # the same means by hand, from the model's own next-token log-probabilities
+        x, valid = model._prefix(batch["images"], batch["prompts"], batch["words"])
+        t = batch["targets"]
+        tin = t.clone()
+        tin[tin == PAD] = EOS
+        h, _ = model._run(torch.cat([x, model.embed(tin)], 1), torch.cat([valid, t != PAD], 1))
+        p = batch["prompts"].shape[1]
+        logp = model.next_logp(h[:, x.shape[1] - 1 : -1], h[:, :p], batch["prompts"])
+    nll = -logp.gather(2, t.clamp(max=logp.shape[-1] - 1)[..., None]).squeeze(-1)
+    verb = torch.zeros_like(t, dtype=torch.bool)
+    verb[:, :5] = True  # "click" in every answer
+    assert plain == pytest.approx(float(nll[t != PAD].mean()), rel=1e-4)
+    assert heavy == pytest.approx(float(nll[verb].mean()), rel=1e-3)
 
 
 def test_export_load_round_trip(trained: GazeVLM, tmp_path: Path) -> None:
