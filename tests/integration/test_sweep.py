@@ -252,6 +252,12 @@ def test_gaze_bench_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert (out / "episodes/click-button/seed-1/report.html").is_file()
 
 
+def _done(results: Path) -> list[Path]:
+    """Finished episodes' results: a ``seed-N.partial`` folder (an episode being written, renamed
+    once complete) holds a result.json for a moment too, and the kill may land in that moment."""
+    return [p for p in results.glob("seed-*/result.json") if not p.parent.name.endswith(".partial")]
+
+
 def test_gaze_bench_resumes_exactly_after_sigkill(tmp_path: Path) -> None:
     """`kill -9` mid-sweep: the rerun keeps every finished episode untouched, discards the one that
     was running, runs each remaining episode once, and the summary accounts for all of them."""
@@ -265,7 +271,7 @@ def test_gaze_bench_resumes_exactly_after_sigkill(tmp_path: Path) -> None:
                             start_new_session=True)  # fmt: skip
     try:
         deadline = time.monotonic() + 120
-        while len(list(results.glob("seed-*/result.json"))) < 2:
+        while len(_done(results)) < 2:
             assert proc.poll() is None and time.monotonic() < deadline, "no episodes finished"
             time.sleep(0.01)
         proc.send_signal(signal.SIGKILL)
@@ -275,7 +281,7 @@ def test_gaze_bench_resumes_exactly_after_sigkill(tmp_path: Path) -> None:
             os.killpg(proc.pid, signal.SIGKILL)  # the browser it left behind
         if proc.stderr:
             proc.stderr.close()
-    finished = {p.parent.name: p.stat().st_mtime_ns for p in results.glob("seed-*/result.json")}
+    finished = {p.parent.name: p.stat().st_mtime_ns for p in _done(results)}
     assert 2 <= len(finished) < 6
     r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert r.returncode == 0, r.stderr

@@ -8,8 +8,9 @@ driven through BrowserEnv by the agent loop; only the model is fake.
 - A model that answers ``done()`` at once solves nothing: no goal's check holds on a page nobody
   touched, and an answer goal needs the right answer, not just a true check.
 
-Seed 1014's first four held-out demonstration pages (widget-sized, 160x210 to 320x280) are a form,
-an answer goal at DPR 2, a login and a scroll goal at DPR 2: typing, reading and scrolling.
+Seed 1369's first four held-out demonstration pages (widget-sized, 200x200 to 400x300; generator
+version 2) are a scroll goal, a search, an answer goal and a bare text box to fill: scrolling,
+typing and reading.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from perception.profiles import get_profile
 from tasks.synth.engine import GenConfig, plan_page, render_page
 from tasks.synth.render import RenderConfig, Renderer
 
-SEED = 1014
+SEED = 1369
 EPISODES = 4
 
 Demos = dict[str, tuple[str, list[Action]]]  # page id -> (goal text, the demonstration's actions)
@@ -99,7 +100,7 @@ def test_engine_demonstrations_replayed_by_the_agent_solve_every_goal(
     engine: tuple[Demos, dict[str, str]], tmp_path: Path
 ) -> None:
     demos, kinds = engine
-    assert set(kinds.values()) == {"form", "answer", "login", "scroll"}
+    assert set(kinds.values()) == {"scroll", "search", "answer", "entry"}
     model = DemoReplay(demos)
     seen: list[object] = []
     config = GoalsConfig(episodes=EPISODES, seed=SEED, max_steps=12)
