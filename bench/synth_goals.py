@@ -77,6 +77,7 @@ from perception.profiles import Profile
 from tasks.checks import run_check
 from tasks.server import SiteServer
 from tasks.spec import AnswerCheck, AnswerRule
+from tasks.synth.cli import goal_kinds
 from tasks.synth.demos import CANDIDATES_JS, plan_demo_goal
 from tasks.synth.engine import GenConfig, PagePlan, plan_page
 from tasks.synth.goals import CHECK_JS, GOAL_KINDS, Candidate, Goal, GoalKind
@@ -411,16 +412,6 @@ def summary_table(summary: GoalsSummary) -> Table:
     return table
 
 
-def _kinds(text: str) -> tuple[GoalKind, ...]:
-    names = [k.strip() for k in text.split(",") if k.strip()]
-    bad = [k for k in names if k not in GOAL_KINDS]
-    if bad or not names:
-        raise argparse.ArgumentTypeError(
-            f"unknown goal kind(s) {', '.join(bad) or '(none)'}; choose from {', '.join(GOAL_KINDS)}"
-        )
-    return tuple(k for k in GOAL_KINDS if k in names)
-
-
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -452,7 +443,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--episodes", type=_positive, default=40)
     ap.add_argument("--seed", type=int, default=HELDOUT_SEED, help="held-out page plan seed")
     ap.add_argument("--max-steps", type=_positive, default=10)
-    ap.add_argument("--kinds", type=_kinds, default=GOAL_KINDS, help="comma-separated goal kinds")
+    ap.add_argument(
+        "--kinds", type=goal_kinds, default=GOAL_KINDS, help="comma-separated goal kinds"
+    )
     ap.add_argument("--out", type=Path, help="output folder (default: runs/synth-goals-TIME)")
     ap.add_argument("--verbose", "-v", action="store_true", help="print every step")
     args = ap.parse_args(argv)

@@ -46,12 +46,13 @@ def _kinds(text: str) -> tuple[SampleKind, ...]:
     return tuple(kinds)
 
 
-def _goals(text: str) -> tuple[GoalKind, ...]:
-    names = {n.strip() for n in text.split(",")}
-    bad = sorted(names - set(GOAL_KINDS))
-    if bad:
+def goal_kinds(text: str) -> tuple[GoalKind, ...]:
+    """A comma-separated list of goal kinds (argparse ``type=``), in ``GOAL_KINDS`` order."""
+    names = [k.strip() for k in text.split(",") if k.strip()]
+    bad = [k for k in names if k not in GOAL_KINDS]
+    if bad or not names:
         raise argparse.ArgumentTypeError(
-            f"unknown goal kind(s) {', '.join(bad)}; choose from {', '.join(GOAL_KINDS)}"
+            f"unknown goal kind(s) {', '.join(bad) or '(none)'}; choose from {', '.join(GOAL_KINDS)}"
         )
     return tuple(k for k in GOAL_KINDS if k in names)
 
@@ -82,7 +83,7 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--kinds", type=_kinds, default=("alignment", "demo"), help="alignment,demos")
     g.add_argument(
-        "--goals", type=_goals, default=GOAL_KINDS, help="goal kinds demonstrations draw from"
+        "--goals", type=goal_kinds, default=GOAL_KINDS, help="goal kinds demonstrations draw from"
     )
     g.add_argument(
         "--compact-share", type=_share, default=0.5, help="share of widget-sized screens"
