@@ -60,12 +60,8 @@ def patch_marks(
         if not (0 <= cx < config.canvas and 0 <= cy < config.canvas):
             continue
         c, r = int(cx // st), int(cy // st)
-        for dr in (-1, 0, 1):
-            for dc in (-1, 0, 1):
-                rr, cc = r + dr, c + dc
-                if 0 <= rr < g and 0 <= cc < g:
-                    v = 1.0 if dr == dc == 0 else 0.5
-                    chans = (0, 1) if newest and n > 1 else (0,)
-                    for ch in chans:
-                        marks[rr, cc, ch] = max(float(marks[rr, cc, ch]), v)
+        ch = slice(0, 2 if newest else 1)
+        around = marks[max(r - 1, 0) : r + 2, max(c - 1, 0) : c + 2, ch]
+        around.clamp_(min=0.5)  # the 8 neighbours (never lowering a 1.0 already there)
+        marks[r, c, ch] = 1.0
     return marks.reshape(g * g, n)
