@@ -66,8 +66,7 @@ class State:
     arity: Arity = _ANY
     points: int = 0
     strings: int = 0
-    text: bytes = b""  # the quoted string so far, for verbs whose strings are choices
-    filled: bool = False  # the open quoted string has a character
+    text: bytes = b""  # the open quoted string so far, escapes included
     in_args: bool = False
     depth: int = 0
     quoted: bool = False
@@ -97,7 +96,7 @@ class ActionGrammar:
             if s.quoted:
                 if s.arity.choices:
                     return self._choice(s)
-                if s.filled:
+                if s.text:
                     return self._args
                 mask = self._args.clone()
                 mask[_QUOTE] = False  # no empty strings
@@ -144,15 +143,14 @@ class ActionGrammar:
                 return State(head=head, arity=arity, in_args=True, depth=1)
             return State(head)
         if s.quoted:
+            text = s.text + bytes([token])
             if s.escaped:
-                return replace(s, escaped=False)
+                return replace(s, escaped=False, text=text)
             if token == _ESC:
-                return replace(s, escaped=True)
+                return replace(s, escaped=True, text=text)
             if token == _QUOTE:
-                return replace(s, quoted=False, strings=s.strings + 1, text=b"", filled=False)
-            if s.arity.choices:
-                return replace(s, text=s.text + bytes([token]), filled=True)
-            return s if s.filled else replace(s, filled=True)
+                return replace(s, quoted=False, strings=s.strings + 1, text=b"")
+            return replace(s, text=text)
         if token == _QUOTE:
             return replace(s, quoted=True)
         if token == _OPEN:

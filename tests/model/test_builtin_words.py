@@ -235,6 +235,7 @@ def test_the_action_grammar_allows_exactly_one_call() -> None:
     assert g.allowed(walk(list(b"done(")))[ord(")")]
     assert g.allowed(walk(list(b"type("))).nonzero().flatten().tolist() == [ord('"')]
     assert not g.allowed(walk(list(b'type("')))[ord('"')]  # no empty string
+    assert g.allowed(walk(list(b'type("\\"')))[ord('"')]  # an escaped quote is a character
     after = g.allowed(walk(list(b'type("ab"')))
     assert after[ord(")")] and after[ord(",")] and not after[ord("(")] and not after[ord("d")]
     walk(list(b'type("ab", submit=true)'))  # the keyword flag still parses
