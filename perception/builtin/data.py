@@ -239,6 +239,7 @@ def collate(examples: Sequence[Example], config: ModelConfig) -> dict[str, Any]:
     for i, e in enumerate(examples):
         prompts[i, p_len - len(e.prompt) :] = torch.tensor(e.prompt)
         targets[i, : len(e.target)] = torch.tensor(e.target)
+    marks = [e.marks for e in examples if e.marks is not None]
     g1 = config.keys + 1
     dists = [d for e in examples for d in e.ptr_dist]
     n_points = int((targets == POINT).sum())
@@ -253,9 +254,7 @@ def collate(examples: Sequence[Example], config: ModelConfig) -> dict[str, Any]:
         "ptr_off": torch.tensor(
             [o for e in examples for o in e.ptr_off], dtype=torch.float32
         ).reshape(-1, 2),
-        "marks": torch.stack(ms)
-        if (ms := [e.marks for e in examples if e.marks is not None]) and len(ms) == b
-        else None,
+        "marks": torch.stack(marks) if len(marks) == b else None,  # all examples have them
     }
 
 

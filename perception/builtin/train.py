@@ -56,7 +56,7 @@ from perception.builtin.options import PRESET_NAMES, add_arguments
 from perception.builtin.predict import Page, Predictor
 from perception.builtin.reader import Word
 from perception.builtin.tokenizer import encode_target
-from perception.builtin.weights import MAX_BYTES, export
+from perception.builtin.weights import MAX_BYTES, WeightsError, export, load
 from perception.builtin.words import slots_to
 
 if TYPE_CHECKING:
@@ -187,8 +187,6 @@ def ensure_ocr(data: Path, *, read: bool = True) -> Words:
 def initial_weights(path: Path) -> dict[str, torch.Tensor]:
     """The model weights in ``path``: a run's ``checkpoint.pt`` or an export folder."""
     if path.is_dir():
-        from perception.builtin.weights import WeightsError, load
-
         try:
             return {k: v.float() for k, v in load(path).state_dict().items()}
         except WeightsError as e:
