@@ -37,6 +37,9 @@ class ModelConfig(BaseModel):
     history_marks: int = Field(
         0, description="mark channels on patches where earlier steps clicked (marks.py; 0: none)"
     )
+    verb_head: bool = Field(
+        False, description="a separate head picks the action's name (policy.py); decoding obeys it"
+    )
 
     @property
     def stride(self) -> int:

@@ -17,7 +17,9 @@ Contract:
   (``perception.builtin.words``); the pointer's soft target also covers every word slot whose
   centre lies in the target box. With probability ``echo_rate`` the goal's first line is added as
   OCR words somewhere on the crop (pages that repeat their instruction), never as a target.
-- ``collate`` pads a list of Examples into the tensors ``GazeVLM.loss`` takes.
+- ``collate`` pads a list of Examples into the tensors ``GazeVLM.loss`` takes, with each answer's
+  verb (``perception.builtin.policy``: -1 when it is not an action) and its prompt's history facts
+  (zeros for an Example built without them).
 
 It does no file I/O besides opening the image it is handed a path to.
 """
@@ -38,6 +40,7 @@ from torch import Tensor
 
 from perception.builtin.config import ModelConfig
 from perception.builtin.marks import history_clicks, patch_marks
+from perception.builtin.policy import N_STATE, prompt_state, verb_index
 from perception.builtin.reader import Word
 from perception.builtin.tokenizer import BOS, EOS, PAD, PAIR, POINT, SEP, encode_target, encode_text
 from perception.builtin.words import WordSlots, canvas_slots, echo_goal, score_words, stack_slots
@@ -65,6 +68,7 @@ class Example:
     ptr_cell: list[int]
     ptr_off: list[tuple[float, float]]
     marks: Tensor | None = None  # (G, history_marks): earlier clicks (perception.builtin.marks)
+    state: Tensor | None = None  # (N_STATE,): the history's facts (perception.builtin.policy)
 
 
 def compact_prompt(text: str, max_bytes: int) -> str:
@@ -225,7 +229,8 @@ def make_example(
         cells.append(c)
         offs.append(o)
     marks = patch_marks(history_clicks(sample.prompt), (ox, oy), config)
-    return Example(canvas, prompt, slots, list(enc.ids), dists, cells, offs, marks)
+    state = prompt_state(sample.prompt)
+    return Example(canvas, prompt, slots, list(enc.ids), dists, cells, offs, marks, state)
 
 
 def collate(examples: Sequence[Example], config: ModelConfig) -> dict[str, Any]:
@@ -255,6 +260,10 @@ def collate(examples: Sequence[Example], config: ModelConfig) -> dict[str, Any]:
             [o for e in examples for o in e.ptr_off], dtype=torch.float32
         ).reshape(-1, 2),
         "marks": torch.stack(marks) if len(marks) == b else None,  # all examples have them
+        "state": torch.stack(
+            [e.state if e.state is not None else torch.zeros(N_STATE) for e in examples]
+        ),
+        "verbs": torch.tensor([verb_index(e.target) for e in examples], dtype=torch.long),
     }
 
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -40,6 +41,7 @@ from torch import Tensor, nn
 
 from perception.builtin.config import ModelConfig
 from perception.builtin.grammar import ActionGrammar
+from perception.builtin.policy import N_STATE, VERBS
 from perception.builtin.tokenizer import EOS, N_BYTES, PAD, POINT, VOCAB_SIZE
 from perception.builtin.words import N_FEATURES, WordSlots
 
@@ -173,6 +175,15 @@ class GazeVLM(nn.Module):
         if c.history_marks:
             self.mark = nn.Linear(c.history_marks, c.width, bias=False)
             nn.init.zeros_(self.mark.weight)
+        # which action (perception.builtin.policy): from the state that writes the answer's first
+        # byte, the patch states under the newest click, and the history's counts; its output
+        # layer starts at zero (every verb equally likely), so it learns only from its own loss
+        self.verb: nn.Sequential | None = None
+        if c.verb_head:
+            out = nn.Linear(c.width, len(VERBS))
+            nn.init.zeros_(out.weight)
+            nn.init.zeros_(out.bias)
+            self.verb = nn.Sequential(nn.Linear(2 * c.width + N_STATE, c.width), nn.GELU(), out)
 
     # --- pieces -------------------------------------------------------------------------------
     def image_tokens(self, images: Tensor) -> Tensor:
@@ -255,6 +266,21 @@ class GazeVLM(nn.Module):
         off = torch.sigmoid(self.ptr_off(img_h + h[:, None, :]))
         return logits, off
 
+    def verb_logits(
+        self, h_first: Tensor, patch_h: Tensor, marks: Tensor | None, state: Tensor
+    ) -> Tensor:
+        """h_first (B, W) the state that writes the answer's first token, patch_h (B, G, W) the
+        patches' decoder states, marks (B, G, M) or None, state (B, N_STATE) -> (B, len(VERBS))."""
+        assert self.verb is not None
+        if marks is not None and marks.shape[-1] >= 2:
+            w = marks[..., 1].to(patch_h.dtype)  # the newest step's click
+        else:
+            w = torch.zeros(patch_h.shape[:2], dtype=patch_h.dtype, device=patch_h.device)
+        w = w / w.sum(1, keepdim=True).clamp(min=1e-6)
+        pooled = (patch_h * w[..., None]).sum(1)
+        x = torch.cat([h_first, pooled, state.to(h_first.dtype)], -1)
+        return self.verb(x).float()
+
     # --- training ------------------------------------------------------------------------------
     def loss(
         self,
@@ -267,12 +293,16 @@ class GazeVLM(nn.Module):
         ptr_off: Tensor,
         marks: Tensor | None = None,
         verb_weight: float = 1.0,
+        state: Tensor | None = None,
+        verbs: Tensor | None = None,
     ) -> tuple[Tensor, dict[str, float]]:
         """targets (B, L) answer ids, <pad> after <eos>; one pointer row per <point> in
         ``targets`` (row-major order): ptr_dist (N, G+K+1) soft targets, ptr_cell (N,) the patch
         of the exact point (-1: none), ptr_off (N, 2) its offset inside that patch in [0, 1].
         ``verb_weight``: the answer's tokens before its first "(" (which action: the policy's
-        decision) count this many times in the text loss's weighted mean."""
+        decision) count this many times in the text loss's weighted mean. With a verb head,
+        ``state`` (B, N_STATE) the prompts' history facts and ``verbs`` (B,) each answer's verb
+        index (-1: not an action) add its cross-entropy as the "verb" part."""
         x, valid = self._prefix(images, prompts, words, marks)
         n_pre = x.shape[1]
         tin = targets.clone()
@@ -291,6 +321,13 @@ class GazeVLM(nn.Module):
         text = (nll * w).sum() / w.sum().clamp(min=1e-6)
         parts = {"text": float(text.detach())}
         total = text
+        if self.verb is not None and state is not None and verbs is not None and (verbs >= 0).any():
+            g = self.config.grid**2
+            patch_h = h[:, n_pre - self.config.keys : n_pre - self.config.keys + g]
+            vl = self.verb_logits(h[:, n_pre - 1], patch_h, marks, state)
+            vloss = F.cross_entropy(vl[verbs >= 0], verbs[verbs >= 0])
+            total = total + vloss
+            parts["verb"] = float(vloss.detach())
         where = targets == POINT
         if where.any():
             nk = self.config.keys
@@ -338,7 +375,13 @@ class GazeVLM(nn.Module):
         max_new: int,
         grammar: ActionGrammar | None = None,
         marks: Tensor | None = None,
+        state: Tensor | None = None,
+        groups: Sequence[int] | None = None,
     ) -> list[Decoded]:
+        """Greedy decoding (see the module contract). With a verb head, a grammar and ``state``,
+        the head picks each answer's action name and decoding writes it: rows with the same
+        ``groups`` entry (tiles of one page; default: each row alone) share one choice, the verb
+        of highest mean probability over them among those the grammar allows."""
         x, valid = self._prefix(images, prompts, words, marks)
         n_pre, nk, g = x.shape[1], self.config.keys, self.config.grid**2
         h, caches = self._run(x, valid)
@@ -352,11 +395,18 @@ class GazeVLM(nn.Module):
         past = valid
         max_new = min(max_new, self.config.max_target_tokens)
         states = [grammar.start() for _ in range(b)] if grammar else []
+        forced: list[list[int]] = [[] for _ in range(b)]
+        if grammar is not None and self.verb is not None and state is not None:
+            vl = self.verb_logits(last, key_h[:, :g], marks, state)
+            forced = self._choose_verbs(vl, grammar, groups or list(range(b)))
         for _ in range(max_new):
             lp = self.next_logp(last[:, None], prompt_h, prompts)[:, 0]
             if grammar:
                 allowed = torch.stack([grammar.allowed(st) for st in states]).to(lp.device)
                 tok = lp.masked_fill(~allowed, -math.inf).argmax(-1)
+                for r in range(b):
+                    if forced[r]:
+                        tok[r] = forced[r].pop(0)
                 states = [grammar.advance(st, int(t)) for st, t in zip(states, tok, strict=True)]
             else:
                 tok = lp.argmax(-1)
@@ -394,3 +444,19 @@ class GazeVLM(nn.Module):
             Decoded(o.ids, o.points, sum(lp_) / len(lp_) if lp_ else 0.0)
             for o, lp_ in zip(out, logps, strict=True)
         ]
+
+    @staticmethod
+    def _choose_verbs(
+        logits: Tensor, grammar: ActionGrammar, groups: Sequence[int]
+    ) -> list[list[int]]:
+        """Verb logits (B, V) -> per row the bytes to write first: ``verb(``, one verb per group."""
+        ok = torch.tensor([f"{v}(".encode() in grammar.calls for v in VERBS])
+        if not ok.any():  # a grammar of verbs the head does not know: the text decides
+            return [[] for _ in range(logits.shape[0])]
+        prob = logits.softmax(-1)
+        out: list[list[int]] = []
+        for r in range(logits.shape[0]):
+            rows = [k for k, gr in enumerate(groups) if gr == groups[r]]
+            mean = prob[rows].mean(0).masked_fill(~ok.to(prob.device), -1.0)
+            out.append(list(f"{VERBS[int(mean.argmax())]}(".encode()))
+        return out

@@ -4,7 +4,9 @@ Contract:
 - ``Predictor.predict(pages)`` takes ``Page``s (an image, its image px per CSS px, the prompt) and
   returns one ``Prediction`` per page, in order. Each page is scaled to CSS px and cut into
   canvas-sized tiles overlapping by a quarter canvas (one tile when it fits); every tile of every
-  page runs in one batched greedy decode. The action comes from the tile whose text has the best
+  page runs in one batched greedy decode (a page's tiles always share a batch). With a verb head
+  (``ModelConfig.verb_head``) and ``actions_only``, the head's mean over a page's tiles picks
+  the action's name for all of them (``GazeVLM.generate``). The action comes from the tile whose text has the best
   mean log-probability; when it is one with a point, the tile (among those writing the same
   action) whose ``<point>`` is most sure of its spot places it: the highest probability of the
   chosen patch or word. (1 - P("not here") was tried first and picked wrong tiles twice as
@@ -38,6 +40,7 @@ from perception.builtin.data import FULL_PROMPT, Crop, compact_prompt, prompt_id
 from perception.builtin.grammar import ActionGrammar
 from perception.builtin.marks import history_clicks, patch_marks
 from perception.builtin.model import GazeVLM
+from perception.builtin.policy import prompt_state
 from perception.builtin.reader import Word, read_words, to_css
 from perception.builtin.tokenizer import N_BYTES, PAD, decode_target
 from perception.builtin.words import WordSlots, canvas_slots, score_words, slots_to, stack_slots
@@ -77,6 +80,24 @@ def _verb(ids: Sequence[int]) -> bytes:
     return head.split(b"(", 1)[0]
 
 
+def _chunks(owners: Sequence[int], max_batch: int) -> list[tuple[int, int]]:
+    """Batches [start, end) of at most ``max_batch`` rows that keep each page's tiles together
+    (a page with more tiles is one batch alone): they must agree on the action."""
+    spans: list[tuple[int, int]] = []
+    for i, o in enumerate(owners):
+        if spans and owners[spans[-1][0]] == o:
+            spans[-1] = (spans[-1][0], i + 1)
+        else:
+            spans.append((i, i + 1))
+    out: list[tuple[int, int]] = []
+    for s, e in spans:
+        if out and e - out[-1][0] <= max_batch:
+            out[-1] = (out[-1][0], e)
+        else:
+            out.append((s, e))
+    return out
+
+
 class Predictor:
     def __init__(
         self,
@@ -102,6 +123,7 @@ class Predictor:
         images, prompts = [], []
         slots: list[WordSlots] = []
         marks: list[Tensor] = []
+        states: list[Tensor] = []
         ocr_s = 0.0
         for i, p in enumerate(pages):
             w_css, h_css = p.image.width / p.scale, p.image.height / p.scale
@@ -114,6 +136,7 @@ class Predictor:
                 ocr_s += time.perf_counter() - t_ocr
             scored = score_words(words, compact_prompt(p.prompt, FULL_PROMPT))
             clicks = history_clicks(p.prompt)
+            state = prompt_state(p.prompt)
             for oy in tile_origins(h_css, c.canvas, self.overlap):
                 for ox in tile_origins(w_css, c.canvas, self.overlap):
                     crop = Crop(ox, oy, p.scale)
@@ -123,24 +146,23 @@ class Predictor:
                     prompts.append(ids)
                     slots.append(canvas_slots(scored, (ox, oy), c))
                     marks.append(patch_marks(clicks, (ox, oy), c))
+                    states.append(state)
         t1 = time.perf_counter()
         decoded = []
         dev = next(self.model.parameters()).device
-        for s in range(0, len(images), self.max_batch):
-            chunk = prompts[s : s + self.max_batch]
+        for s, e in _chunks(owners, self.max_batch):
+            chunk = prompts[s:e]
             width = max(len(x) for x in chunk)
             pt = torch.full((len(chunk), width), PAD, dtype=torch.long)
             for r, ids in enumerate(chunk):
                 pt[r, width - len(ids) :] = torch.tensor(ids)
-            imgs = torch.stack(images[s : s + self.max_batch])
-            ws = slots_to(stack_slots(slots[s : s + self.max_batch]), dev)
-            mk = torch.stack(marks[s : s + self.max_batch]).to(dev)
+            imgs = torch.stack(images[s:e])
+            ws = slots_to(stack_slots(slots[s:e]), dev)
+            mk = torch.stack(marks[s:e]).to(dev)
+            st = torch.stack(states[s:e]).to(dev)
+            args = (imgs.to(dev), pt.to(dev), ws, max_new, self.grammar)
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=self.bf16):
-                decoded.extend(
-                    self.model.generate(
-                        imgs.to(dev), pt.to(dev), ws, max_new, self.grammar, marks=mk
-                    )
-                )
+                decoded.extend(self.model.generate(*args, marks=mk, state=st, groups=owners[s:e]))
         t2 = time.perf_counter()
         self.timings = {"preprocess_s": t1 - t0 - ocr_s, "ocr_s": ocr_s, "model_s": t2 - t1}
         out = []

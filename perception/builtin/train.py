@@ -63,7 +63,9 @@ if TYPE_CHECKING:
     from tasks.synth.shards import LoadedSample
 
 LOG_FORMAT = "gaze-builtin-log/1"
-ZERO_INIT = ("mark.", "ptr_feat_q.")  # parameters that start at zero: --init weights may lack them
+# parameters --init weights may lack: zero-initialised maps (the old answers stay as they were)
+# and the verb head (its own loss trains it from the first step)
+NEW_PARTS = ("mark.", "ptr_feat_q.", "verb.")
 # Settings a resumed run may change: they decide when to look at the model, not what it learns.
 MAY_CHANGE = frozenset({"eval_every", "eval_samples", "ckpt_every"})
 err = Console(stderr=True, soft_wrap=True)
@@ -127,6 +129,7 @@ PRESETS: dict[str, TrainConfig] = {
             word_bytes=8,
             history_marks=2,
             context_vote=True,
+            verb_head=True,
         ),
         train_pages=2,
         heldout_pages=1,
@@ -138,7 +141,9 @@ PRESETS: dict[str, TrainConfig] = {
         eval_every=3,
         eval_samples=2,  # a 1280x800 page is ~450 tiles of the tiny 64 px canvas
     ),
-    "full": TrainConfig(preset="full", model=ModelConfig(history_marks=2, context_vote=True)),
+    "full": TrainConfig(
+        preset="full", model=ModelConfig(history_marks=2, context_vote=True, verb_head=True)
+    ),
 }
 assert set(PRESETS) == set(PRESET_NAMES), "perception.builtin.options lists the presets"
 
@@ -245,7 +250,7 @@ def evaluate(
 
     picked = random.Random(0).sample(list(samples), min(n, len(samples)))
     free, acting = Predictor(model), Predictor(model, actions_only=True)
-    hits = clicks = exact = others = 0
+    hits = clicks = exact = others = verbs_right = demos = 0
     by_kind: dict[str, list[int]] = {"alignment": [0, 0], "demo": [0, 0]}  # hits, clicks
     t0 = time.perf_counter()
     for s in picked:
@@ -256,6 +261,9 @@ def evaluate(
             scale = smp.frame.image_w / smp.frame.region_w
             pred = acting if smp.kind == "demo" else free  # the agent's decoding for demos
             out = pred.predict([Page(img, scale, smp.prompt, seen)])[0]
+        if smp.kind == "demo":  # the policy's choice: the right action, wherever it points
+            demos += 1
+            verbs_right += int(out.text.split("(", 1)[0] == smp.target.split("(", 1)[0])
         is_click = smp.target_box is not None and len(encode_target(smp.target).points) == 1
         if is_click:
             clicks += 1
@@ -277,6 +285,8 @@ def evaluate(
         **{f"click_in_target_{k}": h / c if c else float("nan") for k, (h, c) in by_kind.items()},
         "exact": exact / others if others else float("nan"),
         "others": float(others),
+        "verb_right_demo": verbs_right / demos if demos else float("nan"),
+        "demos": float(demos),
         "seconds_per_sample": (time.perf_counter() - t0) / max(1, len(picked)),
     }
 
@@ -349,8 +359,8 @@ def run(
             missing, unexpected = model.load_state_dict(initial_weights(Path(cfg.init)), False)
         except RuntimeError as e:  # another architecture: mis-shaped tensors
             raise ConfigMismatch(f"--init {cfg.init} is another model config: {e}") from None
-        # only parts that start at zero (and so leave the model as it was) may be new
-        if unexpected or any(not k.startswith(ZERO_INIT) for k in missing):
+        # only the parts NEW_PARTS names may be new
+        if unexpected or any(not k.startswith(NEW_PARTS) for k in missing):
             raise ConfigMismatch(
                 f"--init {cfg.init} is another model config: missing {missing}, "
                 f"unexpected {unexpected}"

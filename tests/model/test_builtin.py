@@ -16,6 +16,7 @@ from PIL import Image, ImageDraw
 from actions.types import Click
 from perception.builtin.data import Crop, Example, collate, pointer_label, prompt_ids, to_canvas
 from perception.builtin.model import GazeVLM, cell_point
+from perception.builtin.policy import prompt_state
 from perception.builtin.tokenizer import EOS, PAD, POINT, decode_target, encode_target
 from perception.builtin.train import PRESETS, run
 from perception.builtin.weights import MAX_BYTES, WeightsError, export, load
@@ -85,17 +86,32 @@ def _examples(n: int, seed: int = 0) -> list[Example]:
                 [d],
                 [c],
                 [o],
+                state=prompt_state(goal),
             )
         )
     return out
 
 
+def _blank_examples(n: int) -> list[Example]:
+    """Screens without the red box: the pointer's answer is "not in this image" (as for a tile
+    that does not show the target)."""
+    blank = to_canvas(Image.new("RGB", (8, 8), "white"), Crop(0, 0, 1.0), TINY.canvas)
+    goal = "Goal: click the red box"
+    enc = encode_target(f"click({TINY.canvas + 10}, 5)")
+    d, c, o = pointer_label(enc.points[0], None, TINY)
+    slots = canvas_slots(score_words([], goal), (0, 0), TINY)
+    ex = Example(blank, prompt_ids(goal, TINY), slots, list(enc.ids), [d], [c], [o],
+                 state=prompt_state(goal))  # fmt: skip
+    return [ex] * n
+
+
 @pytest.fixture(scope="module")
 def trained() -> GazeVLM:
-    """A tiny model overfitted on one batch: it must learn both the text and the pointer."""
+    """A tiny model overfitted on one batch: it must learn both the text and the pointer, and
+    "not here" on screens without the box (what makes tile choice meaningful)."""
     torch.manual_seed(0)
     model = GazeVLM(TINY)
-    batch = collate(_examples(8), TINY)
+    batch = collate(_examples(8) + _blank_examples(2), TINY)
     opt = torch.optim.AdamW(model.parameters(), lr=5e-3)
     first = last = 0.0
     for step in range(150):
@@ -248,14 +264,17 @@ def test_fine_tune_starts_from_given_weights_and_pools_extra_data(
     from perception.builtin.train import initial_weights
 
     tiny = PRESETS["tiny"]
-    older = tiny.model.model_copy(update={"history_marks": 0, "context_vote": False})
+    older = tiny.model.model_copy(
+        update={"history_marks": 0, "context_vote": False, "verb_head": False}
+    )
     base = tiny.model_copy(
         update={"eval_samples": 0, "stage1_steps": 2, "stage2_steps": 1, "model": older}
     )
     run(base, tmp_path / "base", tiny_data)
     start = initial_weights(tmp_path / "base" / "checkpoint.pt")
     assert initial_weights(tmp_path / "base" / "export").keys() == start.keys()
-    # a model with history marks and the context vote starts from weights that had neither
+    # a model with history marks, the context vote and a verb head starts from weights that had
+    # none of them
     tune = base.model_copy(
         update={
             "model": tiny.model,
@@ -273,6 +292,7 @@ def test_fine_tune_starts_from_given_weights_and_pools_extra_data(
         "mark.weight",
         "ptr_feat_q.weight",
         "ptr_feat_q.bias",
+        *(f"verb.{i}.{p}" for i in (0, 2) for p in ("weight", "bias")),
     }
     wrong = tune.model_copy(update={"init": str(tmp_path / "nowhere.pt")})
     with pytest.raises(ValueError, match="no such checkpoint"):

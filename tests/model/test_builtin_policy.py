@@ -1,0 +1,162 @@
+"""The built-in model's verb head: the history facts it reads, how decoding obeys it, and a tiny
+model that learns "click the field, then type, then done" from the history alone.
+
+Models are miniature and trained on the spot; no shipped weights.
+"""
+
+from __future__ import annotations
+
+import random
+
+import torch
+from PIL import Image, ImageDraw
+
+from perception.builtin.data import Crop, Example, collate, pointer_label, prompt_ids, to_canvas
+from perception.builtin.grammar import ActionGrammar
+from perception.builtin.marks import history_clicks, patch_marks
+from perception.builtin.model import GazeVLM
+from perception.builtin.policy import N_STATE, VERBS, prompt_state, verb_index
+from perception.builtin.predict import _chunks
+from perception.builtin.tokenizer import N_BYTES, encode_target
+from perception.builtin.train import PRESETS
+from perception.builtin.words import canvas_slots, score_words
+from perception.parsers import dialect_actions
+
+TINY = PRESETS["tiny"].model
+GRAMMAR = ActionGrammar(dialect_actions("gaze"))
+
+
+def _text(ids: list[int]) -> str:
+    return bytes(i for i in ids if i < N_BYTES).decode(errors="replace")
+
+
+def test_every_dialect_action_is_a_verb_and_answers_map_to_them() -> None:
+    assert set(dialect_actions("gaze")) - {"give_up", "ask_user"} <= set(VERBS)
+    assert verb_index(encode_target('type("hi (there)")').ids) == VERBS.index("type")
+    assert verb_index(encode_target("click(3, 4)").ids) == VERBS.index("click")
+    assert verb_index(encode_target("(505, 77), (593, 113)").ids) == -1  # alignment answer
+    assert verb_index(encode_target("Sign in").ids) == -1
+    assert verb_index(encode_target("fly(1, 2)").ids) == -1
+
+
+def test_prompt_state_reads_the_history() -> None:
+    goal = 'Goal: Enter "kasey" and the password "Zt4U", then press Login.'
+    empty = prompt_state(goal)
+    assert empty.shape == (N_STATE,)
+    assert empty[0] == 1.0 and empty[1:5].sum() == 0  # no steps yet
+    n = len(VERBS) + 1
+    last, before = slice(5, 5 + n), slice(5 + n, 5 + 2 * n)
+    assert empty[last].sum() == 0 and empty[before].sum() == 0
+    later = prompt_state(
+        goal + "\nEarlier steps:\n1. click(x=10, y=20) -> ok\n"
+        "2. type(text='kasey', submit=False) -> ok\n3. click(x=10, y=60) -> error: covered"
+    )
+    assert later[3] == 1.0  # three steps
+    assert later[last].argmax() == VERBS.index("click") and later[last].sum() == 1
+    assert later[before].argmax() == VERBS.index("type")
+    fail, typed = 5 + 2 * n, slice(6 + 2 * n, 9 + 2 * n)
+    assert later[fail] == 1.0  # the last step failed
+    assert later[typed].argmax() == 1  # one string typed
+    assert later[9 + 2 * n] == 0.25  # one step since
+    assert later[10 + 2 * n] == 2 / 3  # two quoted strings (of at most three)
+    assert later[11 + 2 * n] == 0.5  # ... and one of them typed
+    assert 0 < later[12 + 2 * n] < 0.5  # some of the goal's words are typed
+
+
+def test_decoding_writes_the_verb_the_head_chooses() -> None:
+    """An untrained model whose verb head is made to prefer "type" answers ``type("...")``;
+    rows grouped as one page share the choice of highest mean probability."""
+    torch.manual_seed(0)
+    model = GazeVLM(TINY).eval()
+    assert model.verb is not None
+    exs = _steps(2, seed=0)
+    batch = collate(exs, TINY)
+    with torch.no_grad():
+        model.verb[2].bias[VERBS.index("type")] = 20.0
+        out = model.generate(
+            batch["images"], batch["prompts"], batch["words"], 30, GRAMMAR,
+            marks=batch["marks"], state=batch["state"],
+        )  # fmt: skip
+    assert all(_text(d.ids).startswith('type("') for d in out), [_text(d.ids) for d in out]
+    logits = torch.tensor([[5.0, 0, 0, 0, 0, 0, 0.0, 0, 0, 0, 0, 0], [0.0] * 6 + [1.0] + [0.0] * 5])
+    same = GazeVLM._choose_verbs(logits, GRAMMAR, [7, 7])
+    alone = GazeVLM._choose_verbs(logits, GRAMMAR, [0, 1])
+    assert [bytes(v) for v in same] == [b"click(", b"click("]
+    assert [bytes(v) for v in alone] == [b"click(", b"type("]
+    only_done = ActionGrammar(["done", "type"])  # a profile that offers fewer actions
+    assert [bytes(v) for v in GazeVLM._choose_verbs(logits, only_done, [0, 1])] == [
+        b"type(",
+        b"type(",
+    ]
+    unknown = ActionGrammar(["give_up"])  # nothing the head knows: the text decides
+    assert GazeVLM._choose_verbs(logits, unknown, [0, 1]) == [[], []]
+
+
+def test_batches_keep_a_pages_tiles_together() -> None:
+    assert _chunks([0] * 40 + [1] * 20 + [2] * 20 + [3], 32) == [(0, 40), (40, 60), (60, 81)]
+    assert _chunks(list(range(70)), 32) == [(0, 32), (32, 64), (64, 70)]
+
+
+def _steps(n: int, seed: int) -> list[Example]:
+    """A goal names a word to enter into the grey box: with no history the answer clicks the box,
+    after that click it types the word, after the typing it is done."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        img = Image.new("RGB", (TINY.canvas, TINY.canvas), "white")
+        x, y = rng.randint(0, TINY.canvas - 24), rng.randint(0, TINY.canvas - 10)
+        ImageDraw.Draw(img).rectangle((x, y, x + 24, y + 10), outline=(90, 90, 90), width=1)
+        word = "".join(rng.choice("abcdefghkmnpqrstuvwxyz") for _ in range(4))
+        goal = f"Goal: enter {word} in the box"
+        stage = rng.randrange(3)
+        lines = [goal]
+        if stage >= 1:
+            lines += ["Earlier steps:", f"1. click(x={x + 12}, y={y + 5}) -> ok"]
+        if stage == 2:
+            lines.append(f"2. type(text='{word}', submit=False) -> ok")
+        prompt = "\n".join(lines)
+        answer = [f"click({x + 12}, {y + 5})", f'type("{word}")', "done()"][stage]
+        enc = encode_target(answer)
+        dists, cells, offs = [], [], []
+        for p in enc.points:
+            d, c, o = pointer_label(p, (x, y, 24, 10), TINY)
+            dists, cells, offs = [d], [c], [o]
+        out.append(
+            Example(
+                to_canvas(img, Crop(0, 0, 1.0), TINY.canvas),
+                prompt_ids(prompt, TINY),
+                canvas_slots(score_words([], prompt), (0, 0), TINY),
+                list(enc.ids),
+                dists,
+                cells,
+                offs,
+                marks=patch_marks(history_clicks(prompt), (0, 0), TINY),
+                state=prompt_state(prompt),
+            )
+        )
+    return out
+
+
+def test_a_tiny_model_learns_click_then_type_then_done() -> None:
+    torch.manual_seed(0)
+    model = GazeVLM(TINY)
+    opt = torch.optim.AdamW(model.parameters(), lr=5e-3)
+    for step in range(120):
+        batch = collate(_steps(16, step), TINY)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            loss, _ = model.loss(**batch)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    test = _steps(24, seed=99_999)
+    batch = collate(test, TINY)
+    with torch.no_grad():
+        out = model.generate(
+            batch["images"], batch["prompts"], batch["words"], 30, GRAMMAR,
+            marks=batch["marks"], state=batch["state"],
+        )  # fmt: skip
+    want = [_text(e.target).split("(")[0] for e in test]
+    got = [_text(d.ids).split("(")[0] for d in out]
+    right = sum(g == w for g, w in zip(got, want, strict=True))
+    assert right >= 22, list(zip(got, want, strict=True))
