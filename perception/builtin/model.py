@@ -18,7 +18,10 @@ Contract:
   an ``ActionGrammar``: only tokens that keep the answer one action call), all rows in lockstep,
   and returns per row the answer ids, one ``PointGuess`` per emitted ``<point>`` (canvas px: a
   patch plus its offset, or a word's centre; confidence = 1 - P(not here), peak = P(the chosen
-  spot)) and the mean log-probability of the text tokens.
+  spot)) and the mean log-probability of the text tokens. With ``config.verb_head``, a grammar
+  and the prompts' history facts (``perception.builtin.policy.prompt_state``), a separate head
+  picks each answer's action name first (one choice per ``groups`` entry: the tiles of one page)
+  and decoding writes it; the loss then adds the head's cross-entropy on the answer's verb.
 
 Why the image comes after the prompt: the decoder is causal, so image tokens placed after the goal
 attend to its words in every layer; the pointer's keys are those goal-aware image states, which is
