@@ -31,8 +31,10 @@ FONTS = (
     "serif",
     "system-ui, sans-serif",
 )
-ButtonStyle = Literal["filled", "outline", "soft"]
-InputStyle = Literal["box", "underline", "filled"]
+# "native": the browser's own look (no styling of the control at all), as on plain pages such as
+# MiniWoB++'s: grey buttons, inset-bordered text boxes in the browser's default font
+ButtonStyle = Literal["filled", "outline", "soft", "native"]
+InputStyle = Literal["box", "underline", "filled", "native"]
 
 
 @dataclass(frozen=True)
@@ -72,8 +74,8 @@ def random_theme(rng: random.Random, *, compact: bool) -> Theme:
         radius_px=rng.choice((0, 2, 3, 4, 6, 8, 10, 14)),
         pad=rng.choice((0.6, 0.75, 0.9)) if compact else rng.choice((0.8, 1.0, 1.2, 1.4)),
         border_px=rng.choice((1, 1, 1, 2)),
-        button=rng.choice(("filled", "filled", "outline", "soft")),
-        input=rng.choice(("box", "box", "underline", "filled")),
+        button=rng.choice(("filled", "filled", "outline", "soft", "native")),
+        input=rng.choice(("box", "box", "underline", "filled", "native", "native")),
         shadow=rng.random() < 0.5,
         uppercase_buttons=rng.random() < 0.15,
         underline_links=rng.random() < 0.5,
@@ -121,6 +123,14 @@ def _buttons(t: Theme) -> str:
             primary = (
                 "background: var(--accent-soft); color: var(--accent); border-color: transparent;"
             )
+        case "native":
+            return """
+.btn, .btn-primary { cursor: pointer; }
+.btn > svg { display: block; }
+.btn-danger { color: #b00; }
+.btn-link { background: none; border-color: transparent; color: var(--accent); }
+.icon-btn { font: inherit; background: none; border: none; color: var(--muted); cursor: pointer;
+  font-size: 1.2em; line-height: 1; padding: .1em .3em; }"""
     case = "text-transform: uppercase; letter-spacing: .04em;" if t.uppercase_buttons else ""
     return f"""
 .btn {{ font: inherit; font-size: .95em; padding: calc(.45em * var(--pad)) calc(1em * var(--pad));
@@ -148,11 +158,16 @@ def _inputs(t: Theme) -> str:
             )
         case "filled":
             look = "border: var(--bw) solid transparent; background: var(--field);"
-    return f"""
-.input {{ font: inherit; color: var(--text); padding: calc(.4em * var(--pad)) .5em;
+        case "native":  # the browser's default box, font and focus ring
+            look = ""
+    field = f""".input {{ font: inherit; color: var(--text); padding: calc(.4em * var(--pad)) .5em;
   border-radius: var(--radius); {look} box-sizing: border-box; max-width: 100%; }}
 .input:focus {{ outline: 2px solid var(--accent); outline-offset: 1px; }}
-.input::placeholder {{ color: var(--muted); }}
+.input::placeholder {{ color: var(--muted); }}"""
+    if t.input == "native":
+        field = ".input { max-width: 100%; }"
+    return f"""
+{field}
 .field {{ display: flex; flex-direction: column; gap: .25em; margin: calc(.5em * var(--pad)) 0; }}
 .field-row {{ display: flex; align-items: center; gap: .5em; margin: calc(.4em * var(--pad)) 0; }}
 .check {{ display: flex; align-items: center; gap: .4em; margin: calc(.3em * var(--pad)) 0; }}

@@ -290,3 +290,35 @@ def test_cli_generate_and_show(tmp_path: Path) -> None:
     sheet = (out / "contact.html").read_text()
     assert sheet.count("<figure>") == 5 and "<svg" in sheet
     assert main(["show", str(tmp_path / "nothing")]) == 2
+
+
+async def _native_vs_bare() -> list[dict[str, str]]:
+    from dataclasses import replace
+
+    from tasks.synth.themes import random_theme, theme_css
+
+    theme = replace(random_theme(random.Random(0), compact=True), input="native", button="native")
+    html = (
+        f"<style>{theme_css(theme)}</style>"
+        '<input class="input" type="text"><input type="text">'
+        '<button class="btn btn-primary">Go</button><button>Go</button>'
+    )
+    props = ["border-top-style", "border-top-width", "background-color", "font-size", "padding-top"]
+    async with Renderer(RenderConfig()) as r, r.tab(300, 200, 1.0) as tab:
+        await tab.load(html)
+        got: list[dict[str, str]] = await tab.evaluate(
+            """(props) => [...document.querySelectorAll('input, button')].map((el) => {
+                 const s = getComputedStyle(el);
+                 return Object.fromEntries(props.map((p) => [p, s.getPropertyValue(p)]));
+               })""",
+            props,
+        )
+    return got
+
+
+def test_native_theme_controls_look_like_the_browsers_own() -> None:
+    """Generator version 3's "native" input and button styles leave the controls as an unstyled
+    page shows them (MiniWoB++-like plain pages): the same computed box, colours and font."""
+    styled, bare, styled_btn, bare_btn = asyncio.run(_native_vs_bare())
+    assert styled == bare
+    assert styled_btn == bare_btn
