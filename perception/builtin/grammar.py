@@ -12,8 +12,10 @@ Contract:
   ``type(`` its text) and takes none beyond them (``type(`` no point, ``done(`` one answer);
   a scroll direction is one of up/down/left/right; strings are not empty; a verb that takes
   text and no point opens its string at once; outside strings only points, numbers, separators
-  and keyword flags (``, submit=true``), no nested parentheses. Verbs not in ``ARITY`` take up
-  to two points and close freely.
+  and keyword flags (``, submit=true``), no nested parentheses; arguments are separated by
+  commas, and plain ones (a number, a flag) only as many as the verb takes (scroll's amount,
+  type's submit flag, wait's seconds): ``scroll(x, y, "down", 10, 10)`` cannot be written.
+  Verbs not in ``ARITY`` take up to two points and close freely.
 - It only removes answers that could never parse: which action, where and what text stay the
   model's choice. Alignment questions (free-text answers) are decoded without it.
 """
@@ -36,6 +38,7 @@ class Arity:
     points: tuple[int, int]  # fewest and most <point> tokens
     strings: tuple[int, int] = (0, 0)  # fewest and most quoted strings
     choices: tuple[bytes, ...] = ()  # when set: what a quoted string may say
+    extras: int = 0  # most plain arguments: a number or a keyword flag (300, submit=true)
 
 
 _POINT1 = Arity((1, 1))
@@ -45,19 +48,21 @@ ARITY: dict[str, Arity] = {
     "double_click": _POINT1,
     "right_click": _POINT1,
     "hover": _POINT1,
-    "scroll": Arity((1, 1), strings=(1, 1), choices=(b"up", b"down", b"left", b"right")),
+    "scroll": Arity((1, 1), strings=(1, 1), choices=(b"up", b"down", b"left", b"right"), extras=1),
     "drag": Arity((2, 2)),
-    "type": _TEXT1,
+    "type": Arity((0, 0), strings=(1, 1), extras=1),
     "key": _TEXT1,
     "navigate": _TEXT1,
     "done": Arity((0, 0), strings=(0, 1)),
     "back": Arity((0, 0)),
-    "wait": Arity((0, 0)),
+    "wait": Arity((0, 0), extras=1),
 }
 _ANY = Arity((0, 2), strings=(0, 9))
 # Outside quoted strings a known verb's arguments are points, numbers, separators and keyword
 # flags (", submit=true", ", 300"): nothing else, and no nested parentheses.
 _OUTSIDE = frozenset(b", =-.0123456789" + b"submitrue" + b"false")
+_EXTRA = sorted(_OUTSIDE - frozenset(b", "))  # what a plain argument is written with
+_COMMA, _SPACE = ord(","), ord(" ")
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,10 @@ class State:
     quoted: bool = False
     escaped: bool = False
     closed: bool = False
+    extras: int = 0
+    # the argument being written: "" (none yet), "point", "string", "extra" (a plain value) or
+    # "end" (a plain value a space has ended)
+    arg: str = ""
 
 
 class ActionGrammar:
@@ -108,16 +117,33 @@ class ActionGrammar:
                 mask = torch.zeros(VOCAB_SIZE, dtype=torch.bool)
                 mask[_QUOTE] = True  # type(, key(, navigate( open their string at once
                 return mask
-            mask = self._outside.clone()
-            mask[POINT] = s.points < a.points[1]
-            mask[_QUOTE] = s.strings < a.strings[1]
-            mask[_CLOSE] = s.points >= a.points[0] and s.strings >= a.strings[0]
-            return mask
+            return self._outside_mask(s, a)
         mask = torch.zeros(VOCAB_SIZE, dtype=torch.bool)
         n = len(s.head)
         for call in self.calls:
             if call.startswith(s.head) and len(call) > n:
                 mask[call[n]] = True
+        return mask
+
+    def _outside_mask(self, s: State, a: Arity) -> Tensor:
+        """Between a known verb's arguments: each argument is one point, one quoted string or
+        one plain value, separated by commas, as many of each as the verb takes."""
+        mask = self._outside.clone()
+        more = s.points < a.points[1] or s.strings < a.strings[1] or s.extras < a.extras
+        mask[POINT] = mask[_QUOTE] = mask[_COMMA] = False
+        if s.arg:  # after an argument: a comma if another may come, or the end
+            mask[_COMMA] = more
+            if s.arg != "extra":
+                mask[_EXTRA] = False
+        else:  # at an argument's start
+            mask[POINT] = s.points < a.points[1]
+            mask[_QUOTE] = s.strings < a.strings[1]
+            if s.extras >= a.extras:
+                mask[_EXTRA] = False
+        started = s.points + s.strings + s.extras > 0
+        mask[_CLOSE] = (
+            s.points >= a.points[0] and s.strings >= a.strings[0] and (bool(s.arg) or not started)
+        )
         return mask
 
     def _choice(self, s: State) -> Tensor:
@@ -133,7 +159,7 @@ class ActionGrammar:
         if s.closed:
             return s
         if token == POINT and s.in_args and not s.quoted:
-            return replace(s, points=s.points + 1)
+            return replace(s, points=s.points + 1, arg="point")
         if token >= N_BYTES:
             return s
         if not s.in_args:
@@ -149,7 +175,7 @@ class ActionGrammar:
             if token == _ESC:
                 return replace(s, escaped=True, text=text)
             if token == _QUOTE:
-                return replace(s, quoted=False, strings=s.strings + 1, text=b"")
+                return replace(s, quoted=False, strings=s.strings + 1, text=b"", arg="string")
             return replace(s, text=text)
         if token == _QUOTE:
             return replace(s, quoted=True)
@@ -158,4 +184,10 @@ class ActionGrammar:
         if token == _CLOSE:
             depth = s.depth - 1
             return replace(s, depth=depth, closed=depth == 0)
+        if token == _COMMA:
+            return replace(s, arg="")
+        if token == _SPACE:  # a space ends a plain argument ("10 1" is not a number)
+            return replace(s, arg="end") if s.arg == "extra" else s
+        if not s.arg:
+            return replace(s, extras=s.extras + 1, arg="extra")
         return s

@@ -280,6 +280,17 @@ def test_the_action_grammar_allows_exactly_one_call() -> None:
     after = g.allowed(walk(list(b'type("ab"')))
     assert after[ord(")")] and after[ord(",")] and not after[ord("(")] and not after[ord("d")]
     walk(list(b'type("ab", submit=true)'))  # the keyword flag still parses
+    # arguments come one at a time, comma-separated; plain ones only as many as the verb takes
+    s = walk([*b"scroll(", POINT, *b', "down", 10'])
+    assert g.allowed(s)[ord(")")] and g.allowed(s)[ord("0")] and not g.allowed(s)[ord(",")]
+    assert not g.allowed(walk([*b"scroll(", POINT, *b', "down", 10 ']))[ord("1")]
+    assert not g.allowed(walk([*b"click(", POINT]))[ord("7")]  # no digits glued to a point
+    assert not g.allowed(walk([*b"click(", POINT]))[ord(",")]  # click takes one argument
+    assert not g.allowed(walk([*b"drag(", POINT, *b", "]))[ord("5")]  # drag takes no numbers
+    assert not g.allowed(walk(list(b'type("ab", ')))[ord(")")]  # no dangling comma
+    assert not g.allowed(walk(list(b"done(")))[ord("1")]
+    walk(list(b"wait(3)"))
+    walk([*b"scroll(", POINT, *b', "up")'])
 
 
 def test_history_clicks_become_patch_marks() -> None:
