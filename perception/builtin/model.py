@@ -44,7 +44,7 @@ from torch import Tensor, nn
 
 from perception.builtin.config import ModelConfig
 from perception.builtin.grammar import ActionGrammar
-from perception.builtin.policy import N_STATE, VERBS
+from perception.builtin.policy import N_STATE, VERBS, verb_positions
 from perception.builtin.tokenizer import EOS, N_BYTES, PAD, POINT, VOCAB_SIZE
 from perception.builtin.words import N_FEATURES, WordSlots
 
@@ -121,9 +121,6 @@ def _conv_block(cin: int, cout: int) -> nn.Sequential:
         nn.GroupNorm(8, cout),
         nn.GELU(),
     )
-
-
-_OPEN = ord("(")
 
 
 class GazeVLM(nn.Module):
@@ -319,7 +316,7 @@ class GazeVLM(nn.Module):
             logp.reshape(-1, VOCAB_SIZE), targets.reshape(-1), ignore_index=PAD, reduction="none"
         ).reshape(targets.shape)
         scored = (targets != PAD).float()
-        verb = ((targets == _OPEN).long().cumsum(1) == 0) & (targets != PAD)
+        verb = verb_positions(targets, PAD)
         w = scored + (verb_weight - 1.0) * verb.float()
         text = (nll * w).sum() / w.sum().clamp(min=1e-6)
         parts = {"text": float(text.detach())}

@@ -5,6 +5,8 @@ Contract:
   rows; weights depend on it): the gaze dialect's actions except ``give_up`` and ``ask_user``,
   which no demonstration uses (a test checks). Decoding leaves those to the text when a grammar
   offers nothing else.
+- ``verb_positions(targets, pad)``: which answer tokens spell the action's name (the text loss
+  may weight them: ``--verb-weight``).
 - ``verb_index(ids)``: an answer's token ids -> the index of the verb it starts with (the bytes
   before its first ``(``), or -1 when the answer is not an action call (alignment questions).
 - ``prompt_state(prompt)`` -> a ``(N_STATE,)`` float tensor of facts read from the prompt's history
@@ -49,6 +51,12 @@ _QUOTED = re.compile(r"""["“']([^"”']{1,80})["”']""")
 _OPEN = ord("(")
 MAX_STEPS = 4  # step counts 0..3 and "4 or more"
 N_STATE = (MAX_STEPS + 1) + 2 * (len(VERBS) + 1) + 1 + 3 + 1 + 3
+
+
+def verb_positions(targets: Tensor, pad: int) -> Tensor:
+    """(B, L) answer ids -> bool mask of the tokens before each answer's first ``(``: the action's
+    name (all of a non-action answer)."""
+    return ((targets == _OPEN).long().cumsum(1) == 0) & (targets != pad)
 
 
 def verb_index(ids: Sequence[int]) -> int:
