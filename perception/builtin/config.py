@@ -37,6 +37,10 @@ class ModelConfig(BaseModel):
     history_marks: int = Field(
         0, description="mark channels on patches where earlier steps clicked (marks.py; 0: none)"
     )
+    proposals: bool = Field(
+        False,
+        description="control outlines found by edge detection join the word slots (proposals.py)",
+    )
     verb_head: bool = Field(
         False, description="a separate head picks the action's name (policy.py); decoding obeys it"
     )

@@ -69,10 +69,11 @@ def write(log_path: Path, html_path: Path) -> None:
         rec = json.loads(line)
         step = float(rec["step"])
         if "eval" in rec:
-            for k in ("click_in_target", "exact"):
-                evals.setdefault(k, []).append((step, float(rec["eval"][k])))
+            for k in ("click_in_target", "exact", "verb_right_demo"):
+                if k in rec["eval"]:  # older logs lack the verb score
+                    evals.setdefault(k, []).append((step, float(rec["eval"][k])))
         else:
-            for k in ("loss", "text", "pointer", "offset"):
+            for k in ("loss", "text", "pointer", "offset", "verb"):
                 if k in rec:
                     train.setdefault(k, []).append((step, float(rec[k])))
     smoothed = {

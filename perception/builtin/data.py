@@ -15,7 +15,9 @@ Contract:
 - Words: ``make_example`` takes the words the OCR read on the whole page (CSS px, from
   ``perception.builtin.ocr_cache``) and gives the model the crop's word slots
   (``perception.builtin.words``); the pointer's soft target also covers every word slot whose
-  centre lies in the target box. With probability ``echo_rate`` the goal's first line is added as
+  centre lies in the target box. With ``config.proposals``, control outlines found on the canvas
+  (``perception.builtin.proposals``) join the words as slots with no text. With probability
+  ``echo_rate`` the goal's first line is added as
   OCR words somewhere on the crop (pages that repeat their instruction), never as a target.
 - ``collate`` pads a list of Examples into the tensors ``GazeVLM.loss`` takes, with each answer's
   verb (``perception.builtin.policy``: -1 when it is not an action) and its prompt's history facts
@@ -41,6 +43,7 @@ from torch import Tensor
 from perception.builtin.config import ModelConfig
 from perception.builtin.marks import history_clicks, patch_marks
 from perception.builtin.policy import N_STATE, prompt_state, verb_index
+from perception.builtin.proposals import box_proposals
 from perception.builtin.reader import Word
 from perception.builtin.tokenizer import BOS, EOS, PAD, PAIR, POINT, SEP, encode_target, encode_text
 from perception.builtin.words import WordSlots, canvas_slots, echo_goal, score_words, stack_slots
@@ -215,6 +218,8 @@ def make_example(
         b = sample.target_box
         box = (b.x - ox, b.y - oy, b.w, b.h)
     seen = list(words)
+    if config.proposals:  # outlines first: on a crowded canvas they outrank non-goal words
+        seen = box_proposals(canvas, (ox, oy)) + seen
     if rng.random() < echo_rate:
         char_w, h = rng.uniform(5, 8), rng.uniform(12, 20)
         seen = echo_goal(seen, sample.prompt, (ox + rng.uniform(0, 20), oy + rng.uniform(0, 30)),

@@ -32,6 +32,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--demo-mix", type=float, default=None, help="share of demonstrations in a stage-2 batch"
     )
     p.add_argument(
+        "--textless-mix", type=float, default=None,
+        help="share of a batch drawn from clicks whose target shows no text (bare boxes, icons)",
+    )  # fmt: skip
+    p.add_argument(
         "--verb-weight", type=float, default=None,
         help="weight of the answer's action name in the text loss (default 1)",
     )  # fmt: skip

@@ -15,7 +15,8 @@ Contract:
 - Words: each page is read once by the OCR (``perception.builtin.reader``) at CSS scale, unless
   the ``Page`` brings its words already (training's evaluation uses the cached reads), and its
   words are scored against the goal once; each tile gets the word slots of its area
-  (``perception.builtin.words``).
+  (``perception.builtin.words``), and with ``config.proposals`` the control outlines found on
+  its canvas (``perception.builtin.proposals``), as in training.
 - ``actions_only=True`` (the agent's backend) decodes under ``grammar.ActionGrammar``: every
   answer is one call of a gaze-dialect action. Alignment questions are decoded freely.
 - Timings: ``preprocess_s`` (scaling, cutting, tensors), ``ocr_s`` (reading, cache hits are ~0)
@@ -41,9 +42,17 @@ from perception.builtin.grammar import ActionGrammar
 from perception.builtin.marks import history_clicks, patch_marks
 from perception.builtin.model import GazeVLM
 from perception.builtin.policy import prompt_state
+from perception.builtin.proposals import box_proposals
 from perception.builtin.reader import Word, read_words, to_css
 from perception.builtin.tokenizer import N_BYTES, PAD, decode_target
-from perception.builtin.words import WordSlots, canvas_slots, score_words, slots_to, stack_slots
+from perception.builtin.words import (
+    N_FEATURES,
+    WordSlots,
+    canvas_slots,
+    score_words,
+    slots_to,
+    stack_slots,
+)
 from perception.parsers import dialect_actions
 
 
@@ -140,11 +149,16 @@ class Predictor:
             for oy in tile_origins(h_css, c.canvas, self.overlap):
                 for ox in tile_origins(w_css, c.canvas, self.overlap):
                     crop = Crop(ox, oy, p.scale)
+                    canvas = to_canvas(rgb, crop, c.canvas)
                     owners.append(i)
                     crops.append(crop)
-                    images.append(to_canvas(rgb, crop, c.canvas))
+                    images.append(canvas)
                     prompts.append(ids)
-                    slots.append(canvas_slots(scored, (ox, oy), c))
+                    here = scored
+                    if c.proposals:  # as in training: outlines first, no match features
+                        props = box_proposals(canvas, (ox, oy))
+                        here = [(w, [0.0] * N_FEATURES) for w in props] + list(scored)
+                    slots.append(canvas_slots(here, (ox, oy), c))
                     marks.append(patch_marks(clicks, (ox, oy), c))
                     states.append(state)
         t1 = time.perf_counter()

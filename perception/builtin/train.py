@@ -92,6 +92,11 @@ class TrainConfig(BaseModel):
     warmup: int = 50
     weight_decay: float = 0.01
     demo_mix: float = Field(0.5, description="share of demonstrations in a stage-2 batch")
+    textless_mix: float = Field(
+        0.0,
+        description="share of a batch drawn from clicks whose target box holds no OCR word "
+        "(bare text boxes, icons, unlabelled controls): the pointer must use the pixels",
+    )
     verb_weight: float = Field(
         1.0, description="weight of the answer's action name in the text loss (the policy)"
     )
@@ -130,6 +135,7 @@ PRESETS: dict[str, TrainConfig] = {
             history_marks=2,
             context_vote=True,
             verb_head=True,
+            proposals=True,
         ),
         train_pages=2,
         heldout_pages=1,
@@ -142,7 +148,8 @@ PRESETS: dict[str, TrainConfig] = {
         eval_samples=2,  # a 1280x800 page is ~450 tiles of the tiny 64 px canvas
     ),
     "full": TrainConfig(
-        preset="full", model=ModelConfig(history_marks=2, context_vote=True, verb_head=True)
+        preset="full",
+        model=ModelConfig(history_marks=2, context_vote=True, verb_head=True, proposals=True),
     ),
 }
 assert set(PRESETS) == set(PRESET_NAMES), "perception.builtin.options lists the presets"
@@ -212,18 +219,38 @@ def load_pool(data: Path, split: str, cfg: ModelConfig) -> list[LoadedSample]:
     ]
 
 
+def textless(samples: Sequence[LoadedSample], words: Words) -> list[LoadedSample]:
+    """The samples that click one target whose box holds no OCR word's centre: a bare text
+    box, an icon, an unlabelled checkbox. Only the pixels can find them."""
+    out = []
+    for s in samples:
+        b = s.sample.target_box
+        if b is None or len(encode_target(s.sample.target).points) != 1:
+            continue
+        seen = words.get(str(s.image_path), [])
+        if not any(b.x <= w.center[0] <= b.x + b.w and b.y <= w.center[1] <= b.y + b.h
+                   for w in seen):  # fmt: skip
+            out.append(s)
+    return out
+
+
 def draw_batch(
     cfg: TrainConfig,
     step: int,
     align: Sequence[LoadedSample],
     demo: Sequence[LoadedSample],
     words: Words,
+    bare: Sequence[LoadedSample] = (),
 ) -> dict[str, Any]:
+    """One batch: ``bare`` (text-less targets) with probability ``textless_mix``, else a
+    demonstration (stage 2, ``demo_mix``) or an alignment sample."""
     rng = random.Random(cfg.seed * 1_000_003 + step)
     exs: list[Example] = []
     while len(exs) < cfg.batch:
         use_demo = bool(demo) and step >= cfg.stage1_steps and rng.random() < cfg.demo_mix
         pool = demo if use_demo or not align else align
+        if bare and cfg.textless_mix and rng.random() < cfg.textless_mix:
+            pool = bare
         s = rng.choice(pool)
         ex = make_example(
             s.sample,
@@ -348,6 +375,9 @@ def run(
         err.print(f"training on {len(align_all)} read samples ({unread} unread left out)")
     align = [s for s in align_all if s.sample.kind == "alignment"]
     demo = [s for s in align_all if s.sample.kind == "demo"]
+    bare = textless(align_all, words) if cfg.textless_mix else []
+    if cfg.textless_mix:
+        err.print(f"{len(bare)} samples click a target without text (--textless-mix)")
     heldout = load_pool(data, "heldout", cfg.model)
     dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(cfg.seed)
@@ -392,7 +422,7 @@ def run(
                     g["lr"] = _lr(cfg, step)
                 batch: dict[str, Any] = {
                     k: slots_to(v, dev) if k == "words" else v if v is None else v.to(dev)
-                    for k, v in draw_batch(cfg, step, align, demo, words).items()
+                    for k, v in draw_batch(cfg, step, align, demo, words, bare).items()
                 }
                 with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cfg.bf16):
                     loss, parts = model.loss(**batch, verb_weight=cfg.verb_weight)
@@ -456,6 +486,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
             ("eval_samples", args.eval_samples),
             ("lr", args.lr),
             ("demo_mix", args.demo_mix),
+            ("textless_mix", args.textless_mix),
             ("verb_weight", args.verb_weight),
             ("init", str(args.init) if args.init else None),
             ("extra_data", tuple(str(d) for d in args.extra_data) if args.extra_data else None),

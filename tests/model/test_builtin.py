@@ -297,3 +297,30 @@ def test_fine_tune_starts_from_given_weights_and_pools_extra_data(
     wrong = tune.model_copy(update={"init": str(tmp_path / "nowhere.pt")})
     with pytest.raises(ValueError, match="no such checkpoint"):
         run(wrong, tmp_path / "wrong", tiny_data)
+
+
+def test_textless_targets_are_the_clicks_no_word_lands_in() -> None:
+    """``--textless-mix`` draws from clicks whose target box holds no OCR word's centre."""
+    from types import SimpleNamespace
+
+    from perception.builtin.reader import Word
+    from perception.builtin.train import textless
+    from tasks.synth.render import Box
+
+    def sample(name: str, target: str, box: Box | None) -> SimpleNamespace:
+        return SimpleNamespace(
+            sample=SimpleNamespace(target=target, target_box=box), image_path=Path(name)
+        )
+
+    button = Box(x=10, y=10, w=60, h=20)
+    bare = Box(x=10, y=50, w=120, h=20)
+    words = {"a.png": [Word("Submit", 20, 12, 40, 16, 0.9)], "b.png": []}
+    samples = [
+        sample("a.png", "click(40, 20)", button),  # "Submit" is drawn on it
+        sample("a.png", "click(60, 60)", bare),  # an empty text box
+        sample("b.png", "click(40, 20)", button),  # nothing read on that screen
+        sample("a.png", 'type("x")', None),  # not a click
+        sample("a.png", "drag(1, 2, 3, 4)", bare),  # two points
+    ]
+    got = textless(samples, words)  # type: ignore[arg-type]
+    assert got == [samples[1], samples[2]]

@@ -312,3 +312,32 @@ def test_history_clicks_become_patch_marks() -> None:
     moved = patch_marks(history_clicks(prompt), (224.0, 0.0), c)
     assert moved.sum() == 0  # clicks off this canvas mark nothing
     assert patch_marks([], (0.0, 0.0), ModelConfig()).shape == (c.grid**2, 0)
+
+
+def test_box_proposals_find_empty_fields_and_boxes_not_glyphs() -> None:
+    """Outlines of an empty text field, a button and a checkbox become text-less slots (page CSS
+    px: the canvas origin added); letters, a wide panel and a tall card do not."""
+    from perception.builtin.proposals import box_proposals
+
+    img = Image.new("RGB", (224, 224), "white")
+    d = ImageDraw.Draw(img)
+    d.rectangle((10, 10, 150, 30), outline=(118, 118, 118))  # text field, 1 px border
+    d.rectangle((10, 50, 80, 78), outline=(90, 90, 90), fill=(239, 239, 239))  # button
+    d.text((22, 56), "Submit", fill="black", font=_font(14))
+    d.rectangle((10, 100, 23, 113), outline=(60, 60, 60))  # checkbox
+    d.text((30, 100), "Remember me", fill="black", font=_font(14))
+    d.rectangle((5, 130, 215, 215), outline=(200, 200, 200))  # a card: too tall
+    canvas = to_canvas(img, Crop(0, 0, 1.0), 224)
+    got = box_proposals(canvas, (100.0, 40.0))
+    boxes = {(round(w.x - 100), round(w.y - 40), round(w.w), round(w.h)) for w in got}
+    assert all(w.text == "" for w in got)
+
+    def found(x: int, y: int, w: int, h: int) -> bool:
+        return any(abs(b[0] - x) <= 2 and abs(b[1] - y) <= 2 and abs(b[2] - w) <= 3
+                   and abs(b[3] - h) <= 3 for b in boxes)  # fmt: skip
+
+    assert found(10, 10, 141, 21) and found(10, 50, 71, 29) and found(10, 100, 14, 14), boxes
+    # no letters, no card: every outline is one of the three controls (a 1 px line may give its
+    # inner and its outer edge)
+    centres = {(round(b[0] + b[2] / 2) // 4, round(b[1] + b[3] / 2) // 4) for b in boxes}
+    assert len(centres) == 3, boxes
