@@ -13,8 +13,9 @@ Contract:
   a scroll direction is one of up/down/left/right; strings are not empty; a verb that takes
   text and no point opens its string at once; outside strings only points, numbers, separators
   and keyword flags (``, submit=true``), no nested parentheses; arguments are separated by
-  commas, and plain ones (a number, a flag) only as many as the verb takes (scroll's amount,
-  type's submit flag, wait's seconds): ``scroll(x, y, "down", 10, 10)`` cannot be written.
+  commas, and plain ones only as many as the verb takes (scroll's amount, type's submit flag,
+  wait's seconds): a number, or exactly ``submit=true``/``submit=false`` for type, so neither
+  ``scroll(x, y, "down", 10, 10)`` nor ``type("a", submit=t=t=tue)`` can be written.
   Verbs not in ``ARITY`` take up to two points and close freely.
 - It only removes answers that could never parse: which action, where and what text stay the
   model's choice. Alignment questions (free-text answers) are decoded without it.
@@ -38,7 +39,8 @@ class Arity:
     points: tuple[int, int]  # fewest and most <point> tokens
     strings: tuple[int, int] = (0, 0)  # fewest and most quoted strings
     choices: tuple[bytes, ...] = ()  # when set: what a quoted string may say
-    extras: int = 0  # most plain arguments: a number or a keyword flag (300, submit=true)
+    extras: int = 0  # most plain arguments: a number (300), or one of ``flags``
+    flags: tuple[bytes, ...] = ()  # when set: what a plain argument may say
 
 
 _POINT1 = Arity((1, 1))
@@ -50,7 +52,7 @@ ARITY: dict[str, Arity] = {
     "hover": _POINT1,
     "scroll": Arity((1, 1), strings=(1, 1), choices=(b"up", b"down", b"left", b"right"), extras=1),
     "drag": Arity((2, 2)),
-    "type": Arity((0, 0), strings=(1, 1), extras=1),
+    "type": Arity((0, 0), strings=(1, 1), extras=1, flags=(b"submit=true", b"submit=false")),
     "key": _TEXT1,
     "navigate": _TEXT1,
     "done": Arity((0, 0), strings=(0, 1)),
@@ -58,10 +60,6 @@ ARITY: dict[str, Arity] = {
     "wait": Arity((0, 0), extras=1),
 }
 _ANY = Arity((0, 2), strings=(0, 9))
-# Outside quoted strings a known verb's arguments are points, numbers, separators and keyword
-# flags (", submit=true", ", 300"): nothing else, and no nested parentheses.
-_OUTSIDE = frozenset(b", =-.0123456789" + b"submitrue" + b"false")
-_EXTRA = sorted(_OUTSIDE - frozenset(b", "))  # what a plain argument is written with
 _COMMA, _SPACE = ord(","), ord(" ")
 
 
@@ -71,7 +69,7 @@ class State:
     arity: Arity = _ANY
     points: int = 0
     strings: int = 0
-    text: bytes = b""  # the open quoted string so far, escapes included
+    text: bytes = b""  # the open quoted string (escapes included) or plain value so far
     in_args: bool = False
     depth: int = 0
     quoted: bool = False
@@ -92,8 +90,6 @@ class ActionGrammar:
         self._args_point[POINT] = True
         self._eos = torch.zeros(VOCAB_SIZE, dtype=torch.bool)
         self._eos[EOS] = True
-        self._outside = torch.zeros(VOCAB_SIZE, dtype=torch.bool)
-        self._outside[list(_OUTSIDE)] = True
 
     def start(self) -> State:
         return State()
@@ -127,22 +123,33 @@ class ActionGrammar:
 
     def _outside_mask(self, s: State, a: Arity) -> Tensor:
         """Between a known verb's arguments: each argument is one point, one quoted string or
-        one plain value, separated by commas, as many of each as the verb takes."""
-        mask = self._outside.clone()
+        one plain value (a number, or one of the verb's flags), separated by commas, as many of
+        each as the verb takes."""
+        mask = torch.zeros(VOCAB_SIZE, dtype=torch.bool)
+        mask[_SPACE] = True
         more = s.points < a.points[1] or s.strings < a.strings[1] or s.extras < a.extras
-        mask[POINT] = mask[_QUOTE] = mask[_COMMA] = False
-        if s.arg:  # after an argument: a comma if another may come, or the end
-            mask[_COMMA] = more
-            if s.arg != "extra":
-                mask[_EXTRA] = False
-        else:  # at an argument's start
+        started = s.points + s.strings + s.extras > 0
+        done = bool(s.arg)  # after a point, a string or a plain value
+        if s.arg == "extra":  # inside a plain value: it goes on, or it is complete
+            if a.flags:
+                n = len(s.text)
+                for f in a.flags:
+                    if f.startswith(s.text) and len(f) > n:
+                        mask[f[n]] = True
+                done = s.text in a.flags
+            else:
+                mask[list(b"0123456789")] = True
+                mask[ord(".")] = b"." not in s.text
+                done = s.text[-1:].isdigit()
+            mask[_SPACE] = done
+        elif not s.arg:  # at an argument's start
             mask[POINT] = s.points < a.points[1]
             mask[_QUOTE] = s.strings < a.strings[1]
-            if s.extras >= a.extras:
-                mask[_EXTRA] = False
-        started = s.points + s.strings + s.extras > 0
+            if s.extras < a.extras:
+                mask[sorted({f[0] for f in a.flags}) if a.flags else list(b"0123456789")] = True
+        mask[_COMMA] = done and more
         mask[_CLOSE] = (
-            s.points >= a.points[0] and s.strings >= a.strings[0] and (bool(s.arg) or not started)
+            s.points >= a.points[0] and s.strings >= a.strings[0] and (done or not started)
         )
         return mask
 
@@ -185,9 +192,11 @@ class ActionGrammar:
             depth = s.depth - 1
             return replace(s, depth=depth, closed=depth == 0)
         if token == _COMMA:
-            return replace(s, arg="")
+            return replace(s, arg="", text=b"")
         if token == _SPACE:  # a space ends a plain argument ("10 1" is not a number)
             return replace(s, arg="end") if s.arg == "extra" else s
         if not s.arg:
-            return replace(s, extras=s.extras + 1, arg="extra")
+            return replace(s, extras=s.extras + 1, arg="extra", text=bytes([token]))
+        if s.arg == "extra":
+            return replace(s, text=s.text + bytes([token]))
         return s

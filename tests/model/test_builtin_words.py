@@ -290,6 +290,12 @@ def test_the_action_grammar_allows_exactly_one_call() -> None:
     assert not g.allowed(walk(list(b'type("ab", ')))[ord(")")]  # no dangling comma
     assert not g.allowed(walk(list(b"done(")))[ord("1")]
     walk(list(b"wait(3)"))
+    flag = walk(list(b'type("ab", submit=t'))  # a flag is spelled out, not looped
+    assert g.allowed(flag).nonzero().flatten().tolist() == [ord("r")]
+    assert not g.allowed(walk(list(b'type("ab", ')))[ord("5")]  # type's plain value is a flag
+    assert g.allowed(walk(list(b'type("ab", submit=true')))[ord(")")]
+    assert not g.allowed(walk(list(b'type("ab", submit=tru')))[ord(")")]
+    assert not g.allowed(walk([*b"scroll(", POINT, *b', "down", ']))[ord("s")]  # a number
     walk([*b"scroll(", POINT, *b', "up")'])
 
 
