@@ -21,6 +21,7 @@ from perception.builtin.tokenizer import N_BYTES, encode_target
 from perception.builtin.train import PRESETS
 from perception.builtin.words import canvas_slots, score_words
 from perception.parsers import dialect_actions
+from tests.model.test_builtin_words import _train
 
 TINY = PRESETS["tiny"].model
 GRAMMAR = ActionGrammar(dialect_actions("gaze"))
@@ -138,17 +139,7 @@ def _steps(n: int, seed: int) -> list[Example]:
 
 
 def test_a_tiny_model_learns_click_then_type_then_done() -> None:
-    torch.manual_seed(0)
-    model = GazeVLM(TINY)
-    opt = torch.optim.AdamW(model.parameters(), lr=5e-3)
-    for step in range(120):
-        batch = collate(_steps(16, step), TINY)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            loss, _ = model.loss(**batch)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    model.eval()
+    model = _train(_steps, 120)
     test = _steps(24, seed=99_999)
     batch = collate(test, TINY)
     with torch.no_grad():
