@@ -26,7 +26,8 @@ from torch import Tensor
 
 from perception.builtin.config import ModelConfig
 
-_STEP = re.compile(r"^\s*\d+\.\s+(\w+)\((.*)$")
+# a history line, "3. click(x=92, y=134) -> ok": the verb and everything after its "("
+STEP = re.compile(r"^\s*\d+\.\s+(\w+)\((.*)$")
 _XY = re.compile(r"^x=(-?\d+(?:\.\d+)?), y=(-?\d+(?:\.\d+)?)")
 _CLICKS = frozenset({"click", "double_click", "right_click"})
 _MOVES = frozenset({"scroll", "drag", "navigate", "back"})
@@ -36,7 +37,7 @@ Click = tuple[float, float, bool]  # x, y (viewport CSS px), whether it was the 
 
 def history_clicks(prompt: str) -> list[Click]:
     """Clicks since the newest scroll/drag/navigation; see the module contract."""
-    steps = [m for m in (_STEP.match(line) for line in prompt.splitlines()) if m]
+    steps = [m for m in (STEP.match(line) for line in prompt.splitlines()) if m]
     out: list[Click] = []
     for i, m in enumerate(steps):
         verb = m.group(1)

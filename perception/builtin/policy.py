@@ -29,6 +29,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from perception.builtin.marks import STEP
 from perception.builtin.tokenizer import N_BYTES
 
 VERBS: tuple[str, ...] = (
@@ -45,7 +46,6 @@ VERBS: tuple[str, ...] = (
     "back",
     "wait",
 )
-_STEP = re.compile(r"^\s*\d+\.\s+(\w+)\((.*)$")
 _TYPED = re.compile(r"""^text=(['"])(.*?)\1""")
 _QUOTED = re.compile(r"""["“']([^"”']{1,80})["”']""")
 _OPEN = ord("(")
@@ -84,7 +84,7 @@ def prompt_state(prompt: str) -> Tensor:
     """The history facts of ``prompt`` (see the module contract), ``(N_STATE,)``."""
     goal_lines, steps = [], []
     for line in prompt.splitlines():
-        m = _STEP.match(line)
+        m = STEP.match(line)
         if m:
             steps.append((m.group(1), m.group(2), line.rsplit("->", 1)[-1].strip()))
         elif line.strip() and not line.startswith("Earlier steps"):

@@ -227,9 +227,7 @@ def textless(samples: Sequence[LoadedSample], words: Words) -> list[LoadedSample
         b = s.sample.target_box
         if b is None or len(encode_target(s.sample.target).points) != 1:
             continue
-        seen = words.get(str(s.image_path), [])
-        if not any(b.x <= w.center[0] <= b.x + b.w and b.y <= w.center[1] <= b.y + b.h
-                   for w in seen):  # fmt: skip
+        if not any(b.contains(*w.center) for w in words.get(str(s.image_path), [])):
             out.append(s)
     return out
 

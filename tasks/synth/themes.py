@@ -111,6 +111,12 @@ def _palette(t: Theme) -> dict[str, str]:
     }
 
 
+_ICON_BUTTONS = """
+.btn > svg { display: block; } /* an icon-only button sized by its icon, not by font metrics */
+.icon-btn { font: inherit; background: none; border: none; color: var(--muted); cursor: pointer;
+  font-size: 1.2em; line-height: 1; padding: .1em .3em; }"""
+
+
 def _buttons(t: Theme) -> str:
     match t.button:
         case "filled":
@@ -123,49 +129,46 @@ def _buttons(t: Theme) -> str:
             primary = (
                 "background: var(--accent-soft); color: var(--accent); border-color: transparent;"
             )
-        case "native":
-            return """
+        case "native":  # the browser's own button; only the icon rules below are shared
+            return (
+                """
 .btn, .btn-primary { cursor: pointer; }
-.btn > svg { display: block; }
 .btn-danger { color: #b00; }
-.btn-link { background: none; border-color: transparent; color: var(--accent); }
-.icon-btn { font: inherit; background: none; border: none; color: var(--muted); cursor: pointer;
-  font-size: 1.2em; line-height: 1; padding: .1em .3em; }"""
+.btn-link { background: none; border-color: transparent; color: var(--accent); }"""
+                + _ICON_BUTTONS
+            )
     case = "text-transform: uppercase; letter-spacing: .04em;" if t.uppercase_buttons else ""
-    return f"""
+    return (
+        f"""
 .btn {{ font: inherit; font-size: .95em; padding: calc(.45em * var(--pad)) calc(1em * var(--pad));
   border: var(--bw) solid var(--border); border-radius: var(--radius); background: var(--surface);
   color: var(--text); cursor: pointer; {case} }}
 .btn:hover {{ filter: brightness(0.95); }}
-.btn > svg {{ display: block; }} /* an icon-only button sized by its icon, not by font metrics */
 .btn-primary {{ {primary} }}
 .btn-danger {{ background: var(--danger); border-color: var(--danger); color: #fff; }}
 .btn-link {{ background: none; border-color: transparent; color: var(--accent); padding-left: 0;
   padding-right: 0; }}
-.btn:disabled {{ opacity: .45; cursor: default; }}
-.icon-btn {{ font: inherit; background: none; border: none; color: var(--muted); cursor: pointer;
-  font-size: 1.2em; line-height: 1; padding: .1em .3em; }}"""
+.btn:disabled {{ opacity: .45; cursor: default; }}"""
+        + _ICON_BUTTONS
+    )
+
+
+_INPUT_LOOKS = {
+    "box": "border: var(--bw) solid var(--border); background: var(--surface);",
+    "underline": "border: none; border-bottom: var(--bw) solid var(--border); border-radius: 0;"
+    " background: transparent;",
+    "filled": "border: var(--bw) solid transparent; background: var(--field);",
+}
 
 
 def _inputs(t: Theme) -> str:
-    match t.input:
-        case "box":
-            look = "border: var(--bw) solid var(--border); background: var(--surface);"
-        case "underline":
-            look = (
-                "border: none; border-bottom: var(--bw) solid var(--border); border-radius: 0;"
-                " background: transparent;"
-            )
-        case "filled":
-            look = "border: var(--bw) solid transparent; background: var(--field);"
-        case "native":  # the browser's default box, font and focus ring
-            look = ""
-    field = f""".input {{ font: inherit; color: var(--text); padding: calc(.4em * var(--pad)) .5em;
-  border-radius: var(--radius); {look} box-sizing: border-box; max-width: 100%; }}
+    if t.input == "native":  # the browser's default box, font and focus ring
+        field = ".input { max-width: 100%; }"
+    else:
+        field = f""".input {{ font: inherit; color: var(--text); padding: calc(.4em * var(--pad)) .5em;
+  border-radius: var(--radius); {_INPUT_LOOKS[t.input]} box-sizing: border-box; max-width: 100%; }}
 .input:focus {{ outline: 2px solid var(--accent); outline-offset: 1px; }}
 .input::placeholder {{ color: var(--muted); }}"""
-    if t.input == "native":
-        field = ".input { max-width: 100%; }"
     return f"""
 {field}
 .field {{ display: flex; flex-direction: column; gap: .25em; margin: calc(.5em * var(--pad)) 0; }}
