@@ -27,6 +27,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="evaluate and export the latest checkpoint without training further",
     )  # fmt: skip
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument(
+        "--workers", type=int, default=0,
+        help="processes that make batches ahead of the training step (0: in the trainer itself; "
+        "the batches are the same either way); worth it when a GPU trains",
+    )  # fmt: skip
     p.add_argument("--lr", type=float, default=None, help="peak learning rate")
     p.add_argument(
         "--demo-mix", type=float, default=None, help="share of demonstrations in a stage-2 batch"

@@ -38,7 +38,7 @@ import random
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +46,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from torch.utils.data import DataLoader, Dataset
 
 from perception.builtin import curves
 from perception.builtin.config import ModelConfig
@@ -263,6 +264,62 @@ def draw_batch(
     return collate(exs, cfg.model)
 
 
+class _Batches(Dataset[dict[str, Any]]):
+    """Batch ``step`` of a run, for loader processes: ``draw_batch`` depends on the step alone,
+    so batches made in parallel are the ones the in-process loop would make."""
+
+    def __init__(self, cfg: TrainConfig, *pools: Sequence[LoadedSample], words: Words) -> None:
+        self.cfg, self.pools, self.words = cfg, pools, words
+
+    def __len__(self) -> int:
+        return self.cfg.steps
+
+    def __getitem__(self, step: int) -> dict[str, Any]:
+        align, demo, bare = self.pools
+        return draw_batch(self.cfg, step, align, demo, self.words, bare)
+
+
+def _as_is(batch: Any) -> Any:
+    return batch
+
+
+def _one_thread(_: int) -> None:
+    import cv2
+
+    cv2.setNumThreads(1)  # many loader processes: one core each
+
+
+def batches(
+    cfg: TrainConfig,
+    steps: range,
+    align: Sequence[LoadedSample],
+    demo: Sequence[LoadedSample],
+    words: Words,
+    bare: Sequence[LoadedSample] = (),
+    *,
+    workers: int = 0,
+) -> Iterator[dict[str, Any]]:
+    """The batches of ``steps`` in order: made here (``workers`` 0) or by that many processes a
+    few steps ahead of the training loop. The processes start fresh, each with a copy of the
+    pools (a forked child of a process whose OpenCV and torch thread pools run can hang)."""
+    if workers <= 0:
+        for step in steps:
+            yield draw_batch(cfg, step, align, demo, words, bare)
+        return
+    data = _Batches(cfg, align, demo, bare, words=words)
+    yield from DataLoader(
+        data,
+        batch_size=None,
+        sampler=steps,
+        num_workers=workers,
+        collate_fn=_as_is,
+        prefetch_factor=4,
+        pin_memory=torch.cuda.is_available(),
+        multiprocessing_context="spawn",
+        worker_init_fn=_one_thread,
+    )
+
+
 def evaluate(
     model: GazeVLM, samples: Sequence[LoadedSample], n: int, words: Words | None = None
 ) -> dict[str, float]:
@@ -344,11 +401,13 @@ def run(
     stop_after: int | None = None,
     export_now: bool = False,
     read_all: bool = True,
+    workers: int = 0,
 ) -> dict[str, float]:
     """Train (or resume) into ``out``; returns the step and export size. ``stop_after`` ends the
     run early after that many steps in total (a checkpoint is written), as an interruption would;
     ``export_now`` evaluates and exports the checkpoint as it is, without training;
-    ``read_all=False`` trains only on samples whose screenshots the OCR has read already."""
+    ``read_all=False`` trains only on samples whose screenshots the OCR has read already;
+    ``workers`` processes make the batches (0: this one; the batches are the same either way)."""
     out.mkdir(parents=True, exist_ok=True)
     cfg_path, ckpt = out / "train_config.json", out / "checkpoint.pt"
     if cfg_path.is_file():
@@ -413,14 +472,14 @@ def run(
     try:
         with Progress(*_COLUMNS, console=err, transient=False) as bar:
             task = bar.add_task("train", total=cfg.steps, completed=start)
-            while step < end:
+            t0 = time.perf_counter()
+            for drawn in batches(cfg, range(start, end), align, demo, words, bare, workers=workers):
                 model.train()
-                t0 = time.perf_counter()
                 for g in opt.param_groups:
                     g["lr"] = _lr(cfg, step)
                 batch: dict[str, Any] = {
                     k: slots_to(v, dev) if k == "words" else v if v is None else v.to(dev)
-                    for k, v in draw_batch(cfg, step, align, demo, words, bare).items()
+                    for k, v in drawn.items()
                 }
                 with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cfg.bf16):
                     loss, parts = model.loss(**batch, verb_weight=cfg.verb_weight)
@@ -443,6 +502,7 @@ def run(
                     scores = evaluate(model, heldout, cfg.eval_samples, words)
                     write({"step": step, "eval": scores})
                     curves.write(out / "log.jsonl", out / "curves.html")
+                t0 = time.perf_counter()
     except KeyboardInterrupt:
         _save(ckpt, model, opt, step, cfg)
         log.close()
@@ -501,7 +561,12 @@ def main_args(args: argparse.Namespace) -> int:
     data = args.data or args.out / "data"
     try:
         result = run(
-            cfg, args.out, data, export_now=args.export_now, read_all=not args.read_only_cached
+            cfg,
+            args.out,
+            data,
+            export_now=args.export_now,
+            read_all=not args.read_only_cached,
+            workers=args.workers,
         )
     except KeyboardInterrupt:
         err.print("interrupted: the checkpoint is saved; the same command resumes", markup=False)

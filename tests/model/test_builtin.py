@@ -258,6 +258,19 @@ def test_resume_gives_the_same_state(tiny_data: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.browser
+def test_loader_processes_train_the_same_model(tiny_data: Path, tmp_path: Path) -> None:
+    cfg = PRESETS["tiny"].model_copy(
+        update={"eval_samples": 0, "stage1_steps": 2, "stage2_steps": 2}
+    )
+    run(cfg, tmp_path / "here", tiny_data)
+    run(cfg, tmp_path / "loaders", tiny_data, workers=2)
+    a = torch.load(tmp_path / "here" / "checkpoint.pt", weights_only=True)["model"]
+    b = torch.load(tmp_path / "loaders" / "checkpoint.pt", weights_only=True)["model"]
+    for k, v in a.items():
+        assert torch.equal(v, b[k]), k
+
+
+@pytest.mark.browser
 def test_fine_tune_starts_from_given_weights_and_pools_extra_data(
     tiny_data: Path, tmp_path: Path
 ) -> None:
