@@ -29,7 +29,7 @@ from perception.frames import Frame
 from perception.parsers import format_action, parse
 from perception.parsers.base import Parsed
 from perception.parsers.point import model_xy, num_text
-from tasks.synth.render import Annotation, Element
+from tasks.synth.annotations import Annotation, Element
 from tasks.synth.samples import DIALECT, PageInfo, Sample, Screen
 from tasks.synth.vocab import Split
 

@@ -29,6 +29,7 @@ from actions.executor import execute
 from actions.types import Action, Click, Done, KeyPress, Scroll, Type, describe
 from perception.parsers import format_action, parse
 from perception.parsers.base import Parsed
+from tasks.synth.annotations import Annotation, Element
 from tasks.synth.goals import (
     CHECK_JS,
     Candidate,
@@ -43,7 +44,7 @@ from tasks.synth.goals import (
     plan_scroll,
 )
 from tasks.synth.pages import Page
-from tasks.synth.render import Annotation, Element, Tab
+from tasks.synth.render import Tab
 from tasks.synth.samples import DIALECT, HistoryStep, PageInfo, Sample, Screen
 from tasks.synth.vocab import Split
 

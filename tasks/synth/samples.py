@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from actions.types import Action
 from perception.frames import Frame
 from perception.parsers.base import Dialect
-from tasks.synth.render import Annotation, Box
+from tasks.synth.annotations import Annotation, Box
 from tasks.synth.vocab import Split
 
 SampleKind = Literal["alignment", "demo"]

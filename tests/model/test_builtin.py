@@ -318,7 +318,7 @@ def test_textless_targets_are_the_clicks_no_word_lands_in() -> None:
 
     from perception.builtin.reader import Word
     from perception.builtin.train import textless
-    from tasks.synth.render import Box
+    from tasks.synth.annotations import Box
 
     def sample(name: str, target: str, box: Box | None) -> SimpleNamespace:
         return SimpleNamespace(
