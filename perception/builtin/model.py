@@ -237,8 +237,8 @@ class GazeVLM(nn.Module):
         pos = (all_valid.long().cumsum(1) - 1).clamp(min=0)[:, -x.shape[1] :]
         x = x + self.pos[pos]
         t, total = x.shape[1], all_valid.shape[1]
-        qi = torch.arange(total - t, total)[:, None]
-        ki = torch.arange(total)[None, :]
+        qi = torch.arange(total - t, total, device=x.device)[:, None]
+        ki = torch.arange(total, device=x.device)[None, :]
         mask = (ki <= qi)[None, None] & (all_valid[:, None, None, :] | (ki == qi)[None, None])
         new = []
         for i, blk in enumerate(self.decoder):
@@ -390,7 +390,7 @@ class GazeVLM(nn.Module):
         b = x.shape[0]
         out: list[Decoded] = [Decoded([], [], 0.0) for _ in range(b)]
         logps: list[list[float]] = [[] for _ in range(b)]
-        done = torch.zeros(b, dtype=torch.bool)
+        done = torch.zeros(b, dtype=torch.bool, device=h.device)
         last = h[:, -1]
         past = valid
         max_new = min(max_new, self.config.max_target_tokens)
