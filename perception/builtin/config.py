@@ -41,6 +41,11 @@ class ModelConfig(BaseModel):
         False,
         description="control outlines found by edge detection join the word slots (proposals.py)",
     )
+    proposal_words: bool = Field(
+        False,
+        description="a proposal slot carries the match features of the words inside it "
+        "(words.join_proposals); false: zeros",
+    )
     verb_head: bool = Field(
         False, description="a separate head picks the action's name (policy.py); decoding obeys it"
     )

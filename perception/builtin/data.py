@@ -46,7 +46,14 @@ from perception.builtin.policy import N_STATE, prompt_state, verb_index
 from perception.builtin.proposals import box_proposals
 from perception.builtin.reader import Word
 from perception.builtin.tokenizer import BOS, EOS, PAD, PAIR, POINT, SEP, encode_target, encode_text
-from perception.builtin.words import WordSlots, canvas_slots, echo_goal, score_words, stack_slots
+from perception.builtin.words import (
+    WordSlots,
+    canvas_slots,
+    echo_goal,
+    join_proposals,
+    score_words,
+    stack_slots,
+)
 
 _HISTORY = re.compile(r"^\d+\.\s")
 FULL_PROMPT = 4096  # bytes of goal and history the word features look at
@@ -218,15 +225,15 @@ def make_example(
         b = sample.target_box
         box = (b.x - ox, b.y - oy, b.w, b.h)
     seen = list(words)
-    if config.proposals:  # outlines first: on a crowded canvas they outrank non-goal words
-        seen = box_proposals(canvas, (ox, oy)) + seen
     if rng.random() < echo_rate:
         char_w, h = rng.uniform(5, 8), rng.uniform(12, 20)
         seen = echo_goal(seen, sample.prompt, (ox + rng.uniform(0, 20), oy + rng.uniform(0, 30)),
                          char_w, h)  # fmt: skip
-    slots = canvas_slots(
-        score_words(seen, compact_prompt(prompt_text, FULL_PROMPT)), (ox, oy), config
-    )
+    scored = score_words(seen, compact_prompt(prompt_text, FULL_PROMPT))
+    if config.proposals:  # outlines first: on a crowded canvas they outrank non-goal words
+        props = box_proposals(canvas, (ox, oy))
+        scored = join_proposals(props, scored, inherit=config.proposal_words)
+    slots = canvas_slots(scored, (ox, oy), config)
     dists, cells, offs = [], [], []
     for px, py in pts_css:
         d, c, o = pointer_label((px - ox, py - oy), box, config, slots)

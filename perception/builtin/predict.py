@@ -46,9 +46,9 @@ from perception.builtin.proposals import box_proposals
 from perception.builtin.reader import Word, read_words, to_css
 from perception.builtin.tokenizer import N_BYTES, PAD, decode_target
 from perception.builtin.words import (
-    N_FEATURES,
     WordSlots,
     canvas_slots,
+    join_proposals,
     score_words,
     slots_to,
     stack_slots,
@@ -155,9 +155,9 @@ class Predictor:
                     images.append(canvas)
                     prompts.append(ids)
                     here = scored
-                    if c.proposals:  # as in training: outlines first, no match features
+                    if c.proposals:  # as in training: outlines first
                         props = box_proposals(canvas, (ox, oy))
-                        here = [(w, [0.0] * N_FEATURES) for w in props] + list(scored)
+                        here = join_proposals(props, scored, inherit=c.proposal_words)
                     slots.append(canvas_slots(here, (ox, oy), c))
                     marks.append(patch_marks(clicks, (ox, oy), c))
                     states.append(state)

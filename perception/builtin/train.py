@@ -17,6 +17,10 @@ Contract:
 - Every ``ckpt_every`` steps (and on Ctrl-C, and at the end) ``OUT/checkpoint.pt`` is replaced
   atomically with the model, optimizer and step; ``run`` resumes from it when present and the
   config matches (evaluation settings may change), and refuses another config with a message.
+- A step whose loss or gradient norm is not finite (a bf16 overflow on a GPU) is not applied:
+  its log line says ``skipped``; ``MAX_BAD_STEPS`` in a row end the run with ``Diverged``.
+- ``workers`` processes can make the batches ahead of the step (``batches``); a batch depends on
+  its step alone, so the run is the same with any number of them.
 - ``OUT/log.jsonl`` gets one line per step (losses, lr, seconds) and per evaluation; ``curves.html``
   draws them. Evaluation runs the inference path (``Predictor``: tiles + pointer confidence) on
   held-out pages: click-inside-target rate, exact-answer rate for the rest, held-out loss.
@@ -67,6 +71,9 @@ LOG_FORMAT = "gaze-builtin-log/1"
 # parameters --init weights may lack: zero-initialised maps (the old answers stay as they were)
 # and the verb head (its own loss trains it from the first step)
 NEW_PARTS = ("mark.", "ptr_feat_q.", "verb.")
+# A step whose loss or gradient is not finite (inf/NaN: a bf16 overflow) is skipped, not applied;
+# this many in a row end the run (the saved weights are the last finite ones).
+MAX_BAD_STEPS = 20
 # Settings a resumed run may change: they decide when to look at the model, not what it learns.
 MAY_CHANGE = frozenset({"eval_every", "eval_samples", "ckpt_every"})
 err = Console(stderr=True, soft_wrap=True)
@@ -393,6 +400,10 @@ class ConfigMismatch(ValueError):
     pass
 
 
+class Diverged(ValueError):
+    """``MAX_BAD_STEPS`` steps in a row had a non-finite loss or gradient."""
+
+
 def run(
     cfg: TrainConfig,
     out: Path,
@@ -468,7 +479,7 @@ def run(
         log.write(json.dumps({"format": LOG_FORMAT, **rec}) + "\n")
         log.flush()
 
-    step = start
+    step, bad = start, 0
     try:
         with Progress(*_COLUMNS, console=err, transient=False) as bar:
             task = bar.add_task("train", total=cfg.steps, completed=start)
@@ -485,12 +496,25 @@ def run(
                     loss, parts = model.loss(**batch, verb_weight=cfg.verb_weight)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                opt.step()
+                norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                # an inf gradient would be clipped to NaN and poison every weight: skip the step
+                finite = bool(torch.isfinite(loss.detach()) & torch.isfinite(norm))
+                if finite:
+                    opt.step()
+                    bad = 0
+                else:
+                    bad += 1
                 step += 1
                 stage = 1 if step <= cfg.stage1_steps else 2
                 write({"step": step, "stage": stage, "loss": float(loss.detach()), **parts,
-                       "lr": _lr(cfg, step - 1), "seconds": time.perf_counter() - t0})  # fmt: skip
+                       "lr": _lr(cfg, step - 1), "seconds": time.perf_counter() - t0,
+                       **({} if finite else {"skipped": "non-finite loss or gradient"})})  # fmt: skip
+                if bad >= MAX_BAD_STEPS:
+                    raise Diverged(
+                        f"{bad} steps in a row up to step {step} had a non-finite loss or "
+                        f"gradient; {ckpt} holds finite weights (skipped steps change nothing): "
+                        "start a new --out from it (--init) with a lower --lr"
+                    )
                 bar.update(
                     task,
                     completed=step,
@@ -505,6 +529,10 @@ def run(
                 t0 = time.perf_counter()
     except KeyboardInterrupt:
         _save(ckpt, model, opt, step, cfg)
+        log.close()
+        curves.write(out / "log.jsonl", out / "curves.html")
+        raise
+    except Diverged:
         log.close()
         curves.write(out / "log.jsonl", out / "curves.html")
         raise
@@ -571,7 +599,7 @@ def main_args(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         err.print("interrupted: the checkpoint is saved; the same command resumes", markup=False)
         return 130
-    except (ConfigMismatch, subprocess.CalledProcessError) as e:
+    except (ConfigMismatch, Diverged, subprocess.CalledProcessError) as e:
         err.print(f"error: {e}", markup=False)
         return 2
     err.print(json.dumps(result), markup=False)

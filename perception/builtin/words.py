@@ -138,6 +138,25 @@ def score_words(words: Sequence[Word], prompt: str) -> list[Scored]:
     ]
 
 
+def join_proposals(
+    proposals: Sequence[Word], scored: Sequence[Scored], *, inherit: bool
+) -> list[Scored]:
+    """Box proposals (``perception.builtin.proposals``, no text) as slots ahead of the words.
+    A proposal's match features are zeros, or with ``inherit`` the elementwise max of those of
+    the words whose centre lies inside it: the outline of a "Submit" button scores as "Submit"
+    does, and an outline around other words no longer looks like an empty field."""
+    out: list[Scored] = []
+    for p in proposals:
+        f = [0.0] * N_FEATURES
+        if inherit:
+            for w, wf in scored:
+                cx, cy = w.center
+                if w.text and p.x <= cx <= p.x + p.w and p.y <= cy <= p.y + p.h:
+                    f = [max(a, b) for a, b in zip(f, wf, strict=True)]
+        out.append((p, f))
+    return out + list(scored)
+
+
 def canvas_slots(
     scored: Sequence[Scored], origin: tuple[float, float], config: ModelConfig
 ) -> WordSlots:

@@ -6,8 +6,10 @@ Models here are miniature (64 px canvas, width 32) and trained on the spot; no s
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -268,6 +270,55 @@ def test_loader_processes_train_the_same_model(tiny_data: Path, tmp_path: Path) 
     b = torch.load(tmp_path / "loaders" / "checkpoint.pt", weights_only=True)["model"]
     for k, v in a.items():
         assert torch.equal(v, b[k]), k
+
+
+class _InfGrad(torch.autograd.Function):
+    """Adds 0 to the loss and sends an infinite gradient back: what a bf16 overflow does."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
+        ctx.shape = x.shape
+        return x.new_zeros(())
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        return torch.full(ctx.shape, float("inf"))
+
+
+@pytest.mark.browser
+def test_non_finite_steps_are_skipped_and_a_streak_ends_the_run(
+    tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from perception.builtin import train
+
+    cfg = PRESETS["tiny"].model_copy(
+        update={"eval_samples": 0, "stage1_steps": 2, "stage2_steps": 2}
+    )
+    real, calls = GazeVLM.loss, [0]
+
+    def second_overflows(self: GazeVLM, *a: Any, **k: Any) -> tuple[torch.Tensor, dict]:
+        loss, parts = real(self, *a, **k)
+        calls[0] += 1
+        if calls[0] == 2:  # a finite loss whose gradient is not
+            loss = loss + _InfGrad.apply(next(self.parameters()))
+        return loss, parts
+
+    monkeypatch.setattr(GazeVLM, "loss", second_overflows)
+    run(cfg, tmp_path / "flaky", tiny_data)
+    lines = (tmp_path / "flaky" / "log.jsonl").read_text(encoding="utf-8").splitlines()
+    steps = [r for r in map(json.loads, lines) if "loss" in r]
+    assert ["skipped" in r for r in steps] == [False, True, False, False]
+    state = torch.load(tmp_path / "flaky" / "checkpoint.pt", weights_only=True)["model"]
+    assert all(bool(torch.isfinite(v).all()) for v in state.values())
+
+    def always_nan(self: GazeVLM, *a: Any, **k: Any) -> tuple[torch.Tensor, dict]:
+        loss, parts = real(self, *a, **k)
+        return loss * float("nan"), parts
+
+    monkeypatch.setattr(GazeVLM, "loss", always_nan)
+    monkeypatch.setattr(train, "MAX_BAD_STEPS", 2)
+    with pytest.raises(train.Diverged, match="2 steps in a row up to step 2"):
+        run(cfg, tmp_path / "nan", tiny_data)
 
 
 @pytest.mark.browser

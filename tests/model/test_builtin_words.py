@@ -347,3 +347,23 @@ def test_box_proposals_find_empty_fields_and_boxes_not_glyphs() -> None:
     # inner and its outer edge)
     centres = {(round(b[0] + b[2] / 2) // 4, round(b[1] + b[3] / 2) // 4) for b in boxes}
     assert len(centres) == 3, boxes
+
+
+def test_proposals_come_first_and_may_inherit_the_features_of_their_words() -> None:
+    from perception.builtin.words import join_proposals
+
+    words = [
+        Word("Submit", 110, 52, 40, 14, 0.9),  # inside the button outline
+        Word("Cancel", 210, 52, 40, 14, 0.9),  # outside every outline
+    ]
+    scored = score_words(words, 'Goal: Click "Submit".')
+    button = Word("", 100, 45, 60, 28, 0.0)
+    field = Word("", 100, 100, 160, 28, 0.0)  # an empty text box: no word inside
+    plain = join_proposals([button, field], scored, inherit=False)
+    assert [w for w, _ in plain] == [button, field, *words]
+    assert plain[0][1] == plain[1][1] == [0.0] * len(scored[0][1])
+    assert plain[2:] == scored
+    got = join_proposals([button, field], scored, inherit=True)
+    assert got[0][1] == scored[0][1]  # the button scores as its word "Submit" does
+    assert got[1][1] == [0.0] * len(scored[0][1])
+    assert got[0][1][1] > 0  # the quoted goal word
