@@ -217,6 +217,17 @@ def test_backend_without_weights_is_a_clear_error(tmp_path: Path) -> None:
         BuiltinModel(tmp_path)
 
 
+# four steps of the tiny preset, no evaluation: what the resume/loader/overflow tests train
+SHORT = PRESETS["tiny"].model_copy(update={"eval_samples": 0, "stage1_steps": 2, "stage2_steps": 2})
+
+
+def _assert_same_weights(a: Path, b: Path) -> None:
+    wa = torch.load(a / "checkpoint.pt", weights_only=True)["model"]
+    wb = torch.load(b / "checkpoint.pt", weights_only=True)["model"]
+    for k, v in wa.items():
+        assert torch.equal(v, wb[k]), k
+
+
 @pytest.fixture(scope="module")
 def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from perception.builtin.train import ensure_data
@@ -241,9 +252,7 @@ def test_tiny_pipeline_runs_end_to_end(tiny_data: Path, tmp_path: Path) -> None:
 
 @pytest.mark.browser
 def test_resume_gives_the_same_state(tiny_data: Path, tmp_path: Path) -> None:
-    cfg = PRESETS["tiny"].model_copy(
-        update={"eval_samples": 0, "stage1_steps": 2, "stage2_steps": 2}
-    )
+    cfg = SHORT
     run(cfg, tmp_path / "straight", tiny_data)
     run(cfg, tmp_path / "resumed", tiny_data, stop_after=2)
     mid = torch.load(tmp_path / "resumed" / "checkpoint.pt", weights_only=True)
@@ -252,8 +261,7 @@ def test_resume_gives_the_same_state(tiny_data: Path, tmp_path: Path) -> None:
     a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)
     b = torch.load(tmp_path / "resumed" / "checkpoint.pt", weights_only=True)
     assert a["step"] == b["step"] == 4
-    for k, v in a["model"].items():
-        assert torch.equal(v, b["model"][k]), k
+    _assert_same_weights(tmp_path / "straight", tmp_path / "resumed")
     other = cfg.model_copy(update={"seed": 5})
     with pytest.raises(ValueError, match="another config"):
         run(other, tmp_path / "resumed", tiny_data)
@@ -261,15 +269,10 @@ def test_resume_gives_the_same_state(tiny_data: Path, tmp_path: Path) -> None:
 
 @pytest.mark.browser
 def test_loader_processes_train_the_same_model(tiny_data: Path, tmp_path: Path) -> None:
-    cfg = PRESETS["tiny"].model_copy(
-        update={"eval_samples": 0, "stage1_steps": 2, "stage2_steps": 2}
-    )
+    cfg = SHORT
     run(cfg, tmp_path / "here", tiny_data)
     run(cfg, tmp_path / "loaders", tiny_data, workers=2)
-    a = torch.load(tmp_path / "here" / "checkpoint.pt", weights_only=True)["model"]
-    b = torch.load(tmp_path / "loaders" / "checkpoint.pt", weights_only=True)["model"]
-    for k, v in a.items():
-        assert torch.equal(v, b[k]), k
+    _assert_same_weights(tmp_path / "here", tmp_path / "loaders")
 
 
 class _InfGrad(torch.autograd.Function):
@@ -291,9 +294,7 @@ def test_non_finite_steps_are_skipped_and_a_streak_ends_the_run(
 ) -> None:
     from perception.builtin import train
 
-    cfg = PRESETS["tiny"].model_copy(
-        update={"eval_samples": 0, "stage1_steps": 2, "stage2_steps": 2}
-    )
+    cfg = SHORT
     real, calls = GazeVLM.loss, [0]
 
     def second_overflows(self: GazeVLM, *a: Any, **k: Any) -> tuple[torch.Tensor, dict]:
