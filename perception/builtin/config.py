@@ -34,6 +34,11 @@ class ModelConfig(BaseModel):
     context_vote: bool = Field(
         False, description="the match features' pointer vote is weighted by the decoder state"
     )
+    state_vote: bool = Field(
+        False,
+        description="the match features' pointer vote is also weighted by the history facts "
+        "(policy.prompt_state)",
+    )
     history_marks: int = Field(
         0, description="mark channels on patches where earlier steps clicked (marks.py; 0: none)"
     )

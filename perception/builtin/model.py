@@ -168,6 +168,14 @@ class GazeVLM(nn.Module):
             self.ptr_feat_q = nn.Linear(c.width, N_FEATURES)
             nn.init.zeros_(self.ptr_feat_q.weight)
             nn.init.zeros_(self.ptr_feat_q.bias)
+        # ... and, with state_vote, by weights from the history's facts (policy.prompt_state:
+        # "no step yet", "a field was clicked", ...): the goal's "Submit" is the last click, not
+        # the first. Zero at start, like the context vote
+        self.ptr_feat_s: nn.Linear | None = None
+        if c.state_vote:
+            self.ptr_feat_s = nn.Linear(N_STATE, N_FEATURES)
+            nn.init.zeros_(self.ptr_feat_s.weight)
+            nn.init.zeros_(self.ptr_feat_s.bias)
         self.ptr_off = nn.Sequential(nn.Linear(c.width, c.width), nn.GELU(), nn.Linear(c.width, 2))
         # where earlier steps clicked (perception.builtin.marks), added to the patch tokens; zero
         # at start, so weights trained without marks start out unchanged
@@ -247,11 +255,17 @@ class GazeVLM(nn.Module):
         return self.norm(x), new
 
     def _pointer(
-        self, h: Tensor, key_h: Tensor, key_valid: Tensor, feats: Tensor
+        self,
+        h: Tensor,
+        key_h: Tensor,
+        key_valid: Tensor,
+        feats: Tensor,
+        state: Tensor | None = None,
     ) -> tuple[Tensor, Tensor]:
         """h (N, W) at <point> positions, key_h (N, G+K, W) patch and word states, key_valid
-        (N, G+K), feats (N, K, F) the words' match features -> logits (N, G+K+1) and offsets
-        inside each patch (N, G, 2)."""
+        (N, G+K), feats (N, K, F) the words' match features, state (N, N_STATE) the history
+        facts (used with ``state_vote``) -> logits (N, G+K+1) and offsets inside each patch
+        (N, G, 2)."""
         g = self.config.grid**2
         q = self.ptr_q(h)
         keys = torch.cat([self.ptr_k(key_h), self.ptr_null.expand(h.shape[0], 1, -1)], 1)
@@ -259,6 +273,9 @@ class GazeVLM(nn.Module):
         vote = self.ptr_feat(feats.float()).squeeze(-1).float()
         if self.ptr_feat_q is not None:
             vote = vote + (feats.float() * self.ptr_feat_q(h).float()[:, None, :]).sum(-1)
+        if self.ptr_feat_s is not None and state is not None:
+            w = self.ptr_feat_s(state.to(self.ptr_feat_s.weight.dtype)).float()
+            vote = vote + (feats.float() * w[:, None, :]).sum(-1)
         logits = torch.cat([logits[:, :g], logits[:, g:-1] + vote, logits[:, -1:]], 1)
         pad = torch.ones(h.shape[0], 1, dtype=torch.bool, device=h.device)
         logits = logits.masked_fill(~torch.cat([key_valid, pad], 1), NEG)
@@ -334,7 +351,8 @@ class GazeVLM(nn.Module):
             ph = h[:, n_pre:][where]
             rows = where.nonzero()[:, 0]
             kv = valid[rows, n_pre - nk : n_pre]
-            plog, poff = self._pointer(ph, h[rows, n_pre - nk : n_pre], kv, words.feats[rows])
+            st = None if state is None else state[rows]
+            plog, poff = self._pointer(ph, h[rows, n_pre - nk : n_pre], kv, words.feats[rows], st)
             # any target slot is a hit: maximise the probability mass on the target's slots
             logp = F.log_softmax(plog, -1)
             ptr = -torch.logsumexp(logp.masked_fill(ptr_dist <= 0, NEG), -1).mean()
@@ -419,7 +437,11 @@ class GazeVLM(nn.Module):
             is_pt = (tok == POINT).nonzero().flatten().tolist()
             if is_pt:
                 plog, poff = self._pointer(
-                    last[is_pt], key_h[is_pt], key_valid[is_pt], words.feats[is_pt]
+                    last[is_pt],
+                    key_h[is_pt],
+                    key_valid[is_pt],
+                    words.feats[is_pt],
+                    None if state is None else state[is_pt],
                 )
                 prob = plog.float().softmax(-1)
                 for j, r in enumerate(is_pt):

@@ -70,7 +70,7 @@ if TYPE_CHECKING:
 LOG_FORMAT = "gaze-builtin-log/1"
 # parameters --init weights may lack: zero-initialised maps (the old answers stay as they were)
 # and the verb head (its own loss trains it from the first step)
-NEW_PARTS = ("mark.", "ptr_feat_q.", "verb.")
+NEW_PARTS = ("mark.", "ptr_feat_q.", "ptr_feat_s.", "verb.")
 # A step whose loss or gradient is not finite (inf/NaN: a bf16 overflow) is skipped, not applied;
 # this many in a row end the run (the saved weights are the last finite ones).
 MAX_BAD_STEPS = 20

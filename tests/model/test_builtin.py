@@ -389,3 +389,26 @@ def test_textless_targets_are_the_clicks_no_word_lands_in() -> None:
     ]
     got = textless(samples, words)  # type: ignore[arg-type]
     assert got == [samples[1], samples[2]]
+
+
+def test_state_vote_starts_silent_and_learns_from_the_pointer_loss() -> None:
+    """``state_vote`` (zero-initialised, like every part ``--init`` may add) leaves a trained
+    model's losses as they were, and the pointer loss reaches it through the word slots."""
+    import dataclasses
+
+    from perception.builtin.reader import Word
+
+    torch.manual_seed(0)
+    old = GazeVLM(TINY)
+    new = GazeVLM(TINY.model_copy(update={"state_vote": True}))
+    missing, unexpected = new.load_state_dict(old.state_dict(), strict=False)
+    assert set(missing) == {"ptr_feat_s.weight", "ptr_feat_s.bias"} and not unexpected
+    goal = "Goal: click the red box"
+    slots = canvas_slots(score_words([Word("red", 20, 20, 16, 10, 0.9)], goal), (0, 0), TINY)
+    batch = collate([dataclasses.replace(e, words=slots) for e in _examples(4)], TINY)
+    a, _ = old.loss(**batch)
+    b, _ = new.loss(**batch)
+    assert torch.allclose(a, b)
+    b.backward()
+    assert new.ptr_feat_s is not None and new.ptr_feat_s.weight.grad is not None
+    assert float(new.ptr_feat_s.weight.grad.abs().sum()) > 0
