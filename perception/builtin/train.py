@@ -157,7 +157,13 @@ PRESETS: dict[str, TrainConfig] = {
     ),
     "full": TrainConfig(
         preset="full",
-        model=ModelConfig(history_marks=2, context_vote=True, verb_head=True, proposals=True),
+        model=ModelConfig(
+            history_marks=2,
+            context_vote=True,
+            verb_head=True,
+            proposals=True,
+            proposal_words=True,
+        ),
     ),
 }
 assert set(PRESETS) == set(PRESET_NAMES), "perception.builtin.options lists the presets"
