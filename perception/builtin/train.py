@@ -281,15 +281,21 @@ class _Batches(Dataset[dict[str, Any]]):
     """Batch ``step`` of a run, for loader processes: ``draw_batch`` depends on the step alone,
     so batches made in parallel are the ones the in-process loop would make."""
 
-    def __init__(self, cfg: TrainConfig, *pools: Sequence[LoadedSample], words: Words) -> None:
-        self.cfg, self.pools, self.words = cfg, pools, words
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        align: Sequence[LoadedSample],
+        demo: Sequence[LoadedSample],
+        words: Words,
+        bare: Sequence[LoadedSample],
+    ) -> None:
+        self.cfg, self.align, self.demo, self.words, self.bare = cfg, align, demo, words, bare
 
     def __len__(self) -> int:
         return self.cfg.steps
 
     def __getitem__(self, step: int) -> dict[str, Any]:
-        align, demo, bare = self.pools
-        return draw_batch(self.cfg, step, align, demo, self.words, bare)
+        return draw_batch(self.cfg, step, self.align, self.demo, self.words, self.bare)
 
 
 def _as_is(batch: Any) -> Any:
@@ -315,11 +321,10 @@ def batches(
     """The batches of ``steps`` in order: made here (``workers`` 0) or by that many processes a
     few steps ahead of the training loop. The processes start fresh, each with a copy of the
     pools (a forked child of a process whose OpenCV and torch thread pools run can hang)."""
+    data = _Batches(cfg, align, demo, words, bare)
     if workers <= 0:
-        for step in steps:
-            yield draw_batch(cfg, step, align, demo, words, bare)
+        yield from map(data.__getitem__, steps)
         return
-    data = _Batches(cfg, align, demo, bare, words=words)
     yield from DataLoader(
         data,
         batch_size=None,
@@ -367,7 +372,7 @@ def evaluate(
             assert b is not None
             if out.points and not isinstance(got, ParseError):
                 x, y = smp.frame.to_viewport(*out.points[0])
-                hit = int(b.x <= x <= b.x + b.w and b.y <= y <= b.y + b.h)
+                hit = int(b.contains(x, y))
                 hits += hit
                 by_kind[smp.kind][0] += hit
             by_kind[smp.kind][1] += 1
@@ -533,12 +538,9 @@ def run(
                     write({"step": step, "eval": scores})
                     curves.write(out / "log.jsonl", out / "curves.html")
                 t0 = time.perf_counter()
-    except KeyboardInterrupt:
-        _save(ckpt, model, opt, step, cfg)
-        log.close()
-        curves.write(out / "log.jsonl", out / "curves.html")
-        raise
-    except Diverged:
+    except (KeyboardInterrupt, Diverged) as stop:
+        if isinstance(stop, KeyboardInterrupt):  # the same command resumes from here
+            _save(ckpt, model, opt, step, cfg)
         log.close()
         curves.write(out / "log.jsonl", out / "curves.html")
         raise

@@ -32,29 +32,18 @@ from pathlib import Path
 
 from PIL import Image
 
-WORDS, PACKED = "words.jsonl", "words.packed.jsonl"
+from perception.builtin.ocr_cache import WORDS, load_words, shard_dirs
+
+PACKED = "words.packed.jsonl"
 META_SUFFIXES = (".json", ".jsonl")
 
 
-def _read_images(shard: Path) -> list[str]:
-    """The images a shard's ``words.jsonl`` lists (relative paths); a torn line is skipped."""
-    path = shard / WORDS
-    out = []
-    if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                out.append(json.loads(line)["image"])
-            except (json.JSONDecodeError, KeyError, TypeError):
-                continue
-    return out
-
-
 def _images(root: Path, all_images: bool) -> Iterator[Path]:
-    for shard in sorted(p.parent for p in root.rglob("samples.jsonl")):
+    for shard in shard_dirs(root):
         if all_images:
             yield from sorted((shard / "images").glob("*.png"))
-        else:
-            yield from (shard / rel for rel in sorted(set(_read_images(shard))))
+        else:  # the screenshots the OCR has read
+            yield from (shard / rel for rel in sorted(load_words(shard)))
 
 
 def _webp(path: Path) -> bytes:
@@ -130,7 +119,7 @@ def unpack(packs: Sequence[Path], dest: Path, *, workers: int | None = None) -> 
     webps = sorted(dest.rglob("*.webp"))
     with ProcessPoolExecutor(workers or os.cpu_count() or 1) as pool:
         list(pool.map(_png, webps, chunksize=32))
-    for shard in sorted(p.parent for p in dest.rglob("samples.jsonl")):
+    for shard in shard_dirs(dest):
         words, packed = shard / WORDS, shard / PACKED
         if words.is_file() and not packed.is_file():
             os.replace(words, packed)
