@@ -51,8 +51,23 @@ class ModelConfig(BaseModel):
         description="a proposal slot carries the match features of the words inside it "
         "(words.join_proposals); false: zeros",
     )
+    proposal_labels: bool = Field(
+        False,
+        description="with proposal_words, a checkbox-sized outline with no word inside carries "
+        "the match features of its label, the words just right of it (words.join_proposals)",
+    )
     verb_head: bool = Field(
         False, description="a separate head picks the action's name (policy.py); decoding obeys it"
+    )
+    span_head: bool = Field(
+        False,
+        description="a type() value is a span of the goal picked by start and end pointers over "
+        "the prompt (spans.py), not copied byte by byte",
+    )
+    span_flags: bool = Field(
+        False,
+        description="the span head's keys also weigh two facts per prompt byte: already typed "
+        "by an earlier step, inside quotes (spans.position_flags)",
     )
 
     @property

@@ -19,9 +19,11 @@ Contract:
   (``perception.builtin.proposals``) join the words as slots with no text. With probability
   ``echo_rate`` the goal's first line is added as
   OCR words somewhere on the crop (pages that repeat their instruction), never as a target.
+  With probability ``rephrase_rate`` the goal is said in other words first
+  (``perception.builtin.rephrase``).
 - ``collate`` pads a list of Examples into the tensors ``GazeVLM.loss`` takes, with each answer's
   verb (``perception.builtin.policy``: -1 when it is not an action) and its prompt's history facts
-  (zeros for an Example built without them).
+  (zeros for an Example built without them), and the span head's labels (``span_labels``).
 
 It does no file I/O besides opening the image it is handed a path to.
 """
@@ -45,7 +47,19 @@ from perception.builtin.marks import history_clicks, patch_marks
 from perception.builtin.policy import N_STATE, prompt_state, verb_index
 from perception.builtin.proposals import box_proposals
 from perception.builtin.reader import Word
-from perception.builtin.tokenizer import BOS, EOS, PAD, PAIR, POINT, SEP, encode_target, encode_text
+from perception.builtin.rephrase import rephrase
+from perception.builtin.spans import typed_value, value_spans
+from perception.builtin.tokenizer import (
+    BOS,
+    EOS,
+    PAD,
+    PAIR,
+    POINT,
+    SEP,
+    decode_bytes,
+    encode_target,
+    encode_text,
+)
 from perception.builtin.words import (
     WordSlots,
     canvas_slots,
@@ -56,6 +70,7 @@ from perception.builtin.words import (
 )
 
 _HISTORY = re.compile(r"^\d+\.\s")
+_QUOTE = ord('"')
 FULL_PROMPT = 4096  # bytes of goal and history the word features look at
 
 
@@ -197,6 +212,7 @@ def make_example(
     words: Sequence[Word] = (),
     negative_rate: float = 0.1,
     echo_rate: float = 0.3,
+    rephrase_rate: float = 0.0,
 ) -> Example | None:
     """One training example from a ``tasks.synth.samples.Sample`` and the OCR words of its page
     (CSS px); None if it does not fit."""
@@ -218,7 +234,8 @@ def make_example(
     def shift(m: re.Match[str]) -> str:
         return f"{round(float(m.group(1)) / scale - ox)}, {round(float(m.group(2)) / scale - oy)}"
 
-    prompt_text = PAIR.sub(shift, sample.prompt)
+    said = rephrase(sample.prompt, rng) if rng.random() < rephrase_rate else sample.prompt
+    prompt_text = PAIR.sub(shift, said)
     prompt = prompt_ids(prompt_text, config)
     box = None
     if sample.target_box is not None and len(pts_css) == 1:
@@ -227,12 +244,14 @@ def make_example(
     seen = list(words)
     if rng.random() < echo_rate:
         char_w, h = rng.uniform(5, 8), rng.uniform(12, 20)
-        seen = echo_goal(seen, sample.prompt, (ox + rng.uniform(0, 20), oy + rng.uniform(0, 30)),
+        seen = echo_goal(seen, said, (ox + rng.uniform(0, 20), oy + rng.uniform(0, 30)),
                          char_w, h)  # fmt: skip
     scored = score_words(seen, compact_prompt(prompt_text, FULL_PROMPT))
     if config.proposals:  # outlines first: on a crowded canvas they outrank non-goal words
         props = box_proposals(canvas, (ox, oy))
-        scored = join_proposals(props, scored, inherit=config.proposal_words)
+        scored = join_proposals(
+            props, scored, inherit=config.proposal_words, labels=config.proposal_labels
+        )
     slots = canvas_slots(scored, (ox, oy), config)
     dists, cells, offs = [], [], []
     for px, py in pts_css:
@@ -276,7 +295,32 @@ def collate(examples: Sequence[Example], config: ModelConfig) -> dict[str, Any]:
             [e.state if e.state is not None else torch.zeros(N_STATE) for e in examples]
         ),
         "verbs": torch.tensor([verb_index(e.target) for e in examples], dtype=torch.long),
+        **span_labels(examples, p_len),
     }
+
+
+def span_labels(examples: Sequence[Example], p_len: int) -> dict[str, Tensor]:
+    """For the span head: per example, the answer index of the quote that opens a ``type(``
+    value (``span_query``, -1: not a copyable value) and, over the left-padded prompt
+    positions, where that value starts and where it ends (exclusive) in the goal."""
+    b = len(examples)
+    query = torch.full((b,), -1, dtype=torch.long)
+    start = torch.zeros(b, p_len, dtype=torch.bool)
+    end = torch.zeros(b, p_len, dtype=torch.bool)
+    for i, e in enumerate(examples):
+        value = typed_value(decode_bytes(e.target))
+        if value is None:
+            continue
+        text = bytes(e.prompt[1:-1])  # <bos> bytes <sep>: every id in between is a byte
+        found = value_spans(text, value)
+        if not found:
+            continue
+        base = p_len - len(e.prompt) + 1
+        query[i] = e.target.index(_QUOTE)
+        for s, t in found:
+            start[i, base + s] = True
+            end[i, base + t] = True
+    return {"span_query": query, "span_start": start, "span_end": end}
 
 
 __all__ = ["EOS", "Crop", "Example", "collate", "compact_prompt", "make_example", "to_canvas"]

@@ -16,7 +16,8 @@ Contract:
   commas, and plain ones only as many as the verb takes (scroll's amount, type's submit flag,
   wait's seconds): a number, or exactly ``submit=true``/``submit=false`` for type, so neither
   ``scroll(x, y, "down", 10, 10)`` nor ``type("a", submit=t=t=tue)`` can be written.
-  Verbs not in ``ARITY`` take up to two points and close freely.
+  Verbs not in ``ARITY`` take up to two points and close freely. Outside strings a space never
+  follows a space (an answer cannot pad itself past its token budget).
 - It only removes answers that could never parse: which action, where and what text stay the
   model's choice. Alignment questions (free-text answers) are decoded without it.
 """
@@ -79,6 +80,7 @@ class State:
     # the argument being written: "" (none yet), "point", "string", "extra" (a plain value) or
     # "end" (a plain value a space has ended)
     arg: str = ""
+    gap: bool = False  # the last token was a space outside strings
 
 
 class ActionGrammar:
@@ -126,7 +128,7 @@ class ActionGrammar:
         one plain value (a number, or one of the verb's flags), separated by commas, as many of
         each as the verb takes."""
         mask = torch.zeros(VOCAB_SIZE, dtype=torch.bool)
-        mask[_SPACE] = True
+        mask[_SPACE] = not s.gap  # one space at a time: "x, y", never "x,      y"
         more = s.points < a.points[1] or s.strings < a.strings[1] or s.extras < a.extras
         started = s.points + s.strings + s.extras > 0
         done = bool(s.arg)  # after a point, a string or a plain value
@@ -141,7 +143,7 @@ class ActionGrammar:
                 mask[list(b"0123456789")] = True
                 mask[ord(".")] = b"." not in s.text
                 done = s.text[-1:].isdigit()
-            mask[_SPACE] = done
+            mask[_SPACE] = done and not s.gap
         elif not s.arg:  # at an argument's start
             mask[POINT] = s.points < a.points[1]
             mask[_QUOTE] = s.strings < a.strings[1]
@@ -163,6 +165,12 @@ class ActionGrammar:
         return mask
 
     def advance(self, s: State, token: int) -> State:
+        out = self._advance(s, token)
+        if s.in_args and not s.quoted and out.gap != (token == _SPACE):
+            out = replace(out, gap=token == _SPACE)
+        return out
+
+    def _advance(self, s: State, token: int) -> State:
         if s.closed:
             return s
         if token == POINT and s.in_args and not s.quoted:

@@ -44,11 +44,32 @@ from torch import Tensor, nn
 
 from perception.builtin.config import ModelConfig
 from perception.builtin.grammar import ActionGrammar
+from perception.builtin.grammar import State as GrammarState
 from perception.builtin.policy import N_STATE, VERBS, verb_positions
-from perception.builtin.tokenizer import EOS, N_BYTES, PAD, POINT, VOCAB_SIZE
+from perception.builtin.spans import candidate_spans, position_flags
+from perception.builtin.tokenizer import BOS, EOS, N_BYTES, PAD, POINT, VOCAB_SIZE
 from perception.builtin.words import N_FEATURES, WordSlots
 
 NEG = -1e4  # logit of a padding word slot
+_QUOTE = ord('"')
+_TYPE_TAIL = b'", submit=false)' + b"e"  # what may follow a typed value, <eos> as one byte
+
+
+def prompt_flags(prompts: Tensor) -> Tensor:
+    """(N, P) left-padded prompt ids -> (N, P, 2) ``spans.position_flags`` of each byte
+    position (zeros on ``<pad>``, ``<bos>`` and ``<sep>``)."""
+    out = torch.zeros(*prompts.shape, 2)
+    for r, row in enumerate(prompts.tolist()):
+        base = row.index(BOS) + 1
+        flags = position_flags(bytes(row[base : len(row) - 1]))
+        if flags:
+            out[r, base : base + len(flags)] = torch.tensor(flags)
+    return out
+
+
+def _opens_type(s: GrammarState) -> bool:
+    """The answer so far is exactly ``type("``: its value comes next."""
+    return s.head == b"type(" and s.quoted and not s.text and not s.strings and not s.escaped
 
 
 @dataclass(frozen=True)
@@ -183,6 +204,19 @@ class GazeVLM(nn.Module):
         if c.history_marks:
             self.mark = nn.Linear(c.history_marks, c.width, bias=False)
             nn.init.zeros_(self.mark.weight)
+        # where a typed value starts and ends in the goal (perception.builtin.spans): pointers
+        # from the state after ``type("`` over the prompt's positions, trained by their own loss
+        # (queries and keys: start, then end)
+        self.span: nn.ModuleList | None = None
+        if c.span_head:
+            self.span = nn.ModuleList(nn.Linear(c.width, c.pointer_dim) for _ in range(4))
+        # ... with span_flags, a weight per position fact (typed, quoted) for start and end, from
+        # the same state; zero at start, like the votes
+        self.span_flag: nn.Linear | None = None
+        if c.span_head and c.span_flags:
+            self.span_flag = nn.Linear(c.width, 4)
+            nn.init.zeros_(self.span_flag.weight)
+            nn.init.zeros_(self.span_flag.bias)
         # which action (perception.builtin.policy): from the state that writes the answer's first
         # byte, the patch states under the newest click, and the history's counts; its output
         # layer starts at zero (every verb equally likely), so it learns only from its own loss
@@ -283,6 +317,28 @@ class GazeVLM(nn.Module):
         off = torch.sigmoid(self.ptr_off(img_h + h[:, None, :]))
         return logits, off
 
+    def span_logp(self, q_h: Tensor, prompt_h: Tensor, prompts: Tensor) -> tuple[Tensor, Tensor]:
+        """q_h (N, W) the states after ``type("``, prompt_h (N, P, W), prompts (N, P) -> the
+        log-probabilities (N, P) of each prompt position being the value's first byte, and of
+        being the position just after its last (``<pad>`` positions: never). With
+        ``span_flags`` the position facts of ``spans.position_flags`` add a learned vote: a
+        start's own byte, an end's previous byte."""
+        assert self.span is not None
+        qs, ks, qe, ke = self.span
+        ok = prompts != PAD
+        votes: list[Tensor | float] = [0.0, 0.0]
+        if self.span_flag is not None:
+            flags = prompt_flags(prompts).to(q_h.device)
+            w = self.span_flag(q_h).float().view(-1, 2, 2)
+            before = torch.cat([torch.zeros_like(flags[:, :1]), flags[:, :-1]], 1)
+            votes = [(flags * w[:, None, 0]).sum(-1), (before * w[:, None, 1]).sum(-1)]
+        out = []
+        for (q, k), vote in zip(((qs, ks), (qe, ke)), votes, strict=True):
+            lg = torch.einsum("nd,npd->np", q(q_h), k(prompt_h)).float()
+            lg = lg / math.sqrt(self.config.pointer_dim) + vote
+            out.append(F.log_softmax(lg.masked_fill(~ok, NEG), -1))
+        return out[0], out[1]
+
     def verb_logits(
         self, h_first: Tensor, patch_h: Tensor, marks: Tensor | None, state: Tensor
     ) -> Tensor:
@@ -312,6 +368,9 @@ class GazeVLM(nn.Module):
         verb_weight: float = 1.0,
         state: Tensor | None = None,
         verbs: Tensor | None = None,
+        span_query: Tensor | None = None,
+        span_start: Tensor | None = None,
+        span_end: Tensor | None = None,
     ) -> tuple[Tensor, dict[str, float]]:
         """targets (B, L) answer ids, <pad> after <eos>; one pointer row per <point> in
         ``targets`` (row-major order): ptr_dist (N, G+K+1) soft targets, ptr_cell (N,) the patch
@@ -319,7 +378,10 @@ class GazeVLM(nn.Module):
         ``verb_weight``: the answer's tokens before its first "(" (which action: the policy's
         decision) count this many times in the text loss's weighted mean. With a verb head,
         ``state`` (B, N_STATE) the prompts' history facts and ``verbs`` (B,) each answer's verb
-        index (-1: not an action) add its cross-entropy as the "verb" part."""
+        index (-1: not an action) add its cross-entropy as the "verb" part. With a span head,
+        ``span_query`` (B,) the answer index of the quote opening a ``type(`` value (-1: none)
+        and ``span_start``/``span_end`` (B, P) that value's positions in the prompt
+        (``data.span_labels``) add -log P(start) - log P(end) as the "span" part."""
         x, valid = self._prefix(images, prompts, words, marks)
         n_pre = x.shape[1]
         tin = targets.clone()
@@ -345,6 +407,16 @@ class GazeVLM(nn.Module):
             vloss = F.cross_entropy(vl[verbs >= 0], verbs[verbs >= 0])
             total = total + vloss
             parts["verb"] = float(vloss.detach())
+        if self.span is not None and span_query is not None and (span_query >= 0).any():
+            assert span_start is not None and span_end is not None
+            rows = (span_query >= 0).nonzero().flatten()
+            q_h = h[rows, n_pre + span_query[rows]]
+            ls, le = self.span_logp(q_h, h[rows, :p], prompts[rows])
+            hit_s = torch.logsumexp(ls.masked_fill(~span_start[rows], NEG), -1)
+            hit_e = torch.logsumexp(le.masked_fill(~span_end[rows], NEG), -1)
+            span = -(hit_s + hit_e).mean()
+            total = total + span
+            parts["span"] = float(span.detach())
         where = targets == POINT
         if where.any():
             nk = self.config.keys
@@ -434,6 +506,10 @@ class GazeVLM(nn.Module):
             hs, caches = self._run(self.embed(tok_in)[:, None], step_valid, past, caches)
             past = torch.cat([past, step_valid], 1)
             last = hs[:, 0]
+            for r in range(b):  # with a span head, a type() value is picked whole
+                if self.span is not None and states and not forced[r] and _opens_type(states[r]):
+                    room = max_new - len(out[r].ids) - len(_TYPE_TAIL)
+                    forced[r] = self._span_value(last[r], prompt_h[r], prompts[r], room)
             is_pt = (tok == POINT).nonzero().flatten().tolist()
             if is_pt:
                 plog, poff = self._pointer(
@@ -466,6 +542,21 @@ class GazeVLM(nn.Module):
             Decoded(o.ids, o.points, sum(lp_) / len(lp_) if lp_ else 0.0)
             for o, lp_ in zip(out, logps, strict=True)
         ]
+
+    def _span_value(self, q_h: Tensor, prompt_h: Tensor, prompt: Tensor, room: int) -> list[int]:
+        """The bytes to write after ``type("`` (the value and its closing quote): of the goal's
+        candidate spans (``spans.candidate_spans``) no longer than ``room``, the one with the
+        highest log P(start) + log P(end). [] (decode freely) when none fits."""
+        ids = prompt.tolist()
+        base = ids.index(BOS) + 1
+        text = bytes(ids[base : len(ids) - 1])  # <bos> bytes <sep>
+        spans = [(s, e) for s, e in candidate_spans(text) if e - s <= room]
+        if not spans:
+            return []
+        ls, le = self.span_logp(q_h[None], prompt_h[None], prompt[None])
+        score = [float(ls[0, base + s] + le[0, base + e]) for s, e in spans]
+        s, e = spans[max(range(len(spans)), key=score.__getitem__)]
+        return [*text[s:e], _QUOTE]
 
     @staticmethod
     def _choose_verbs(

@@ -41,6 +41,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="share of a batch drawn from clicks whose target shows no text (bare boxes, icons)",
     )  # fmt: skip
     p.add_argument(
+        "--type-mix", type=float, default=None,
+        help="share of a stage-2 batch drawn from steps that type a value (default 0)",
+    )  # fmt: skip
+    p.add_argument(
+        "--rephrase", type=float, default=None,
+        help="share of training goals said in other words (rephrase.py; default 0)",
+    )  # fmt: skip
+    p.add_argument(
         "--verb-weight", type=float, default=None,
         help="weight of the answer's action name in the text loss (default 1)",
     )  # fmt: skip

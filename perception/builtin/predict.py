@@ -157,7 +157,9 @@ class Predictor:
                     here = scored
                     if c.proposals:  # as in training: outlines first
                         props = box_proposals(canvas, (ox, oy))
-                        here = join_proposals(props, scored, inherit=c.proposal_words)
+                        here = join_proposals(
+                            props, scored, inherit=c.proposal_words, labels=c.proposal_labels
+                        )
                     slots.append(canvas_slots(here, (ox, oy), c))
                     marks.append(patch_marks(clicks, (ox, oy), c))
                     states.append(state)

@@ -69,8 +69,8 @@ if TYPE_CHECKING:
 
 LOG_FORMAT = "gaze-builtin-log/1"
 # parameters --init weights may lack: zero-initialised maps (the old answers stay as they were)
-# and the verb head (its own loss trains it from the first step)
-NEW_PARTS = ("mark.", "ptr_feat_q.", "ptr_feat_s.", "verb.")
+# and the verb and span heads (their own losses train them from the first step)
+NEW_PARTS = ("mark.", "ptr_feat_q.", "ptr_feat_s.", "span.", "span_flag.", "verb.")
 # A step whose loss or gradient is not finite (inf/NaN: a bf16 overflow) is skipped, not applied;
 # this many in a row end the run (the saved weights are the last finite ones).
 MAX_BAD_STEPS = 20
@@ -109,6 +109,14 @@ class TrainConfig(BaseModel):
         1.0, description="weight of the answer's action name in the text loss (the policy)"
     )
     negative_rate: float = Field(0.15, description="crops that miss the target: 'not here'")
+    type_mix: float = Field(
+        0.0,
+        description="share of a stage-2 batch drawn from demonstration steps that type (the span "
+        "head learns only from those)",
+    )
+    rephrase: float = Field(
+        0.0, description="share of training goals said in other words (perception.builtin.rephrase)"
+    )
     ckpt_every: int = 50
     eval_every: int = 1000
     eval_samples: int = Field(48, description="held-out samples per evaluation")
@@ -144,6 +152,10 @@ PRESETS: dict[str, TrainConfig] = {
             context_vote=True,
             verb_head=True,
             proposals=True,
+            proposal_words=True,
+            proposal_labels=True,
+            span_head=True,
+            span_flags=True,
         ),
         train_pages=2,
         heldout_pages=1,
@@ -163,6 +175,9 @@ PRESETS: dict[str, TrainConfig] = {
             verb_head=True,
             proposals=True,
             proposal_words=True,
+            proposal_labels=True,
+            span_head=True,
+            span_flags=True,
         ),
     ),
 }
@@ -253,8 +268,10 @@ def draw_batch(
     demo: Sequence[LoadedSample],
     words: Words,
     bare: Sequence[LoadedSample] = (),
+    typing: Sequence[LoadedSample] = (),
 ) -> dict[str, Any]:
-    """One batch: ``bare`` (text-less targets) with probability ``textless_mix``, else a
+    """One batch: ``bare`` (text-less targets) with probability ``textless_mix``, else
+    ``typing`` (demonstration steps that type, stage 2) with probability ``type_mix``, else a
     demonstration (stage 2, ``demo_mix``) or an alignment sample."""
     rng = random.Random(cfg.seed * 1_000_003 + step)
     exs: list[Example] = []
@@ -263,6 +280,8 @@ def draw_batch(
         pool = demo if use_demo or not align else align
         if bare and cfg.textless_mix and rng.random() < cfg.textless_mix:
             pool = bare
+        elif typing and step >= cfg.stage1_steps and rng.random() < cfg.type_mix:
+            pool = typing
         s = rng.choice(pool)
         ex = make_example(
             s.sample,
@@ -271,6 +290,7 @@ def draw_batch(
             rng,
             words=words.get(str(s.image_path), ()),
             negative_rate=cfg.negative_rate,
+            rephrase_rate=cfg.rephrase,
         )
         if ex is not None:
             exs.append(ex)
@@ -290,12 +310,15 @@ class _Batches(Dataset[dict[str, Any]]):
         bare: Sequence[LoadedSample],
     ) -> None:
         self.cfg, self.align, self.demo, self.words, self.bare = cfg, align, demo, words, bare
+        self.typing = (
+            [d for d in demo if d.sample.target.startswith("type(")] if cfg.type_mix else []
+        )
 
     def __len__(self) -> int:
         return self.cfg.steps
 
     def __getitem__(self, step: int) -> dict[str, Any]:
-        return draw_batch(self.cfg, step, self.align, self.demo, self.words, self.bare)
+        return draw_batch(self.cfg, step, self.align, self.demo, self.words, self.bare, self.typing)
 
 
 def _as_is(batch: Any) -> Any:
@@ -581,6 +604,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
             ("lr", args.lr),
             ("demo_mix", args.demo_mix),
             ("textless_mix", args.textless_mix),
+            ("rephrase", args.rephrase),
+            ("type_mix", args.type_mix),
             ("verb_weight", args.verb_weight),
             ("init", str(args.init) if args.init else None),
             ("extra_data", tuple(str(d) for d in args.extra_data) if args.extra_data else None),

@@ -139,22 +139,56 @@ def score_words(words: Sequence[Word], prompt: str) -> list[Scored]:
 
 
 def join_proposals(
-    proposals: Sequence[Word], scored: Sequence[Scored], *, inherit: bool
+    proposals: Sequence[Word], scored: Sequence[Scored], *, inherit: bool, labels: bool = False
 ) -> list[Scored]:
     """Box proposals (``perception.builtin.proposals``, no text) as slots ahead of the words.
     A proposal's match features are zeros, or with ``inherit`` the elementwise max of those of
     the words whose centre lies inside it: the outline of a "Submit" button scores as "Submit"
-    does, and an outline around other words no longer looks like an empty field."""
+    does, and an outline around other words no longer looks like an empty field. With
+    ``labels`` too, a small square outline with no word inside (a checkbox, a radio button)
+    takes the features of its label: the words just right of it on its line (``_label``)."""
     out: list[Scored] = []
     for p in proposals:
         f = [0.0] * N_FEATURES
         if inherit:
-            for w, wf in scored:
-                cx, cy = w.center
-                if w.text and p.x <= cx <= p.x + p.w and p.y <= cy <= p.y + p.h:
-                    f = [max(a, b) for a, b in zip(f, wf, strict=True)]
+            inside = [wf for w, wf in scored if w.text and _holds(p, w)]
+            if not inside and labels and _is_tick_box(p):
+                inside = _label(p, scored)
+            for wf in inside:
+                f = [max(a, b) for a, b in zip(f, wf, strict=True)]
         out.append((p, f))
     return out + list(scored)
+
+
+def _holds(p: Word, w: Word) -> bool:
+    cx, cy = w.center
+    return p.x <= cx <= p.x + p.w and p.y <= cy <= p.y + p.h
+
+
+def _is_tick_box(p: Word) -> bool:
+    """Checkbox- or radio-sized: at most 32 CSS px a side and roughly square."""
+    return 0 < p.w <= 32 and 0 < p.h <= 32 and min(p.w, p.h) >= 0.6 * max(p.w, p.h)
+
+
+def _label(p: Word, scored: Sequence[Scored]) -> list[list[float]]:
+    """The features of the words that label tick box ``p``: the nearest word starting right of
+    it (within two box heights) whose centre is level with the box, and the words that follow
+    it on that line with gaps under a line height."""
+    cy = p.y + p.h / 2
+    line = sorted(
+        ((w, wf) for w, wf in scored if w.text and abs(w.center[1] - cy) <= max(p.h, w.h) / 2),
+        key=lambda t: t[0].x,
+    )
+    out: list[list[float]] = []
+    edge, gap = p.x + p.w, 2 * p.h
+    for w, wf in line:
+        if w.x < edge - 2:
+            continue
+        if w.x - edge > gap:
+            break
+        out.append(wf)
+        edge, gap = w.x + w.w, w.h
+    return out
 
 
 def canvas_slots(

@@ -412,3 +412,34 @@ def test_state_vote_starts_silent_and_learns_from_the_pointer_loss() -> None:
     b.backward()
     assert new.ptr_feat_s is not None and new.ptr_feat_s.weight.grad is not None
     assert float(new.ptr_feat_s.weight.grad.abs().sum()) > 0
+
+
+def test_type_mix_draws_stage_two_rows_from_the_steps_that_type(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``--type-mix``: the span head learns only from steps that type, so they can be drawn
+    more often; stage 1 (alignment) never draws them."""
+    from types import SimpleNamespace
+
+    from perception.builtin import train
+
+    drawn: list[str] = []
+    monkeypatch.setattr(train, "make_example", lambda s, *a, **k: drawn.append(s.target) or s)
+    monkeypatch.setattr(train, "collate", lambda exs, cfg: exs)
+
+    def sample(target: str) -> SimpleNamespace:
+        return SimpleNamespace(sample=SimpleNamespace(target=target), image_path=Path("x.png"))
+
+    align = [sample("click(1, 2)")]
+    demo = [sample("click(3, 4)")] * 9 + [sample('type("ana")')]
+    cfg = PRESETS["tiny"].model_copy(
+        update={"type_mix": 1.0, "demo_mix": 0.5, "stage1_steps": 1, "batch": 8}
+    )
+    pools = train._Batches(cfg, align, demo, {}, [])
+    assert [s.sample.target for s in pools.typing] == ['type("ana")']
+    pools[0]  # stage 1: alignment only
+    assert drawn == ["click(1, 2)"] * 8
+    drawn.clear()
+    pools[1]  # stage 2, type_mix 1: every row types
+    assert drawn == ['type("ana")'] * 8
+    assert train._Batches(PRESETS["tiny"], align, demo, {}, []).typing == []  # off by default

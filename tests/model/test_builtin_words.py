@@ -297,6 +297,10 @@ def test_the_action_grammar_allows_exactly_one_call() -> None:
     assert not g.allowed(walk(list(b'type("ab", submit=tru')))[ord(")")]
     assert not g.allowed(walk([*b"scroll(", POINT, *b', "down", ']))[ord("s")]  # a number
     walk([*b"scroll(", POINT, *b', "up")'])
+    # one space at a time outside strings: a model cannot pad an answer out of its token budget
+    assert not g.allowed(walk(list(b'type("ab" ')))[ord(" ")]
+    assert not g.allowed(walk([*b"drag(", POINT, *b", "]))[ord(" ")]
+    assert g.allowed(walk(list(b'type("a  b"')))[ord(" ")]  # inside a string spaces are text
 
 
 def test_history_clicks_become_patch_marks() -> None:
@@ -367,3 +371,25 @@ def test_proposals_come_first_and_may_inherit_the_features_of_their_words() -> N
     assert got[0][1] == scored[0][1]  # the button scores as its word "Submit" does
     assert got[1][1] == [0.0] * len(scored[0][1])
     assert got[0][1][1] > 0  # the quoted goal word
+
+
+def test_a_tick_box_may_take_the_features_of_its_label() -> None:
+    from perception.builtin.words import join_proposals
+
+    words = [
+        Word("Email", 30, 52, 34, 14, 0.9),  # the label of the first checkbox
+        Word("alerts", 68, 52, 36, 14, 0.9),
+        Word("News", 30, 82, 30, 14, 0.9),  # the label of the second one
+        Word("Email", 300, 52, 34, 14, 0.9),  # same line, far away: not a label
+    ]
+    scored = score_words(words, 'Goal: Tick "Email alerts", then press Go.')
+    first, second = Word("", 10, 51, 14, 14, 0.0), Word("", 10, 81, 14, 14, 0.0)
+    field = Word("", 120, 45, 160, 28, 0.0)  # not tick-box sized: no label
+    zeros = [0.0] * len(scored[0][1])
+    old = join_proposals([first, second, field], scored, inherit=True)
+    assert old[0][1] == old[1][1] == zeros  # without labels, as run 15 was trained
+    got = join_proposals([first, second, field], scored, inherit=True, labels=True)
+    assert got[0][1] == [max(a, b) for a, b in zip(scored[0][1], scored[1][1], strict=True)]
+    assert got[0][1][1] == 1.0  # "Email alerts" is quoted in the goal
+    assert got[1][1] == scored[2][1] and got[1][1][0] == 0.0  # "News" is not in the goal
+    assert got[2][1] == zeros

@@ -1,0 +1,107 @@
+"""Training augmentation: the same goal in other everyday words.
+
+Contract:
+- ``rephrase(prompt, rng)`` -> the prompt with its ``Goal:`` line said another way, everything
+  else (history lines, other lines) unchanged. Each rule below fires on a match with its own
+  probability; it swaps a phrasing for an equivalent one and never touches what the goal is
+  about: the values to type and the labels to click keep their bytes (quotes may be added
+  around a login's user name and password, never removed), so the sample's answer and the span
+  head's labels (``perception.builtin.spans``) still hold.
+- Pure text; ``rng`` is the only randomness.
+
+Why: the data engine's goals come from a few templates per kind ("Type X into the box and click
+Go", "Sign in as X with the password Y"). A 3 M model keys on the verb: the shipped run 15 put
+94% of its pointer on a bare field for "Type "Agustina" into the text field and click Submit"
+and 4% for "Enter "Agustina" into the text field and press Submit" (same screen: it clicked
+Submit). People say "enter", "input", "fill in", "1st", "log in using ..."; rewriting goals at
+training time teaches the model those words without rendering or reading a single new page.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable
+
+Rule = tuple[re.Pattern[str], float, Callable[[re.Match[str], random.Random], str]]
+
+
+def _pick(*options: str) -> Callable[[re.Match[str], random.Random], str]:
+    """Replace the match with one of ``options`` (``{1}``, ``{2}``: the match's groups)."""
+
+    def sub(m: re.Match[str], rng: random.Random) -> str:
+        return rng.choice(options).format(m.group(0), *m.groups())
+
+    return sub
+
+
+def _login(*options: str) -> Callable[[re.Match[str], random.Random], str]:
+    """A login goal's user (group 1) and password (group 2) in another sentence, both quoted or
+    neither."""
+
+    def sub(m: re.Match[str], rng: random.Random) -> str:
+        q = '"' if rng.random() < 0.5 else ""
+        return rng.choice(options).format(u=f"{q}{m.group(1)}{q}", p=f"{q}{m.group(2)}{q}")
+
+    return sub
+
+
+_LOGIN_SAID = (
+    "Enter the username {u} and the password {p}, then sign in.",
+    "Enter username {u} and password {p} to log in.",
+    "Log in as {u} using the password {p}.",
+    "Type the user name {u} and the password {p} into the form and sign in.",
+    "Sign in: username {u}, password {p}.",
+)
+
+RULES: tuple[Rule, ...] = (
+    # how a login is asked for (goals.py's three sentences)
+    (re.compile(r"^Sign in as (\S+) with the password (\S+)\.$"), 0.6, _login(*_LOGIN_SAID)),
+    (re.compile(r"^Log in with username (\S+) and password (\S+)\.$"), 0.6, _login(*_LOGIN_SAID)),
+    (
+        re.compile(r"^Use the account (\S+) \(password (\S+)\) to sign in\.$"),
+        0.6,
+        _login(*_LOGIN_SAID),
+    ),
+    # "Fill the box with X and ..." -> "Enter X in the box and ..." (not "Fill in A with X": a form)
+    (
+        re.compile(r"^Fill (?!in )(.+?) with (.+?) and "),
+        0.5,
+        _pick("Enter {2} in {1} and ", "Input {2} into {1} and "),
+    ),
+    # the typing verb
+    (
+        re.compile(r"^(?:Type|Put|Write) (?!the cursor)"),
+        0.6,
+        _pick("Enter ", "Enter ", "Input ", "Key in ", "Type "),
+    ),
+    (re.compile(r"^Fill in "), 0.4, _pick("Complete ", "Fill out ")),
+    # the button verb ("press Enter" is a key, not a button: left alone)
+    (re.compile(r"\b(?:click|press|hit)(?= (?!Enter\b)\S)"), 0.5, _pick("click", "press", "hit")),
+    # ordinals
+    (
+        re.compile(r"\bthe (first|second|third) "),
+        0.4,
+        lambda m, rng: f"the {dict(first='1st', second='2nd', third='3rd')[m.group(1)]} ",
+    ),
+    # putting the cursor in a field
+    (re.compile(r"^Click inside "), 0.6, _pick("Focus on ", "Click in ", "Focus ")),
+)
+
+
+def _goal(line: str, rng: random.Random) -> str:
+    for pattern, rate, sub in RULES:
+        pieces, at = [], 0
+        for m in pattern.finditer(line):
+            pieces += [line[at : m.start()], sub(m, rng) if rng.random() < rate else m.group(0)]
+            at = m.end()
+        line = "".join([*pieces, line[at:]])
+    return line
+
+
+def rephrase(prompt: str, rng: random.Random) -> str:
+    lines = prompt.split("\n")
+    for i, line in enumerate(lines):
+        if line.startswith("Goal: "):
+            lines[i] = "Goal: " + _goal(line.removeprefix("Goal: "), rng)
+    return "\n".join(lines)

@@ -1,0 +1,124 @@
+"""Where a typed value comes from: spans of the goal's bytes, for the model's span head.
+
+Contract:
+- Byte offsets are into the prompt text the model reads (``data.compact_prompt``'s output,
+  UTF-8): a span is ``(start, end)``, ``end`` exclusive, so ``end`` is the byte just after the
+  value (a space, quote, full stop, newline) or the text's length.
+- ``goal_end(text)`` -> where the goal ends: the offset of the first history line
+  (``3. click(...) -> ok``, or the agent's ``Earlier steps:`` above them), or the text's length. Values are copied from the goal only, never
+  from the history (which repeats what was typed before).
+- ``candidate_spans(text)`` -> every span a ``type(`` value may be, in the goal part: each quoted
+  span's inside (``"Agustina"``, ``'x y'``) and each run of 1 to ``MAX_WORDS`` consecutive words
+  with the punctuation at its two ends left out (``(password aTTo4fexHw).`` -> ``aTTo4fexHw``),
+  no longer than ``MAX_BYTES``, free of ``"`` and ``\\`` (they would need escaping), distinct.
+- ``value_spans(text, value)`` -> the training labels: every occurrence of ``value``'s bytes in
+  the goal part that is not part of a longer word ("Go" in "Goal"), or every occurrence when
+  all are (empty: the value is not copyable, the span head is not trained on it).
+- ``typed_value(target)`` -> the text of a ``type("...")`` answer's value (None: another action,
+  or a value with escapes).
+- ``position_flags(text)`` -> two facts per byte of ``text`` for the span head's keys: the byte
+  is part of an occurrence, in the goal, of a value an earlier step typed (the history's
+  ``3. type(text='tara69', submit=False) -> ok`` lines), and the byte lies inside a quoted span of the goal. Where a value
+  starts is then "the quoted one not typed yet", which a key reading one byte at a time would
+  otherwise have to work out from the causal states.
+
+Why: typing is copying, and the byte-by-byte copy head of a 3 M model drifts off its source
+after a byte or two (held-out values came out as ``type("ne(")`` for "Lena" and ``"joooooe"``
+for "project"). A span head (``GazeVLM``, ``ModelConfig.span_head``) scores a start and an end
+over the prompt's positions instead, the way extractive QA models answer.
+"""
+
+from __future__ import annotations
+
+import re
+
+MAX_WORDS = 4
+MAX_BYTES = 40
+
+_HISTORY_LINE = re.compile(rb"(?:^|\n)(?:\d+\.\s|Earlier steps:)")
+_QUOTED = re.compile(rb"\"([^\"\n]+)\"|'([^'\n]+)'")
+_WORD = re.compile(rb"\S+")
+_EDGE = b"\"'.,;:!?()[]{}<>"
+_TYPED = re.compile(r'^type\("((?:[^"\\])*)"')
+
+
+def goal_end(text: bytes) -> int:
+    m = _HISTORY_LINE.search(text)
+    return len(text) if m is None else m.start()
+
+
+def _trim(text: bytes, s: int, e: int) -> tuple[int, int]:
+    while s < e and text[s] in _EDGE:
+        s += 1
+    while e > s and text[e - 1] in _EDGE:
+        e -= 1
+    return s, e
+
+
+def _usable(text: bytes, s: int, e: int) -> bool:
+    piece = text[s:e]
+    return 0 < e - s <= MAX_BYTES and b'"' not in piece and b"\\" not in piece
+
+
+def candidate_spans(text: bytes) -> list[tuple[int, int]]:
+    goal = text[: goal_end(text)]
+    out: dict[tuple[int, int], None] = {}
+    for m in _QUOTED.finditer(goal):
+        g = 1 if m.group(1) is not None else 2
+        if _usable(goal, m.start(g), m.end(g)):
+            out.setdefault((m.start(g), m.end(g)))
+    for line_start, line in _lines(goal):
+        words = [(line_start + m.start(), line_start + m.end()) for m in _WORD.finditer(line)]
+        for n in range(1, MAX_WORDS + 1):
+            for i in range(len(words) - n + 1):
+                s, e = _trim(goal, words[i][0], words[i + n - 1][1])
+                if _usable(goal, s, e):
+                    out.setdefault((s, e))
+    return list(out)
+
+
+def _lines(text: bytes) -> list[tuple[int, bytes]]:
+    out, start = [], 0
+    for line in text.split(b"\n"):
+        out.append((start, line))
+        start += len(line) + 1
+    return out
+
+
+def value_spans(text: bytes, value: bytes) -> list[tuple[int, int]]:
+    if not value:
+        return []
+    goal = text[: goal_end(text)]
+    found, i = [], goal.find(value)
+    while i >= 0:
+        found.append((i, i + len(value)))
+        i = goal.find(value, i + 1)
+    whole = [(s, e) for s, e in found if not _inside_word(goal, s, e)]
+    return whole or found
+
+
+def _inside_word(text: bytes, s: int, e: int) -> bool:
+    """The span starts or ends in the middle of a word ("Go" in "Goal")."""
+    return (s > 0 and text[s - 1 : s].isalnum()) or (e < len(text) and text[e : e + 1].isalnum())
+
+
+# a history line that typed: ``3. type(text='tara69', submit=False) -> ok`` (actions.describe)
+_HISTORY_TYPED = re.compile(rb"""^\d+\.\s+type\(text=(['"])(.*?)\1""", re.M)
+
+
+def position_flags(text: bytes) -> list[tuple[float, float]]:
+    end = goal_end(text)
+    typed = [0.0] * len(text)
+    for m in _HISTORY_TYPED.finditer(text, end):
+        for s, e in value_spans(text, m.group(2)):
+            typed[s:e] = [1.0] * (e - s)
+    quoted = [0.0] * len(text)
+    for m in _QUOTED.finditer(text[:end]):
+        g = 1 if m.group(1) is not None else 2
+        quoted[m.start(g) : m.end(g)] = [1.0] * (m.end(g) - m.start(g))
+    return list(zip(typed, quoted, strict=True))
+
+
+def typed_value(target: str) -> bytes | None:
+    m = _TYPED.match(target)
+    return m.group(1).encode() if m and m.group(1) else None

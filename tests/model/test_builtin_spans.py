@@ -1,0 +1,148 @@
+"""Typed values as spans of the goal: the candidates, the training labels, and a tiny model whose
+span head learns to pick a value it never saw (names held out of its training goals).
+
+The model is miniature and trained on the spot; no shipped weights.
+"""
+
+from __future__ import annotations
+
+import random
+
+import torch
+from PIL import Image
+
+from perception.builtin.data import Crop, Example, collate, prompt_ids, to_canvas
+from perception.builtin.grammar import ActionGrammar
+from perception.builtin.model import GazeVLM
+from perception.builtin.policy import prompt_state
+from perception.builtin.spans import (
+    candidate_spans,
+    goal_end,
+    position_flags,
+    typed_value,
+    value_spans,
+)
+from perception.builtin.tokenizer import decode_bytes, encode_target
+from perception.builtin.train import PRESETS
+from perception.builtin.words import canvas_slots, score_words, stack_slots
+
+TINY = PRESETS["tiny"].model
+PROMPT = b'Goal: Sign in as ana7 (password "x Y.z"), then press Go.\n1. type("ana7") -> ok'
+
+
+def _texts(text: bytes) -> set[bytes]:
+    return {text[s:e] for s, e in candidate_spans(text)}
+
+
+def test_candidates_are_quoted_spans_and_word_runs_of_the_goal_only() -> None:
+    got = _texts(PROMPT)
+    assert {b"x Y.z", b"ana7", b"password", b"Go", b"Sign in as ana7", b'password "x'} - got == {
+        b'password "x'  # a run with a quote in it would need escaping: left out
+    }
+    assert b"as ana7 (password" in got  # inner punctuation stays, only the ends are trimmed
+    assert not any(b"type" in t or t == b"ok" for t in got)  # the history line is not the goal
+    assert goal_end(PROMPT) == PROMPT.index(b"\n1. ")
+    assert max(len(t) for t in got) <= 40
+    long = b"Goal: Type " + b"w" * 50 + b" now"
+    assert b"w" * 50 not in _texts(long) and b"now" in _texts(long)
+
+
+def test_value_spans_label_only_the_goal() -> None:
+    assert [PROMPT[s:e] for s, e in value_spans(PROMPT, b"ana7")] == [b"ana7"]
+    assert value_spans(PROMPT, b"ana7")[0][0] == PROMPT.index(b"ana7")
+    assert value_spans(PROMPT, b"nowhere") == []
+    assert typed_value('type("ana7", submit=true)') == b"ana7"
+    assert typed_value('type("a \\"b\\"")') is None  # escapes: not a plain span
+    assert typed_value("click(3, 4)") is None
+
+
+def _example(goal: str, value: str) -> Example:
+    canvas = to_canvas(Image.new("RGB", (8, 8), "white"), Crop(0, 0, 1.0), TINY.canvas)
+    slots = canvas_slots(score_words([], goal), (0, 0), TINY)
+    target = encode_target(f'type("{value}")')
+    return Example(canvas, prompt_ids(goal, TINY), slots, list(target.ids), [], [], [],
+                   state=prompt_state(goal))  # fmt: skip
+
+
+def test_collate_marks_where_the_value_starts_and_ends() -> None:
+    a = _example('Goal: Put "Lena" in it.\n1. type("Lena") -> ok', "Lena")
+    b = _example("Goal: Press Go.", "Go")  # copyable
+    c = _example("Goal: Press Go.", "Stop")  # not in the goal: no label
+    batch = collate([a, b, c], TINY)
+    assert batch["span_query"].tolist() == [5, 5, -1]  # the quote of type("
+    p = batch["prompts"]
+    for row, value in ((0, "Lena"), (1, "Go")):
+        (s,) = batch["span_start"][row].nonzero().flatten().tolist()
+        (e,) = batch["span_end"][row].nonzero().flatten().tolist()
+        assert decode_bytes(p[row, s:e].tolist()) == value
+    assert not batch["span_start"][2].any() and not batch["span_end"][2].any()
+
+
+NAMES = ["ana", "bo", "cyra", "dov", "eli", "fay", "gus", "hal", "ivo", "jun", "kai", "lua"]
+FORMS = ("Goal: Type {v} in the box.", "Goal: Enter {v} now, then Go.", 'Goal: Put "{v}" in.')
+
+
+def _batch(n: int, seed: int, names: list[str]) -> list[Example]:
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        v = rng.choice(names)
+        out.append(_example(rng.choice(FORMS).format(v=v), v))
+    return out
+
+
+def test_a_tiny_span_head_learns_to_type_values_it_never_saw() -> None:
+    torch.manual_seed(0)
+    model = GazeVLM(TINY)
+    opt = torch.optim.AdamW(model.parameters(), lr=5e-3)
+    train, unseen = NAMES[:8], NAMES[8:]
+    for step in range(120):
+        batch = collate(_batch(16, step, train), TINY)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            loss, parts = model.loss(**batch)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert parts["span"] < 0.5
+    model.eval()
+    grammar = ActionGrammar(["type"])
+    right = 0
+    tests = [(f.format(v=v), v) for f in FORMS for v in unseen]
+    for goal, value in tests:
+        ex = _example(goal, value)
+        prompt = torch.tensor([ex.prompt])
+        out = model.generate(ex.image[None], prompt, stack_slots([ex.words]), 40, grammar)[0]
+        text = decode_bytes(out.ids)
+        right += int(text.startswith(f'type("{value}"'))
+        # whatever the weights, the value is one of the goal's spans
+        said = typed_value(text)
+        assert said is not None and said in _texts(goal.encode())
+    assert right >= len(tests) - 2, f"{right}/{len(tests)} unseen values typed right"
+
+
+def test_position_flags_mark_typed_values_and_quotes_in_the_goal() -> None:
+    text = (
+        b'Goal: Log in as "ana7" with password xY.\n'
+        b"1. click(x=3, y=4) -> ok\n2. type(text='ana7', submit=False) -> ok"
+    )
+    flags = position_flags(text)
+    assert len(flags) == len(text)
+    typed = bytes(text[i] for i, (t, _) in enumerate(flags) if t)
+    quoted = bytes(text[i] for i, (_, q) in enumerate(flags) if q)
+    assert typed == b"ana7" and quoted == b"ana7"  # the goal's copy only, not the history's
+    assert not any(t for t, _ in position_flags(b"Goal: Log in as ana7."))
+
+
+def test_span_flags_start_silent() -> None:
+    """Weights trained without the flags' vote give the same span scores with it added."""
+    torch.manual_seed(0)
+    plain = GazeVLM(TINY.model_copy(update={"span_flags": False}))
+    flagged = GazeVLM(TINY)
+    missing, unexpected = flagged.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and all(k.startswith("span_flag.") for k in missing) and missing
+    prompt = torch.tensor([prompt_ids("Goal: Put \"x\" in.\n1. type(text='x') -> ok", TINY)])
+    q, keys = torch.randn(1, TINY.width), torch.randn(1, prompt.shape[1], TINY.width)
+    for a, b in zip(
+        plain.span_logp(q, keys, prompt), flagged.span_logp(q, keys, prompt), strict=True
+    ):
+        assert torch.equal(a, b)
