@@ -6,7 +6,7 @@ Contract:
   padding right and below. Larger pages are cut into canvas-sized crops (``Crop``); training picks
   crops around the target, inference tiles the screen (``perception.builtin.backend``).
 - ``compact_prompt`` keeps what a small model can use of a Gaze prompt: the goal line(s) and the
-  newest history lines, at most ``max_prompt_bytes`` bytes. The same function reads training
+  history lines that fit in ``max_prompt_bytes`` bytes (those that typed first, then the newest). The same function reads training
   prompts and the agent's requests, so both look alike.
 - ``make_example`` turns one ``tasks.synth`` Sample into an ``Example``: answer coordinates (image px
   of the stored screenshot) become canvas px; each ``<point>`` gets a soft target over the patches
@@ -71,6 +71,7 @@ from perception.builtin.words import (
 
 _HISTORY = re.compile(r"^\d+\.\s")
 _QUOTE = ord('"')
+_TYPED_LINE = re.compile(r"^\d+\.\s+type\(")
 FULL_PROMPT = 4096  # bytes of goal and history the word features look at
 
 
@@ -97,7 +98,9 @@ class Example:
 
 
 def compact_prompt(text: str, max_bytes: int) -> str:
-    """Goal lines first, then as many of the newest history lines as fit in ``max_bytes``."""
+    """Goal lines first, then the history lines that fit in ``max_bytes``, in their order: the
+    lines that typed first (newest first: what was typed is told only here, while clicks are
+    also drawn on the image as marks), then the others, newest first."""
     goal: list[str] = []
     history: list[str] = []
     for line in text.splitlines():
@@ -107,14 +110,15 @@ def compact_prompt(text: str, max_bytes: int) -> str:
         elif line.startswith(("Goal:", "Already done:")) or (line and not goal and not history):
             goal.append(line)
     head = "\n".join(goal)[:max_bytes]
-    kept: list[str] = []
     size = len(head.encode())
-    for line in reversed(history):
-        size += len(line.encode()) + 1
-        if size > max_bytes:
-            break
-        kept.insert(0, line)
-    out = "\n".join([head, *kept]).encode()[:max_bytes]
+    newest = list(reversed(range(len(history))))
+    kept: set[int] = set()
+    for i in [i for i in newest if _TYPED_LINE.match(history[i])] + newest:
+        need = len(history[i].encode()) + 1
+        if i not in kept and size + need <= max_bytes:
+            kept.add(i)
+            size += need
+    out = "\n".join([head, *(history[i] for i in sorted(kept))]).encode()[:max_bytes]
     return out.decode("utf-8", errors="ignore")
 
 

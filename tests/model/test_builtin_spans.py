@@ -146,3 +146,19 @@ def test_span_flags_start_silent() -> None:
         plain.span_logp(q, keys, prompt), flagged.span_logp(q, keys, prompt), strict=True
     ):
         assert torch.equal(a, b)
+
+
+def test_the_compact_prompt_keeps_what_was_typed_when_the_history_does_not_fit() -> None:
+    from perception.builtin.data import compact_prompt
+
+    goal = 'Goal: Enter the username "nathalie" and the password "fzzq", then press login.'
+    history = [
+        "1. click(x=71, y=88) -> ok",
+        "2. type(text='nathalie', submit=False) -> ok",
+        "3. click(x=61, y=140) -> ok",
+    ]
+    full = "\n".join([goal, "Earlier steps:", *history])
+    assert compact_prompt(full, 4096) == "\n".join([goal, *history])
+    short = compact_prompt(full, len(goal) + len(history[1]) + len(history[2]) + 2)
+    assert short == "\n".join([goal, history[1], history[2]])  # the older click gives way
+    assert compact_prompt(full, len(goal) + len(history[1]) + 1) == "\n".join([goal, history[1]])
