@@ -204,6 +204,16 @@ class GazeVLM(nn.Module):
         if c.history_marks:
             self.mark = nn.Linear(c.history_marks, c.width, bias=False)
             nn.init.zeros_(self.mark.weight)
+        # which action (perception.builtin.policy): from the state that writes the answer's first
+        # byte, the patch states under the newest click, and the history's counts; its output
+        # layer starts at zero (every verb equally likely), so it learns only from its own loss
+        self.verb: nn.Sequential | None = None
+        if c.verb_head:
+            out = nn.Linear(c.width, len(VERBS))
+            nn.init.zeros_(out.weight)
+            nn.init.zeros_(out.bias)
+            self.verb = nn.Sequential(nn.Linear(2 * c.width + N_STATE, c.width), nn.GELU(), out)
+        # (created last: the other parts get the same random start as without the span head)
         # where a typed value starts and ends in the goal (perception.builtin.spans): pointers
         # from the state after ``type("`` over the prompt's positions, trained by their own loss
         # (queries and keys: start, then end)
@@ -217,15 +227,6 @@ class GazeVLM(nn.Module):
             self.span_flag = nn.Linear(c.width, 4)
             nn.init.zeros_(self.span_flag.weight)
             nn.init.zeros_(self.span_flag.bias)
-        # which action (perception.builtin.policy): from the state that writes the answer's first
-        # byte, the patch states under the newest click, and the history's counts; its output
-        # layer starts at zero (every verb equally likely), so it learns only from its own loss
-        self.verb: nn.Sequential | None = None
-        if c.verb_head:
-            out = nn.Linear(c.width, len(VERBS))
-            nn.init.zeros_(out.weight)
-            nn.init.zeros_(out.bias)
-            self.verb = nn.Sequential(nn.Linear(2 * c.width + N_STATE, c.width), nn.GELU(), out)
 
     # --- pieces -------------------------------------------------------------------------------
     def image_tokens(self, images: Tensor) -> Tensor:
