@@ -6,8 +6,9 @@ Contract:
   padding right and below. Larger pages are cut into canvas-sized crops (``Crop``); training picks
   crops around the target, inference tiles the screen (``perception.builtin.backend``).
 - ``compact_prompt`` keeps what a small model can use of a Gaze prompt: the goal line(s) and the
-  history lines that fit in ``max_prompt_bytes`` bytes (those that typed first, then the newest). The same function reads training
-  prompts and the agent's requests, so both look alike.
+  history lines that fit in ``max_prompt_bytes`` bytes (those that typed first, then the
+  newest). The same function reads training prompts and the agent's requests, so both look
+  alike.
 - ``make_example`` turns one ``tasks.synth`` Sample into an ``Example``: answer coordinates (image px
   of the stored screenshot) become canvas px; each ``<point>`` gets a soft target over the patches
   whose centres lie in the target box (any of them is a hit), or the "not here" slot when the
@@ -44,7 +45,7 @@ from torch import Tensor
 
 from perception.builtin.config import ModelConfig
 from perception.builtin.marks import history_clicks, patch_marks
-from perception.builtin.policy import N_STATE, prompt_state, verb_index
+from perception.builtin.policy import N_STATE, prompt_state, typed_in, verb_index
 from perception.builtin.proposals import box_proposals
 from perception.builtin.reader import Word
 from perception.builtin.rephrase import rephrase
@@ -71,7 +72,6 @@ from perception.builtin.words import (
 
 _HISTORY = re.compile(r"^\d+\.\s")
 _QUOTE = ord('"')
-_TYPED_LINE = re.compile(r"^\d+\.\s+type\(")
 FULL_PROMPT = 4096  # bytes of goal and history the word features look at
 
 
@@ -113,7 +113,7 @@ def compact_prompt(text: str, max_bytes: int) -> str:
     size = len(head.encode())
     newest = list(reversed(range(len(history))))
     kept: set[int] = set()
-    for i in [i for i in newest if _TYPED_LINE.match(history[i])] + newest:
+    for i in [i for i in newest if typed_in(history[i]) is not None] + newest:
         need = len(history[i].encode()) + 1
         if i not in kept and size + need <= max_bytes:
             kept.add(i)

@@ -52,7 +52,14 @@ from perception.builtin.words import N_FEATURES, WordSlots
 
 NEG = -1e4  # logit of a padding word slot
 _QUOTE = ord('"')
-_TYPE_TAIL = b'", submit=false)' + b"e"  # what may follow a typed value, <eos> as one byte
+_TYPE_TAIL = len(b'", submit=false)') + 1  # the most a typed value is followed by, <eos> too
+
+
+def prompt_bytes(row: Sequence[int]) -> tuple[int, bytes]:
+    """A left-padded prompt row (``<pad>``... ``<bos>`` bytes ``<sep>``) -> the position of its
+    first byte and its bytes."""
+    base = list(row).index(BOS) + 1
+    return base, bytes(row[base : len(row) - 1])
 
 
 def prompt_flags(prompts: Tensor) -> Tensor:
@@ -60,10 +67,9 @@ def prompt_flags(prompts: Tensor) -> Tensor:
     position (zeros on ``<pad>``, ``<bos>`` and ``<sep>``)."""
     out = torch.zeros(*prompts.shape, 2)
     for r, row in enumerate(prompts.tolist()):
-        base = row.index(BOS) + 1
-        flags = position_flags(bytes(row[base : len(row) - 1]))
-        if flags:
-            out[r, base : base + len(flags)] = torch.tensor(flags)
+        base, text = prompt_bytes(row)
+        if text:
+            out[r, base : base + len(text)] = torch.tensor(position_flags(text))
     return out
 
 
@@ -509,7 +515,7 @@ class GazeVLM(nn.Module):
             last = hs[:, 0]
             for r in range(b):  # with a span head, a type() value is picked whole
                 if self.span is not None and states and not forced[r] and _opens_type(states[r]):
-                    room = max_new - len(out[r].ids) - len(_TYPE_TAIL)
+                    room = max_new - len(out[r].ids) - _TYPE_TAIL
                     forced[r] = self._span_value(last[r], prompt_h[r], prompts[r], room)
             is_pt = (tok == POINT).nonzero().flatten().tolist()
             if is_pt:
@@ -548,9 +554,7 @@ class GazeVLM(nn.Module):
         """The bytes to write after ``type("`` (the value and its closing quote): of the goal's
         candidate spans (``spans.candidate_spans``) no longer than ``room``, the one with the
         highest log P(start) + log P(end). [] (decode freely) when none fits."""
-        ids = prompt.tolist()
-        base = ids.index(BOS) + 1
-        text = bytes(ids[base : len(ids) - 1])  # <bos> bytes <sep>
+        base, text = prompt_bytes(prompt.tolist())
         spans = [(s, e) for s, e in candidate_spans(text) if e - s <= room]
         if not spans:
             return []

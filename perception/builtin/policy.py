@@ -80,13 +80,21 @@ def _one_hot(i: int, n: int) -> list[float]:
     return out
 
 
+def typed_in(line: str) -> str | None:
+    """The string a history line typed (``3. type(text='ana7', submit=False) -> ok``, as
+    ``actions.types.describe`` writes it); None for any other line."""
+    m = STEP.match(line)
+    t = _TYPED.match(m.group(2)) if m and m.group(1) == "type" else None
+    return t.group(2) if t else None
+
+
 def prompt_state(prompt: str) -> Tensor:
     """The history facts of ``prompt`` (see the module contract), ``(N_STATE,)``."""
     goal_lines, steps = [], []
     for line in prompt.splitlines():
         m = STEP.match(line)
         if m:
-            steps.append((m.group(1), m.group(2), line.rsplit("->", 1)[-1].strip()))
+            steps.append((m.group(1), typed_in(line), line.rsplit("->", 1)[-1].strip()))
         elif line.strip() and not line.startswith("Earlier steps"):
             goal_lines.append(line)
     goal = " ".join(goal_lines)
@@ -94,10 +102,9 @@ def prompt_state(prompt: str) -> Tensor:
     rows = len(VERBS) + 1  # the verbs, then "another verb"
     typed: list[str] = []
     since_typed = 0
-    for v, args, _ in steps:
-        m = _TYPED.match(args)
-        if v == "type" and m:
-            typed.append(m.group(2))
+    for _, text, _ in steps:
+        if text is not None:
+            typed.append(text)
             since_typed = 0
         else:
             since_typed += 1

@@ -5,8 +5,9 @@ Contract:
   UTF-8): a span is ``(start, end)``, ``end`` exclusive, so ``end`` is the byte just after the
   value (a space, quote, full stop, newline) or the text's length.
 - ``goal_end(text)`` -> where the goal ends: the offset of the first history line
-  (``3. click(...) -> ok``, or the agent's ``Earlier steps:`` above them), or the text's length. Values are copied from the goal only, never
-  from the history (which repeats what was typed before).
+  (``3. click(...) -> ok``, or the agent's ``Earlier steps:`` above them), or the text's
+  length. Values are copied from the goal only, never from the history (which repeats what was
+  typed before).
 - ``candidate_spans(text)`` -> every span a ``type(`` value may be, in the goal part: each quoted
   span's inside (``"Agustina"``, ``'x y'``) and each run of 1 to ``MAX_WORDS`` consecutive words
   with the punctuation at its two ends left out (``(password aTTo4fexHw).`` -> ``aTTo4fexHw``),
@@ -18,9 +19,10 @@ Contract:
   or a value with escapes).
 - ``position_flags(text)`` -> two facts per byte of ``text`` for the span head's keys: the byte
   is part of an occurrence, in the goal, of a value an earlier step typed (the history's
-  ``3. type(text='tara69', submit=False) -> ok`` lines), and the byte lies inside a quoted span of the goal. Where a value
-  starts is then "the quoted one not typed yet", which a key reading one byte at a time would
-  otherwise have to work out from the causal states.
+  ``3. type(text='tara69', submit=False) -> ok`` lines, read by ``policy.typed_in``), and the
+  byte lies inside a quoted span of the goal. Where a value starts is then "the quoted one not
+  typed yet", which a key reading one byte at a time would otherwise have to work out from the
+  causal states.
 
 Why: typing is copying, and the byte-by-byte copy head of a 3 M model drifts off its source
 after a byte or two (held-out values came out as ``type("ne(")`` for "Lena" and ``"joooooe"``
@@ -31,6 +33,8 @@ over the prompt's positions instead, the way extractive QA models answer.
 from __future__ import annotations
 
 import re
+
+from perception.builtin.policy import typed_in
 
 MAX_WORDS = 4
 MAX_BYTES = 40
@@ -102,15 +106,12 @@ def _inside_word(text: bytes, s: int, e: int) -> bool:
     return (s > 0 and text[s - 1 : s].isalnum()) or (e < len(text) and text[e : e + 1].isalnum())
 
 
-# a history line that typed: ``3. type(text='tara69', submit=False) -> ok`` (actions.describe)
-_HISTORY_TYPED = re.compile(rb"""^\d+\.\s+type\(text=(['"])(.*?)\1""", re.M)
-
-
 def position_flags(text: bytes) -> list[tuple[float, float]]:
     end = goal_end(text)
     typed = [0.0] * len(text)
-    for m in _HISTORY_TYPED.finditer(text, end):
-        for s, e in value_spans(text, m.group(2)):
+    for line in text[end:].decode("utf-8", errors="ignore").splitlines():
+        value = typed_in(line)
+        for s, e in value_spans(text, value.encode()) if value else ():
             typed[s:e] = [1.0] * (e - s)
     quoted = [0.0] * len(text)
     for m in _QUOTED.finditer(text[:end]):

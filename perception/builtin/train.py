@@ -133,6 +133,17 @@ class TrainConfig(BaseModel):
         return self.stage1_steps + self.stage2_steps
 
 
+# the parts both presets build (the tiny one is the full one, smaller)
+PARTS: dict[str, Any] = dict(
+    history_marks=2,
+    context_vote=True,
+    verb_head=True,
+    proposals=True,
+    proposal_words=True,
+    proposal_labels=True,
+    span_head=True,
+    span_flags=True,
+)
 PRESETS: dict[str, TrainConfig] = {
     "tiny": TrainConfig(
         preset="tiny",
@@ -148,14 +159,7 @@ PRESETS: dict[str, TrainConfig] = {
             max_target_tokens=40,
             max_words=8,
             word_bytes=8,
-            history_marks=2,
-            context_vote=True,
-            verb_head=True,
-            proposals=True,
-            proposal_words=True,
-            proposal_labels=True,
-            span_head=True,
-            span_flags=True,
+            **PARTS,
         ),
         train_pages=2,
         heldout_pages=1,
@@ -169,16 +173,7 @@ PRESETS: dict[str, TrainConfig] = {
     ),
     "full": TrainConfig(
         preset="full",
-        model=ModelConfig(
-            history_marks=2,
-            context_vote=True,
-            verb_head=True,
-            proposals=True,
-            proposal_words=True,
-            proposal_labels=True,
-            span_head=True,
-            span_flags=True,
-        ),
+        model=ModelConfig(**PARTS),
     ),
 }
 assert set(PRESETS) == set(PRESET_NAMES), "perception.builtin.options lists the presets"
