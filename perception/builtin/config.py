@@ -56,6 +56,12 @@ class ModelConfig(BaseModel):
         description="with proposal_words, a checkbox-sized outline with no word inside carries "
         "the match features of its label, the words just right of it (words.join_proposals)",
     )
+    proposal_share: bool = Field(
+        False,
+        description="with proposal_words, a proposal's goal, quoted, history and similarity "
+        "features are its words' token-weighted mean, not their max: the outline of 'Tab #1' no "
+        "longer matches a goal naming 'Tab #2', nor a card a goal through its 'the' or 'in'",
+    )
     verb_head: bool = Field(
         False, description="a separate head picks the action's name (policy.py); decoding obeys it"
     )

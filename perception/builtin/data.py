@@ -36,7 +36,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -65,10 +65,15 @@ from perception.builtin.words import (
     WordSlots,
     canvas_slots,
     echo_goal,
+    goal_tokens,
     join_proposals,
     score_words,
     stack_slots,
+    tokens,
 )
+
+if TYPE_CHECKING:
+    from tasks.synth.samples import Sample
 
 _HISTORY = re.compile(r"^\d+\.\s")
 _QUOTE = ord('"')
@@ -207,6 +212,36 @@ def choose_crop(
     return round(origin[0]), round(origin[1])
 
 
+def decoy_origin(
+    sample: Sample,
+    words: Sequence[Word],
+    page_css: tuple[float, float],
+    points: Sequence[tuple[float, float]],
+    canvas: int,
+    rng: random.Random,
+) -> tuple[float, float] | None:
+    """A crop (CSS px origin) around a word of the goal that is not the target, with none of the
+    target ``points`` on it: the "not here" case a tiled page asks of every tile but one (on a
+    large page the tile holding a card that says "the" must not outbid the tile holding the
+    named link). Words that share a token with the target's own words are never decoys (a
+    second "Submit" is as right as the first). None when the page has no decoy."""
+    goal = goal_tokens(sample.prompt).goal
+    b = sample.target_box
+    own: set[str] = set()
+    if b is not None:
+        for w in words:
+            cx, cy = w.center
+            if b.x <= cx <= b.x + b.w and b.y <= cy <= b.y + b.h:
+                own.update(tokens(w.text))
+    decoys = [w for w in words if (t := set(tokens(w.text))) & goal and not t & own]
+    rng.shuffle(decoys)
+    for w in decoys[:4]:
+        ox, oy = choose_crop(page_css, w.center, canvas, rng)
+        if not any(ox <= x < ox + canvas and oy <= y < oy + canvas for x, y in points):
+            return ox, oy
+    return None
+
+
 def make_example(
     sample: object,
     image_path: Path,
@@ -217,9 +252,12 @@ def make_example(
     negative_rate: float = 0.1,
     echo_rate: float = 0.3,
     rephrase_rate: float = 0.0,
+    decoy_rate: float = 0.0,
 ) -> Example | None:
     """One training example from a ``tasks.synth.samples.Sample`` and the OCR words of its page
-    (CSS px); None if it does not fit."""
+    (CSS px); None if it does not fit. A share ``negative_rate`` of the crops are placed at
+    random (most miss the target: "not here"); of those, a share ``decoy_rate`` is placed on a
+    decoy instead (``decoy_origin``)."""
     from tasks.synth.samples import Sample
 
     assert isinstance(sample, Sample)
@@ -232,6 +270,8 @@ def make_example(
     anchor = pts_css[0] if pts_css and rng.random() >= negative_rate else None
     page_css = (f.region_w, f.region_h)
     ox, oy = choose_crop(page_css, anchor, config.canvas, rng)
+    if anchor is None and pts_css and decoy_rate and rng.random() < decoy_rate:
+        ox, oy = decoy_origin(sample, words, page_css, pts_css, config.canvas, rng) or (ox, oy)
     with Image.open(image_path) as page:
         canvas = to_canvas(page, Crop(ox, oy, scale), config.canvas)
 
@@ -253,9 +293,7 @@ def make_example(
     scored = score_words(seen, compact_prompt(prompt_text, FULL_PROMPT))
     if config.proposals:  # outlines first: on a crowded canvas they outrank non-goal words
         props = box_proposals(canvas, (ox, oy))
-        scored = join_proposals(
-            props, scored, inherit=config.proposal_words, labels=config.proposal_labels
-        )
+        scored = join_proposals(props, scored, config)
     slots = canvas_slots(scored, (ox, oy), config)
     dists, cells, offs = [], [], []
     for px, py in pts_css:

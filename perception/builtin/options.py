@@ -49,6 +49,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="share of training goals said in other words (rephrase.py; default 0)",
     )  # fmt: skip
     p.add_argument(
+        "--negative-rate", type=float, default=None,
+        help="share of crops placed at random, most of them without the target: 'not here' "
+        "(default 0.15)",
+    )  # fmt: skip
+    p.add_argument(
+        "--decoys", type=float, default=None,
+        help="share of the 'not here' crops placed on a goal word that is not the target "
+        "(default 0)",
+    )  # fmt: skip
+    p.add_argument(
         "--verb-weight", type=float, default=None,
         help="weight of the answer's action name in the text loss (default 1)",
     )  # fmt: skip

@@ -157,9 +157,7 @@ class Predictor:
                     here = scored
                     if c.proposals:  # as in training: outlines first
                         props = box_proposals(canvas, (ox, oy))
-                        here = join_proposals(
-                            props, scored, inherit=c.proposal_words, labels=c.proposal_labels
-                        )
+                        here = join_proposals(props, scored, c)
                     slots.append(canvas_slots(here, (ox, oy), c))
                     marks.append(patch_marks(clicks, (ox, oy), c))
                     states.append(state)

@@ -109,6 +109,11 @@ class TrainConfig(BaseModel):
         1.0, description="weight of the answer's action name in the text loss (the policy)"
     )
     negative_rate: float = Field(0.15, description="crops that miss the target: 'not here'")
+    decoys: float = Field(
+        0.0,
+        description="share of the 'not here' crops placed on a goal word that is not the target "
+        "(data.decoy_origin): a tiled page's other tiles",
+    )
     type_mix: float = Field(
         0.0,
         description="share of a stage-2 batch drawn from demonstration steps that type (the span "
@@ -141,6 +146,7 @@ PARTS: dict[str, Any] = dict(
     proposals=True,
     proposal_words=True,
     proposal_labels=True,
+    proposal_share=True,
     span_head=True,
     span_flags=True,
 )
@@ -286,6 +292,7 @@ def draw_batch(
             words=words.get(str(s.image_path), ()),
             negative_rate=cfg.negative_rate,
             rephrase_rate=cfg.rephrase,
+            decoy_rate=cfg.decoys,
         )
         if ex is not None:
             exs.append(ex)
@@ -601,6 +608,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
             ("textless_mix", args.textless_mix),
             ("rephrase", args.rephrase),
             ("type_mix", args.type_mix),
+            ("negative_rate", args.negative_rate),
+            ("decoys", args.decoys),
             ("verb_weight", args.verb_weight),
             ("init", str(args.init) if args.init else None),
             ("extra_data", tuple(str(d) for d in args.extra_data) if args.extra_data else None),

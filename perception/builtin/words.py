@@ -139,25 +139,40 @@ def score_words(words: Sequence[Word], prompt: str) -> list[Scored]:
 
 
 def join_proposals(
-    proposals: Sequence[Word], scored: Sequence[Scored], *, inherit: bool, labels: bool = False
+    proposals: Sequence[Word], scored: Sequence[Scored], config: ModelConfig
 ) -> list[Scored]:
     """Box proposals (``perception.builtin.proposals``, no text) as slots ahead of the words.
-    A proposal's match features are zeros, or with ``inherit`` the elementwise max of those of
-    the words whose centre lies inside it: the outline of a "Submit" button scores as "Submit"
-    does, and an outline around other words no longer looks like an empty field. With
-    ``labels`` too, a small square outline with no word inside (a checkbox, a radio button)
-    takes the features of its label: the words just right of it on its line (``_label``)."""
+    A proposal's match features are zeros, or with ``config.proposal_words`` those of the words
+    whose centre lies inside it (``_inherit``): the outline of a "Submit" button scores as
+    "Submit" does, and an outline around other words no longer looks like an empty field. With
+    ``proposal_labels`` too, a small square outline with no word inside (a checkbox, a radio
+    button) takes the features of its label: the words just right of it on its line
+    (``_label``)."""
     out: list[Scored] = []
     for p in proposals:
         f = [0.0] * N_FEATURES
-        if inherit:
-            inside = [wf for w, wf in scored if w.text and _holds(p, w)]
-            if not inside and labels and _is_tick_box(p):
+        if config.proposal_words:
+            inside = [(w, wf) for w, wf in scored if w.text and _holds(p, w)]
+            if not inside and config.proposal_labels and _is_tick_box(p):
                 inside = _label(p, scored)
-            for wf in inside:
-                f = [max(a, b) for a, b in zip(f, wf, strict=True)]
+            if inside:
+                f = _inherit(inside, share=config.proposal_share)
         out.append((p, f))
     return out + list(scored)
+
+
+def _inherit(inside: Sequence[Scored], *, share: bool) -> list[float]:
+    """The features of an outline from the words it holds: their elementwise max, or with
+    ``share`` the token-weighted mean of the first four (share of the outline's tokens that are
+    goal / quoted / history tokens, mean similarity) and the max of line share and OCR score.
+    Max lets one goal word ("Tab", "the") light up every outline that holds it; the mean tells
+    "Tab #2" (2 of 2 tokens) from "Tab #1" (1 of 2)."""
+    if not share:
+        return [max(col) for col in zip(*(wf for _, wf in inside), strict=True)]
+    n = [max(1, len(tokens(w.text))) for w, _ in inside]
+    total = sum(n)
+    mean = [sum(k * wf[i] for k, (_, wf) in zip(n, inside, strict=True)) / total for i in range(4)]
+    return mean + [max(wf[i] for _, wf in inside) for i in range(4, N_FEATURES)]
 
 
 def _holds(p: Word, w: Word) -> bool:
@@ -170,7 +185,7 @@ def _is_tick_box(p: Word) -> bool:
     return 0 < p.w <= 32 and 0 < p.h <= 32 and min(p.w, p.h) >= 0.6 * max(p.w, p.h)
 
 
-def _label(p: Word, scored: Sequence[Scored]) -> list[list[float]]:
+def _label(p: Word, scored: Sequence[Scored]) -> list[Scored]:
     """The features of the words that label tick box ``p``: the nearest word starting right of
     it (within two box heights) whose centre is level with the box, and the words that follow
     it on that line with gaps under a line height."""
@@ -179,14 +194,14 @@ def _label(p: Word, scored: Sequence[Scored]) -> list[list[float]]:
         ((w, wf) for w, wf in scored if w.text and abs(w.center[1] - cy) <= max(p.h, w.h) / 2),
         key=lambda t: t[0].x,
     )
-    out: list[list[float]] = []
+    out: list[Scored] = []
     edge, gap = p.x + p.w, 2 * p.h
     for w, wf in line:
         if w.x < edge - 2:
             continue
         if w.x - edge > gap:
             break
-        out.append(wf)
+        out.append((w, wf))
         edge, gap = w.x + w.w, w.h
     return out
 

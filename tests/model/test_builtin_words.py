@@ -15,6 +15,7 @@ import pytest
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
+from perception.builtin.config import ModelConfig
 from perception.builtin.data import Crop, Example, collate, pointer_label, prompt_ids, to_canvas
 from perception.builtin.model import GazeVLM
 from perception.builtin.reader import Word, read_words, words_from_line
@@ -353,6 +354,10 @@ def test_box_proposals_find_empty_fields_and_boxes_not_glyphs() -> None:
     assert len(centres) == 3, boxes
 
 
+def _parts(**on: bool) -> ModelConfig:
+    return ModelConfig(proposals=True, **on)
+
+
 def test_proposals_come_first_and_may_inherit_the_features_of_their_words() -> None:
     from perception.builtin.words import join_proposals
 
@@ -363,11 +368,11 @@ def test_proposals_come_first_and_may_inherit_the_features_of_their_words() -> N
     scored = score_words(words, 'Goal: Click "Submit".')
     button = Word("", 100, 45, 60, 28, 0.0)
     field = Word("", 100, 100, 160, 28, 0.0)  # an empty text box: no word inside
-    plain = join_proposals([button, field], scored, inherit=False)
+    plain = join_proposals([button, field], scored, _parts())
     assert [w for w, _ in plain] == [button, field, *words]
     assert plain[0][1] == plain[1][1] == [0.0] * len(scored[0][1])
     assert plain[2:] == scored
-    got = join_proposals([button, field], scored, inherit=True)
+    got = join_proposals([button, field], scored, _parts(proposal_words=True))
     assert got[0][1] == scored[0][1]  # the button scores as its word "Submit" does
     assert got[1][1] == [0.0] * len(scored[0][1])
     assert got[0][1][1] > 0  # the quoted goal word
@@ -386,10 +391,68 @@ def test_a_tick_box_may_take_the_features_of_its_label() -> None:
     first, second = Word("", 10, 51, 14, 14, 0.0), Word("", 10, 81, 14, 14, 0.0)
     field = Word("", 120, 45, 160, 28, 0.0)  # not tick-box sized: no label
     zeros = [0.0] * len(scored[0][1])
-    old = join_proposals([first, second, field], scored, inherit=True)
+    old = join_proposals([first, second, field], scored, _parts(proposal_words=True))
     assert old[0][1] == old[1][1] == zeros  # without labels, as run 15 was trained
-    got = join_proposals([first, second, field], scored, inherit=True, labels=True)
+    got = join_proposals(
+        [first, second, field], scored, _parts(proposal_words=True, proposal_labels=True)
+    )
     assert got[0][1] == [max(a, b) for a, b in zip(scored[0][1], scored[1][1], strict=True)]
     assert got[0][1][1] == 1.0  # "Email alerts" is quoted in the goal
     assert got[1][1] == scored[2][1] and got[1][1][0] == 0.0  # "News" is not in the goal
     assert got[2][1] == zeros
+
+
+def test_with_share_an_outline_matches_by_the_share_of_its_tokens_not_its_best_word() -> None:
+    """click-tab's failure: "Tab #1" and "Tab #2" outlines both held a goal word ("Tab") and
+    inherited the same max; a card holding "the" matched as well as the named link."""
+    from perception.builtin.words import join_proposals
+
+    words = [
+        Word("Tab", 12, 10, 24, 14, 0.9),
+        Word("#1", 40, 10, 14, 14, 0.9),
+        Word("Tab", 82, 10, 24, 14, 0.9),
+        Word("#2", 110, 10, 14, 14, 0.9),
+        Word("Read", 12, 60, 30, 14, 0.8),  # a card: "Read the docs"
+        Word("the", 46, 60, 22, 14, 0.8),
+        Word("docs", 72, 60, 30, 14, 0.8),
+    ]
+    scored = score_words(words, "Goal: Click on Tab #2 in the bar.")
+    tab1, tab2 = Word("", 6, 4, 54, 26, 0.0), Word("", 76, 4, 54, 26, 0.0)
+    card = Word("", 6, 50, 120, 40, 0.0)
+    by_max = join_proposals([tab1, tab2, card], scored, _parts(proposal_words=True))
+    assert by_max[0][1][0] == by_max[1][1][0] == by_max[2][1][0] == 1.0  # all alike
+    got = join_proposals(
+        [tab1, tab2, card], scored, _parts(proposal_words=True, proposal_share=True)
+    )
+    (f1, f2, fc) = (got[0][1], got[1][1], got[2][1])
+    assert f2[0] == 1.0 and f1[0] == 0.5  # 2 of 2 tokens vs 1 of 2
+    assert abs(fc[0] - 1 / 3) < 1e-6  # one of the card's three tokens
+    assert f2[3] == 1.0 and f1[3] < 1.0  # similarity: the mean, not the best word
+    assert f1[5] == 0.9 and fc[5] == 0.8  # OCR score and line share: still the max
+    assert got[3:] == scored  # the words themselves are unchanged
+
+
+def test_a_decoy_crop_holds_a_goal_word_and_misses_the_target() -> None:
+    """Tiled pages ask "not here" of every tile but one; decoys teach it where it is hardest."""
+    from types import SimpleNamespace
+
+    from perception.builtin.data import decoy_origin
+    from tasks.synth.annotations import Box
+
+    link = Word("Integrations", 844, 20, 84, 16, 0.9)  # the target, in the top menu
+    card = Word("Integrations", 956, 470, 110, 18, 0.9)  # the same name: as right, not a decoy
+    docs = [Word("Read", 80, 600, 30, 14, 0.9), Word("the", 114, 600, 22, 14, 0.9)]
+    sample = SimpleNamespace(
+        prompt='Goal: Click "Integrations" in the top menu.',
+        target_box=Box(x=840, y=16, w=92, h=24),
+    )
+    target = [(886.0, 28.0)]
+    for seed in range(20):
+        got = decoy_origin(
+            sample, [link, card, *docs], (1280, 800), target, 224, random.Random(seed)
+        )  # type: ignore[arg-type]
+        assert got is not None
+        ox, oy = got
+        assert ox <= 125 < ox + 224 and oy <= 607 < oy + 224  # on "the"
+        assert not (ox <= 886 < ox + 224 and oy <= 28 < oy + 224)  # the target is off the crop
+    assert decoy_origin(sample, [link, card], (1280, 800), target, 224, random.Random(0)) is None  # type: ignore[arg-type]
