@@ -46,6 +46,11 @@ class ModelConfig(BaseModel):
         False,
         description="control outlines found by edge detection join the word slots (proposals.py)",
     )
+    drop_slivers: bool = Field(
+        False,
+        description="outlines cut by the canvas edge and under 16 px thick are not proposed "
+        "(proposals.box_proposals: the flat 'boxes' a tile cuts from a shadowed card)",
+    )
     proposal_words: bool = Field(
         False,
         description="a proposal slot carries the match features of the words inside it "

@@ -292,7 +292,7 @@ def make_example(
                          char_w, h)  # fmt: skip
     scored = score_words(seen, compact_prompt(prompt_text, FULL_PROMPT))
     if config.proposals:  # outlines first: on a crowded canvas they outrank non-goal words
-        props = box_proposals(canvas, (ox, oy))
+        props = box_proposals(canvas, (ox, oy), drop_slivers=config.drop_slivers)
         scored = join_proposals(props, scored, config)
     slots = canvas_slots(scored, (ox, oy), config)
     dists, cells, offs = [], [], []

@@ -156,7 +156,7 @@ class Predictor:
                     prompts.append(ids)
                     here = scored
                     if c.proposals:  # as in training: outlines first
-                        props = box_proposals(canvas, (ox, oy))
+                        props = box_proposals(canvas, (ox, oy), drop_slivers=c.drop_slivers)
                         here = join_proposals(props, scored, c)
                     slots.append(canvas_slots(here, (ox, oy), c))
                     marks.append(patch_marks(clicks, (ox, oy), c))

@@ -8,6 +8,11 @@ Contract:
   bounding box's border) between ``MIN_SIDE`` and ``MAX_HEIGHT`` px, at most ``MAX_BOXES`` of
   them, largest first, near-duplicates (IoU > 0.7) merged (a small box's 1 px line may still
   give two: its inner and its outer edge). Deterministic; no learning.
+- ``drop_slivers`` (``ModelConfig.drop_slivers``): an outline that touches the canvas edge and is
+  thinner than ``SLIVER`` px is left out. A tile that cuts a shadowed card gets a flat 10 px
+  "box" along the card's bottom edge (the demo site's cards gave one per tile); it looked like
+  an empty text field and outbid the named link on "Click "Integrations" in the top menu". A
+  real control that thin (a checkbox) lies whole in the next tile: tiles overlap by 56 px.
 - They join the OCR's words before the slots are cut (``perception.builtin.words``): a proposal
   is a slot with no bytes, its box and the image token under it, and any slot whose centre lies
   in the target box is a correct pointer answer. Configs with ``proposals: false`` never see them.
@@ -29,6 +34,7 @@ from perception.builtin.reader import Word
 MIN_SIDE = 10  # px: smaller outlines are glyphs
 MAX_HEIGHT = 44  # px: taller ones are panels, cards, headers
 MAX_BOXES = 16
+SLIVER = 16  # px: with drop_slivers, an outline cut by the canvas edge and thinner than this goes
 _EDGE = 2  # px: how far from its bounding box's border a contour point may lie
 
 
@@ -41,7 +47,13 @@ def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
     return inter / (aw * ah + bw * bh - inter)
 
 
-def box_proposals(canvas: Tensor, origin: tuple[float, float]) -> list[Word]:
+def _touches_edge(x: int, y: int, w: int, h: int, size: int) -> bool:
+    return x <= 1 or y <= 1 or x + w >= size - 1 or y + h >= size - 1
+
+
+def box_proposals(
+    canvas: Tensor, origin: tuple[float, float], *, drop_slivers: bool = False
+) -> list[Word]:
     import cv2
 
     img = (canvas.permute(1, 2, 0).clamp(0, 1).numpy() * 255).astype(np.uint8)
@@ -62,6 +74,8 @@ def box_proposals(canvas: Tensor, origin: tuple[float, float]) -> list[Word]:
         )
         # the outline goes round the box: its points hug the border and cover most of it
         if on_border.mean() < 0.9 or len(pts) < 1.5 * (w + h):
+            continue
+        if drop_slivers and min(w, h) < SLIVER and _touches_edge(x, y, w, h, canvas.shape[-1]):
             continue
         found.append((x, y, w, h))
     found.sort(key=lambda b: -b[2] * b[3])

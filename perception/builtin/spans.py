@@ -12,6 +12,9 @@ Contract:
   span's inside (``"Agustina"``, ``'x y'``) and each run of 1 to ``MAX_WORDS`` consecutive words
   with the punctuation at its two ends left out (``(password aTTo4fexHw).`` -> ``aTTo4fexHw``),
   no longer than ``MAX_BYTES``, free of ``"`` and ``\\`` (they would need escaping), distinct.
+  A word run never starts or ends with a function word (``with``, ``the``, ``into``...,
+  ``FUNCTION_WORDS``): "Fill in Team name with 50101" offers "50101", not "with 50101"; a value
+  that does start so ("The Hobbit") is one a goal quotes, and quoted spans are kept whole.
 - ``value_spans(text, value)`` -> the training labels: every occurrence of ``value``'s bytes in
   the goal part that is not part of a longer word ("Go" in "Goal"), or every occurrence when
   all are (empty: the value is not copyable, the span head is not trained on it).
@@ -44,6 +47,9 @@ _QUOTED = re.compile(rb"\"([^\"\n]+)\"|'([^'\n]+)'")
 _WORD = re.compile(rb"\S+")
 _EDGE = b"\"'.,;:!?()[]{}<>"
 _TYPED = re.compile(r'^type\("((?:[^"\\])*)"')
+FUNCTION_WORDS = frozenset(
+    b"a an the and or with to into in on of for as at by from using then".split()
+)
 
 
 def goal_end(text: bytes) -> int:
@@ -76,9 +82,14 @@ def candidate_spans(text: bytes) -> list[tuple[int, int]]:
         for n in range(1, MAX_WORDS + 1):
             for i in range(len(words) - n + 1):
                 s, e = _trim(goal, words[i][0], words[i + n - 1][1])
-                if _usable(goal, s, e):
+                if _usable(goal, s, e) and not _function_edge(goal[s:e]):
                     out.setdefault((s, e))
     return list(out)
+
+
+def _function_edge(piece: bytes) -> bool:
+    words = piece.lower().split()
+    return words[0] in FUNCTION_WORDS or words[-1] in FUNCTION_WORDS
 
 
 def _lines(text: bytes) -> list[tuple[int, bytes]]:

@@ -144,6 +144,7 @@ PARTS: dict[str, Any] = dict(
     context_vote=True,
     verb_head=True,
     proposals=True,
+    drop_slivers=True,
     proposal_words=True,
     proposal_labels=True,
     proposal_share=True,

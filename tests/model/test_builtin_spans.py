@@ -39,10 +39,14 @@ def test_candidates_are_quoted_spans_and_word_runs_of_the_goal_only() -> None:
     assert {b"x Y.z", b"ana7", b"password", b"Go", b"Sign in as ana7", b'password "x'} - got == {
         b'password "x'  # a run with a quote in it would need escaping: left out
     }
-    assert b"as ana7 (password" in got  # inner punctuation stays, only the ends are trimmed
+    assert b"ana7 (password" in got  # inner punctuation stays, only the ends are trimmed
+    assert not any(t.split()[0] in (b"as", b"then") for t in got)  # no run starts with "as"
     assert not any(b"type" in t or t == b"ok" for t in got)  # the history line is not the goal
     assert goal_end(PROMPT) == PROMPT.index(b"\n1. ")
     assert max(len(t) for t in got) <= 40
+    fill = _texts(b"Goal: Fill in Team name with 50101, then press Go.")
+    assert b"50101" in fill and b"with 50101" not in fill and b"name with" not in fill
+    assert b"The Hobbit" in _texts(b'Goal: Search for "The Hobbit" in the box.')  # quoted: whole
     long = b"Goal: Type " + b"w" * 50 + b" now"
     assert b"w" * 50 not in _texts(long) and b"now" in _texts(long)
 

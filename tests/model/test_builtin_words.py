@@ -358,6 +358,31 @@ def _parts(**on: bool) -> ModelConfig:
     return ModelConfig(proposals=True, **on)
 
 
+def test_slivers_cut_by_the_canvas_edge_can_be_left_out() -> None:
+    """A tile that cuts a shadowed card sees a flat "box" along its bottom edge: with
+    drop_slivers it is not proposed, while a field cut by the same edge and a thin bar inside
+    the canvas still are."""
+    from perception.builtin.proposals import box_proposals
+
+    img = Image.new("RGB", (224, 224), "white")
+    d = ImageDraw.Draw(img)
+    d.rectangle((0, 118, 180, 131), outline=(150, 150, 150))  # the cut card's bottom edge
+    d.rectangle((0, 60, 150, 88), outline=(118, 118, 118))  # a text field cut by the edge
+    d.rectangle((40, 170, 200, 180), outline=(118, 118, 118))  # a thin bar, whole
+    canvas = to_canvas(img, Crop(0, 0, 1.0), 224)
+
+    def boxes(drop: bool) -> set[tuple[int, int]]:
+        got = box_proposals(canvas, (0.0, 0.0), drop_slivers=drop)
+        return {(round(w.y), round(w.h)) for w in got}
+
+    def has(found: set[tuple[int, int]], y: int, h: int) -> bool:
+        return any(abs(fy - y) <= 2 and abs(fh - h) <= 3 for fy, fh in found)
+
+    kept, dropped = boxes(False), boxes(True)
+    assert has(kept, 119, 12) and not has(dropped, 119, 12), (kept, dropped)
+    assert has(dropped, 60, 29) and has(dropped, 170, 11), dropped
+
+
 def test_proposals_come_first_and_may_inherit_the_features_of_their_words() -> None:
     from perception.builtin.words import join_proposals
 
