@@ -84,7 +84,6 @@ class PointGuess:
     y: float
     confidence: float  # 1 - P("not in this image")
     peak: float = 0.0  # P(the chosen patch or word)
-    mass: float = 0.0  # P(any spot of the chosen element): ``spot_mass``
 
 
 @dataclass(frozen=True)
@@ -99,43 +98,6 @@ def cell_point(cell: int, offset: tuple[float, float], config: ModelConfig) -> t
     The inverse of ``perception.builtin.data.pointer_label``."""
     gx, gy = cell % config.grid, cell // config.grid
     return (gx + offset[0]) * config.stride, (gy + offset[1]) * config.stride
-
-
-def spot_mass(
-    prob: Tensor,
-    k: int,
-    point: tuple[float, float],
-    boxes: Tensor,
-    valid: Tensor,
-    config: ModelConfig,
-) -> float:
-    """The pointer's probability of the element it chose, not of the one key: training spreads
-    the target over every patch and word inside the target's box, so a wide button's mass is
-    shared by many keys while a blank area's default patch holds all of its own. ``prob``: one
-    row over patches, word slots and "not here"; ``k`` the chosen key, at canvas ``point``;
-    ``boxes``/``valid``: the row's word slots. The element is the chosen slot's box, or for a
-    patch the 3x3 patches around it; its mass sums the patches whose centre lies in it, the slots
-    whose centre lies in it and the slots whose box holds the point."""
-    g, st = config.grid, config.stride
-    if k >= g * g:
-        x0, y0, w, h = boxes[k - g * g].float().tolist()
-        x1, y1 = x0 + w, y0 + h
-    else:
-        cx, cy = (k % g + 0.5) * st, (k // g + 0.5) * st
-        x0, y0, x1, y1 = cx - 1.5 * st, cy - 1.5 * st, cx + 1.5 * st, cy + 1.5 * st
-    centres = (torch.arange(g, dtype=torch.float32) + 0.5) * st
-    py_, px_ = torch.meshgrid(centres, centres, indexing="ij")
-    patch_in = (px_ >= x0) & (px_ <= x1) & (py_ >= y0) & (py_ <= y1)
-    b = boxes.float()
-    sx, sy = b[:, 0] + b[:, 2] / 2, b[:, 1] + b[:, 3] / 2
-    px, py = point
-    holds = (
-        (b[:, 0] <= px) & (px <= b[:, 0] + b[:, 2]) & (b[:, 1] <= py) & (py <= b[:, 1] + b[:, 3])
-    )
-    slot_in = valid & (((sx >= x0) & (sx <= x1) & (sy >= y0) & (sy <= y1)) | holds)
-    keys = torch.cat([patch_in.flatten(), slot_in.cpu()])
-    keys[k] = True
-    return float(prob[: g * g + len(slot_in)][keys.to(prob.device)].sum())
 
 
 class Block(nn.Module):
@@ -574,10 +536,7 @@ class GazeVLM(nn.Module):
                         bx, by, bw, bh = words.boxes[r, k - g].float().tolist()
                         px, py = bx + bw / 2, by + bh / 2
                     conf, peak = 1.0 - float(prob[j, -1]), float(prob[j, k])
-                    mass = spot_mass(
-                        prob[j], k, (px, py), words.boxes[r], words.valid[r], self.config
-                    )
-                    out[r].points.append(PointGuess(px, py, conf, peak, mass))
+                    out[r].points.append(PointGuess(px, py, conf, peak))
             for r in range(b):
                 if not done[r]:
                     out[r].ids.append(int(tok[r]))
