@@ -21,6 +21,8 @@ Contract:
   answer is one call of a gaze-dialect action. Alignment questions are decoded freely.
 - Timings: ``preprocess_s`` (scaling, cutting, tensors), ``ocr_s`` (reading, cache hits are ~0)
   and ``model_s`` (vision + decoding).
+- ``last_tiles``: every tile of the last call as ``TileAnswer`` (its page, its crop, its decode),
+  for diagnostics such as ``bench/tile_choice.py``.
 
 It knows nothing about Frames, requests or the agent: ``perception.builtin.backend`` adapts it.
 """
@@ -29,7 +31,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -40,7 +42,7 @@ from perception.builtin.config import ModelConfig
 from perception.builtin.data import FULL_PROMPT, Crop, compact_prompt, prompt_ids, to_canvas
 from perception.builtin.grammar import ActionGrammar
 from perception.builtin.marks import history_clicks, patch_marks
-from perception.builtin.model import GazeVLM
+from perception.builtin.model import Decoded, GazeVLM
 from perception.builtin.policy import prompt_state
 from perception.builtin.proposals import box_proposals
 from perception.builtin.reader import Word, read_words, to_css
@@ -62,6 +64,13 @@ class Page:
     scale: float  # image px per CSS px (the device pixel ratio for a full screenshot)
     prompt: str
     words: Sequence[Word] | None = None  # CSS px; None: read them from the image
+
+
+@dataclass(frozen=True)
+class TileAnswer:
+    page: int  # index into the pages of the call
+    crop: Crop  # where the tile lies on its page (CSS px) and the page's scale
+    decoded: Decoded  # the tile's answer, points in canvas px
 
 
 @dataclass(frozen=True)
@@ -87,6 +96,22 @@ def _verb(ids: Sequence[int]) -> bytes:
     """The action name an answer starts with (the bytes before its first parenthesis)."""
     head = bytes(i for i in ids if i < N_BYTES)
     return head.split(b"(", 1)[0]
+
+
+def by_peak(d: Decoded) -> float:
+    return d.points[0].peak
+
+
+def choose_tile(tiles: Sequence[Decoded], placer: Callable[[Decoded], float] = by_peak) -> int:
+    """Which of one page's tile answers is the page's: the action from the tile whose text is
+    most likely; when it has a point, the tile (among those writing the same action with a
+    point) that ``placer`` scores highest places it (default: the pointer's peak)."""
+    best = max(range(len(tiles)), key=lambda k: tiles[k].mean_logprob)
+    if tiles[best].points:
+        verb = _verb(tiles[best].ids)
+        same = [k for k in range(len(tiles)) if tiles[k].points and _verb(tiles[k].ids) == verb]
+        best = max(same, key=lambda k: placer(tiles[k]))
+    return best
 
 
 def _chunks(owners: Sequence[int], max_batch: int) -> list[tuple[int, int]]:
@@ -122,6 +147,7 @@ class Predictor:
         self.max_batch = max_batch
         self.bf16 = bf16
         self.timings: dict[str, float] = {}
+        self.last_tiles: list[TileAnswer] = []
         self.grammar = ActionGrammar(dialect_actions("gaze")) if actions_only else None
 
     def predict(self, pages: Sequence[Page], max_new: int = 48) -> list[Prediction]:
@@ -179,14 +205,13 @@ class Predictor:
                 decoded.extend(self.model.generate(*args, marks=mk, state=st, groups=owners[s:e]))
         t2 = time.perf_counter()
         self.timings = {"preprocess_s": t1 - t0 - ocr_s, "ocr_s": ocr_s, "model_s": t2 - t1}
+        self.last_tiles = [
+            TileAnswer(o, c, d) for o, c, d in zip(owners, crops, decoded, strict=True)
+        ]
         out = []
         for i, p in enumerate(pages):
             mine = [k for k, o in enumerate(owners) if o == i]
-            best = max(mine, key=lambda k: decoded[k].mean_logprob)
-            if decoded[best].points:  # the action is one with a point: which tile places it best
-                verb = _verb(decoded[best].ids)
-                same = [k for k in mine if decoded[k].points and _verb(decoded[k].ids) == verb]
-                best = max(same, key=lambda k: decoded[k].points[0].peak)
+            best = mine[choose_tile([decoded[k] for k in mine])]
             d, crop = decoded[best], crops[best]
             pts = tuple(((g.x + crop.x) * p.scale, (g.y + crop.y) * p.scale) for g in d.points)
             out.append(

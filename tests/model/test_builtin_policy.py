@@ -14,9 +14,9 @@ from PIL import Image, ImageDraw
 from perception.builtin.data import Crop, Example, collate, pointer_label, prompt_ids, to_canvas
 from perception.builtin.grammar import ActionGrammar
 from perception.builtin.marks import history_clicks, patch_marks
-from perception.builtin.model import GazeVLM
+from perception.builtin.model import Decoded, GazeVLM, PointGuess
 from perception.builtin.policy import N_STATE, VERBS, prompt_state, verb_index
-from perception.builtin.predict import _chunks
+from perception.builtin.predict import _chunks, choose_tile
 from perception.builtin.tokenizer import N_BYTES, encode_target
 from perception.builtin.train import PRESETS
 from perception.builtin.words import canvas_slots, score_words
@@ -96,6 +96,21 @@ def test_decoding_writes_the_verb_the_head_chooses() -> None:
 def test_batches_keep_a_pages_tiles_together() -> None:
     assert _chunks([0] * 40 + [1] * 20 + [2] * 20 + [3], 32) == [(0, 40), (40, 60), (60, 81)]
     assert _chunks(list(range(70)), 32) == [(0, 32), (32, 64), (64, 70)]
+
+
+def test_a_page_takes_its_action_from_the_likeliest_tile_and_its_point_from_the_surest() -> None:
+    def tile(text: str, lp: float, peak: float = 0.0, conf: float = 0.0) -> Decoded:
+        enc = encode_target(text)
+        return Decoded(list(enc.ids), [PointGuess(1, 2, conf, peak) for _ in enc.points], lp)
+
+    tiles = [
+        tile("click(3, 4)", -0.2, peak=0.3, conf=0.9),
+        tile('scroll(3, 4, "down")', -0.5, peak=0.99, conf=0.99),  # another action
+        tile("click(5, 6)", -0.9, peak=0.8, conf=0.5),  # less likely text, surer point
+    ]
+    assert choose_tile(tiles) == 2  # the action from tile 0, the point from the surest click
+    assert choose_tile(tiles, lambda d: d.points[0].confidence) == 0
+    assert choose_tile([tile("done()", -0.1), *tiles]) == 0  # no point: the likeliest text
 
 
 def _steps(n: int, seed: int) -> list[Example]:

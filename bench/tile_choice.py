@@ -1,0 +1,96 @@
+"""Which tile a large page's click comes from, and how often a better rule would have chosen right.
+
+A page larger than the built-in model's canvas is cut into tiles, every tile answers, and one
+answer is kept (``perception.builtin.predict.choose_tile``: the most likely text, then the
+pointer's peak among the tiles that agree). This bench decodes every held-out click sample of a
+dataset once (the cached OCR words, the agent's grammar), records every tile's answer, and
+replays selection rules on the recorded answers:
+
+- ``peak``: the shipped rule, P(the chosen patch or word);
+- ``confidence``: 1 - P("not here");
+- ``peak x confidence``;
+- ``best tile``: a tile whose point lies in the target box, whenever one does (the ceiling of
+  any rule that picks among these answers).
+
+A hit is a point inside the sample's target box (viewport CSS px), as in the training
+evaluation. Usage::
+
+    python bench/tile_choice.py EXPORT_FOLDER [--data DIR] [--samples N] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch
+from PIL import Image
+
+from perception.builtin.model import Decoded
+from perception.builtin.predict import Page, Predictor, by_peak, choose_tile
+from perception.builtin.tokenizer import encode_target
+from perception.builtin.train import ensure_ocr, load_pool
+from perception.builtin.weights import load
+
+RULES: dict[str, Callable[[Decoded], float]] = {
+    "peak (shipped)": by_peak,
+    "confidence": lambda d: d.points[0].confidence,
+    "peak x confidence": lambda d: d.points[0].peak * d.points[0].confidence,
+}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    p.add_argument("export", type=Path)
+    p.add_argument("--data", type=Path, default=Path("/tmp/f_data"))
+    p.add_argument("--samples", type=int, default=1000, help="at most this many click samples")
+    p.add_argument("--threads", type=int, default=2)
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    model = load(args.export)
+    pool = load_pool(args.data, "heldout", model.config)
+    words = ensure_ocr(args.data, read=False)
+    clicks = [
+        s
+        for s in pool
+        if s.sample.target_box is not None and len(encode_target(s.sample.target).points) == 1
+    ]
+    picked = random.Random(0).sample(clicks, min(args.samples, len(clicks)))
+    pred = Predictor(model, actions_only=True)
+    pages: list[tuple[list[Decoded], list[bool]]] = []
+    for s in picked:
+        smp = s.sample
+        box = smp.target_box
+        assert box is not None
+        scale = smp.frame.image_w / smp.frame.region_w
+        with Image.open(s.image_path) as img:
+            img.load()
+            pred.predict([Page(img, scale, smp.prompt, words.get(str(s.image_path), []))])
+        tiles, hits = [], []
+        for t in pred.last_tiles:
+            hit = False
+            if t.decoded.points:
+                g = t.decoded.points[0]
+                x, y = smp.frame.to_viewport((g.x + t.crop.x) * scale, (g.y + t.crop.y) * scale)
+                hit = box.contains(x, y)
+            tiles.append(t.decoded)
+            hits.append(hit)
+        pages.append((tiles, hits))
+    n = len(pages)
+    several = sum(len(t) > 1 for t, _ in pages)
+    print(f"{args.export}: {n} held-out click samples, {several} of them on pages of several tiles")
+    for name, rule in RULES.items():
+        right = sum(hits[choose_tile(tiles, rule)] for tiles, hits in pages)
+        print(f"  {name:18s} {right}/{n} = {right / max(1, n):.1%}")
+    ceiling = sum(any(hits) for _, hits in pages)
+    print(f"  {'best tile':18s} {ceiling}/{n} = {ceiling / max(1, n):.1%}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
