@@ -33,8 +33,7 @@ from PIL import Image
 
 from perception.builtin.model import Decoded
 from perception.builtin.predict import Page, Predictor, by_peak, choose_tile
-from perception.builtin.tokenizer import encode_target
-from perception.builtin.train import ensure_ocr, load_pool
+from perception.builtin.train import ensure_ocr, is_click, load_pool
 from perception.builtin.weights import load
 
 RULES: dict[str, Callable[[Decoded], float]] = {
@@ -55,11 +54,7 @@ def main() -> int:
     model = load(args.export)
     pool = load_pool(args.data, "heldout", model.config)
     words = ensure_ocr(args.data, read=False)
-    clicks = [
-        s
-        for s in pool
-        if s.sample.target_box is not None and len(encode_target(s.sample.target).points) == 1
-    ]
+    clicks = [s for s in pool if is_click(s)]
     picked = random.Random(0).sample(clicks, min(args.samples, len(clicks)))
     pred = Predictor(model, actions_only=True)
     pages: list[tuple[list[Decoded], list[bool]]] = []

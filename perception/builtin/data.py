@@ -230,8 +230,7 @@ def decoy_origin(
     own: set[str] = set()
     if b is not None:
         for w in words:
-            cx, cy = w.center
-            if b.x <= cx <= b.x + b.w and b.y <= cy <= b.y + b.h:
+            if b.contains(*w.center):
                 own.update(tokens(w.text))
     decoys = [w for w in words if (t := set(tokens(w.text))) & goal and not t & own]
     rng.shuffle(decoys)

@@ -250,13 +250,18 @@ def load_pool(data: Path, split: str, cfg: ModelConfig) -> list[LoadedSample]:
     ]
 
 
+def is_click(s: LoadedSample) -> bool:
+    """The sample's answer points once, at a target whose box is known (a click to score)."""
+    return s.sample.target_box is not None and len(encode_target(s.sample.target).points) == 1
+
+
 def textless(samples: Sequence[LoadedSample], words: Words) -> list[LoadedSample]:
     """The samples that click one target whose box holds no OCR word's centre: a bare text
     box, an icon, an unlabelled checkbox. Only the pixels can find them."""
     out = []
     for s in samples:
         b = s.sample.target_box
-        if b is None or len(encode_target(s.sample.target).points) != 1:
+        if b is None or not is_click(s):
             continue
         if not any(b.contains(*w.center) for w in words.get(str(s.image_path), [])):
             out.append(s)
@@ -390,8 +395,7 @@ def evaluate(
         if smp.kind == "demo":  # the policy's choice: the right action, wherever it points
             demos += 1
             verbs_right += int(out.text.split("(", 1)[0] == smp.target.split("(", 1)[0])
-        is_click = smp.target_box is not None and len(encode_target(smp.target).points) == 1
-        if is_click:
+        if is_click(s):
             clicks += 1
             got = parse(out.text, smp.frame, "gaze")
             b = smp.target_box

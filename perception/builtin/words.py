@@ -186,7 +186,7 @@ def _is_tick_box(p: Word) -> bool:
 
 
 def _label(p: Word, scored: Sequence[Scored]) -> list[Scored]:
-    """The features of the words that label tick box ``p``: the nearest word starting right of
+    """The words (with their features) that label tick box ``p``: the nearest word starting right of
     it (within two box heights) whose centre is level with the box, and the words that follow
     it on that line with gaps under a line height."""
     cy = p.y + p.h / 2
