@@ -75,6 +75,12 @@ class ModelConfig(BaseModel):
         description="a type() value is a span of the goal picked by start and end pointers over "
         "the prompt (spans.py), not copied byte by byte",
     )
+    goal_order: bool = Field(
+        False,
+        description="a seventh word feature: how early in the goal the word's first goal token "
+        "comes (1 for the goal's first token, towards 0 for its last; words.word_features): "
+        "'Click ONE, then TWO' names ONE first",
+    )
     span_flags: bool = Field(
         False,
         description="the span head's keys also weigh two facts per prompt byte: already typed "

@@ -48,7 +48,7 @@ from perception.builtin.grammar import State as GrammarState
 from perception.builtin.policy import N_STATE, VERBS, verb_positions
 from perception.builtin.spans import candidate_spans, position_flags
 from perception.builtin.tokenizer import BOS, EOS, N_BYTES, PAD, POINT, VOCAB_SIZE
-from perception.builtin.words import N_FEATURES, WordSlots
+from perception.builtin.words import WordSlots, feature_count
 
 NEG = -1e4  # logit of a padding word slot
 _QUOTE = ord('"')
@@ -173,7 +173,7 @@ class GazeVLM(nn.Module):
         )
         self.norm = nn.LayerNorm(c.width)
         self.word_pos = nn.Parameter(torch.randn(c.word_bytes, c.width) * 0.02)
-        self.word_geo = nn.Linear(4 + N_FEATURES, c.width)
+        self.word_geo = nn.Linear(4 + feature_count(c), c.width)
         self.word_proj = nn.Sequential(
             nn.Linear(3 * c.width, c.width), nn.GELU(), nn.Linear(c.width, c.width)
         )
@@ -184,7 +184,7 @@ class GazeVLM(nn.Module):
         self.ptr_k = nn.Linear(c.width, c.pointer_dim)
         self.ptr_null = nn.Parameter(torch.zeros(c.pointer_dim))
         # a word's match features also vote directly for it (zero at start: learned from data)
-        self.ptr_feat = nn.Linear(N_FEATURES, 1)
+        self.ptr_feat = nn.Linear(feature_count(c), 1)
         nn.init.zeros_(self.ptr_feat.weight)
         nn.init.zeros_(self.ptr_feat.bias)
         # ... and, with context_vote, by weights that depend on the decoder state at the <point>
@@ -192,7 +192,7 @@ class GazeVLM(nn.Module):
         # start, so weights trained without it start out unchanged
         self.ptr_feat_q: nn.Linear | None = None
         if c.context_vote:
-            self.ptr_feat_q = nn.Linear(c.width, N_FEATURES)
+            self.ptr_feat_q = nn.Linear(c.width, feature_count(c))
             nn.init.zeros_(self.ptr_feat_q.weight)
             nn.init.zeros_(self.ptr_feat_q.bias)
         # ... and, with state_vote, by weights from the history's facts (policy.prompt_state:
@@ -200,7 +200,7 @@ class GazeVLM(nn.Module):
         # the first. Zero at start, like the context vote
         self.ptr_feat_s: nn.Linear | None = None
         if c.state_vote:
-            self.ptr_feat_s = nn.Linear(N_STATE, N_FEATURES)
+            self.ptr_feat_s = nn.Linear(N_STATE, feature_count(c))
             nn.init.zeros_(self.ptr_feat_s.weight)
             nn.init.zeros_(self.ptr_feat_s.bias)
         self.ptr_off = nn.Sequential(nn.Linear(c.width, c.width), nn.GELU(), nn.Linear(c.width, 2))

@@ -71,6 +71,17 @@ LOG_FORMAT = "gaze-builtin-log/1"
 # parameters --init weights may lack: zero-initialised maps (the old answers stay as they were)
 # and the verb and span heads (their own losses train them from the first step)
 NEW_PARTS = ("mark.", "ptr_feat_q.", "ptr_feat_s.", "span.", "span_flag.", "verb.")
+# tensors that read the word features: --init may come from a model with fewer (widen())
+WIDENABLE = frozenset(
+    {
+        "word_geo.weight",
+        "ptr_feat.weight",
+        "ptr_feat_q.weight",
+        "ptr_feat_q.bias",
+        "ptr_feat_s.weight",
+        "ptr_feat_s.bias",
+    }
+)
 # A step whose loss or gradient is not finite (inf/NaN: a bf16 overflow) is skipped, not applied;
 # this many in a row end the run (the saved weights are the last finite ones).
 MAX_BAD_STEPS = 20
@@ -150,6 +161,7 @@ PARTS: dict[str, Any] = dict(
     proposal_share=True,
     span_head=True,
     span_flags=True,
+    goal_order=True,
 )
 PRESETS: dict[str, TrainConfig] = {
     "tiny": TrainConfig(
@@ -238,6 +250,26 @@ def initial_weights(path: Path) -> dict[str, torch.Tensor]:
         raise ConfigMismatch(f"--init {path}: no such checkpoint or export folder")
     state = torch.load(path, map_location="cpu", weights_only=True)
     return dict(state["model"])
+
+
+def widen(init: dict[str, torch.Tensor], target: dict[str, torch.Tensor]) -> list[str]:
+    """Zero-pad, in place, the ``WIDENABLE`` tensors of ``init`` that ``target``'s model has grown:
+    same rank, no dimension smaller, the old values kept in the leading corner. A layer whose
+    inputs gained a feature (``goal_order``: 7 word features, not 6) then starts out answering
+    exactly as before. Returns the widened names; other shape differences are left for
+    ``load_state_dict`` to reject."""
+    out = []
+    for k, v in init.items():
+        t = target.get(k)
+        if k not in WIDENABLE or t is None or t.shape == v.shape or t.dim() != v.dim():
+            continue
+        if any(a < b for a, b in zip(t.shape, v.shape, strict=True)):
+            continue
+        grown = torch.zeros(t.shape, dtype=v.dtype)
+        grown[tuple(slice(0, n) for n in v.shape)] = v
+        init[k] = grown
+        out.append(k)
+    return out
 
 
 def load_pool(data: Path, split: str, cfg: ModelConfig) -> list[LoadedSample]:
@@ -494,8 +526,12 @@ def run(
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     start = 0
     if cfg.init and not ckpt.is_file():
+        init = initial_weights(Path(cfg.init))
+        widened = widen(init, model.state_dict())
+        if widened:
+            err.print(f"--init tensors widened with zeros: {', '.join(widened)}", markup=False)
         try:
-            missing, unexpected = model.load_state_dict(initial_weights(Path(cfg.init)), False)
+            missing, unexpected = model.load_state_dict(init, False)
         except RuntimeError as e:  # another architecture: mis-shaped tensors
             raise ConfigMismatch(f"--init {cfg.init} is another model config: {e}") from None
         # only the parts NEW_PARTS names may be new

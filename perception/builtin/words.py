@@ -12,7 +12,10 @@ Contract:
 - Match features (all in [0, 1]): share of the word's tokens that are goal tokens; share inside a
   quoted span of the goal; share in the history lines; best character-bigram similarity to a goal
   token (OCR misreads a letter now and then); share of the word's whole line that is goal tokens
-  (a page that repeats the instruction shows a line of nothing but goal words); the OCR score.
+  (a page that repeats the instruction shows a line of nothing but goal words); the OCR score;
+  how early the goal names it (``1 - i/n`` for the earliest of its tokens at index ``i`` of the
+  goal's ``n`` tokens, 0 for a word the goal does not name), read only by a model with
+  ``ModelConfig.goal_order`` (``feature_count``).
 - Words of one line share their ``y`` and ``h`` (``reader.words_from_line``), which is how lines
   are recovered here.
 
@@ -34,7 +37,14 @@ from perception.builtin.config import ModelConfig
 from perception.builtin.reader import Word
 from perception.builtin.tokenizer import PAD, encode_text
 
-N_FEATURES = 6
+N_FEATURES = 7  # computed for every word; a model reads the first feature_count(config)
+
+
+def feature_count(config: ModelConfig) -> int:
+    """How many of the ``N_FEATURES`` a model of ``config`` reads (the goal order is opt-in)."""
+    return N_FEATURES if config.goal_order else N_FEATURES - 1
+
+
 _TOKEN = re.compile(r"[^\s\"'“”‘’`.,:;!?()\[\]{}<>]+")
 _QUOTED = re.compile(r"[\"“”«»]([^\"“”«»]+)[\"“”«»]|(?<!\w)'([^']+)'(?!\w)")
 _HISTORY = re.compile(r"^\d+\.\s")
@@ -44,7 +54,7 @@ _HISTORY = re.compile(r"^\d+\.\s")
 class WordSlots:
     ids: Tensor  # (K, word_bytes) long, <pad> after the word
     boxes: Tensor  # (K, 4) x, y, w, h in canvas px
-    feats: Tensor  # (K, N_FEATURES)
+    feats: Tensor  # (K, feature_count(config))
     valid: Tensor  # (K,) bool
 
 
@@ -56,6 +66,7 @@ class GoalTokens:
     goal: frozenset[str]
     quoted: frozenset[str]
     history: frozenset[str]
+    order: dict[str, float]  # goal token -> 1 - (index of its first occurrence) / (goal tokens)
 
 
 def tokens(text: str) -> list[str]:
@@ -69,10 +80,15 @@ def goal_tokens(prompt: str) -> GoalTokens:
         (hist_lines if _HISTORY.match(line.strip()) else goal_lines).append(line)
     goal = " ".join(goal_lines)
     quoted = " ".join(a or b for a, b in _QUOTED.findall(goal))
+    seq = [t for t in tokens(goal) if t != "goal"]
+    order: dict[str, float] = {}
+    for i, t in enumerate(seq):
+        order.setdefault(t, 1.0 - i / len(seq))
     return GoalTokens(
-        frozenset(tokens(goal)) - {"goal"},
+        frozenset(seq),
         frozenset(tokens(quoted)),
         frozenset(tokens(" ".join(hist_lines))),
+        order,
     )
 
 
@@ -99,7 +115,7 @@ def _similarity(tok: str, goal: frozenset[str]) -> float:
 def word_features(word: Word, line_share: float, g: GoalTokens) -> list[float]:
     toks = tokens(word.text)
     if not toks:
-        return [0.0, 0.0, 0.0, 0.0, line_share, word.score]
+        return [0.0, 0.0, 0.0, 0.0, line_share, word.score, 0.0]
     n = len(toks)
     return [
         sum(t in g.goal for t in toks) / n,
@@ -108,6 +124,7 @@ def word_features(word: Word, line_share: float, g: GoalTokens) -> list[float]:
         max(_similarity(t, g.goal) for t in toks),
         line_share,
         word.score,
+        max(g.order.get(t, 0.0) for t in toks),
     ]
 
 
@@ -219,13 +236,14 @@ def canvas_slots(
         rows = [rows[i] for i in sorted(order[:k])]
     ids = torch.full((k, nb), PAD, dtype=torch.long)
     boxes = torch.zeros(k, 4)
-    feats = torch.zeros(k, N_FEATURES)
+    nf = feature_count(config)
+    feats = torch.zeros(k, nf)
     valid = torch.zeros(k, dtype=torch.bool)
     for i, (w, f) in enumerate(rows):
         b = encode_text(w.text)[:nb] or [PAD]
         ids[i, : len(b)] = torch.tensor(b)
         boxes[i] = torch.tensor([w.x - ox, w.y - oy, w.w, w.h])
-        feats[i] = torch.tensor(f)
+        feats[i] = torch.tensor(f[:nf])
         valid[i] = True
     return WordSlots(ids, boxes, feats, valid)
 

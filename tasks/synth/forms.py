@@ -89,6 +89,10 @@ def login(ctx: Ctx) -> Widget:
     brand = ctx.pick("brands")
     user_html, user = _text_field(ctx, ctx.pick("user_labels"), "user")
     pw_html, pw = _text_field(ctx, ctx.pick("password_labels"), "password", kind="password")
+    confirm: Item | None = None
+    if ctx.rng.random() < 0.3:  # a sign-up form: the password twice
+        html, confirm = _text_field(ctx, ctx.pick("confirm_labels"), "confirm", kind="password")
+        pw_html += html
     remember_html, remember = _checkbox(ctx, "Remember me", "remember", on=ctx.rng.random() < 0.2)
     button, submit = _button(ctx, ctx.pick("login_labels"))
     forgot = ""
@@ -100,6 +104,8 @@ def login(ctx: Ctx) -> Widget:
         f'{remember_html}<div class="row">{button}{forgot}</div>{_status(ctx, gid)}</form>'
     )
     slots = {"user": user, "password": pw, "remember": remember, "submit": submit}
+    if confirm is not None:
+        slots["confirm"] = confirm
     return Widget("login", gid, html, slots=slots, items=(remember,), title=brand)
 
 

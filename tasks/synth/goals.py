@@ -142,33 +142,65 @@ def _join(words: Sequence[str]) -> str:
 
 def _password(rng: random.Random) -> str:
     chars = string.ascii_letters + string.digits
-    return "".join(rng.choice(chars) for _ in range(rng.randint(6, 10)))
+    n = rng.randint(2, 5) if rng.random() < 0.3 else rng.randint(6, 10)
+    return "".join(rng.choice(chars) for _ in range(n))
 
 
 def _login(page: Page, rng: random.Random) -> Goal | None:
+    """Sign in (user name, password); on a sign-up form (a ``confirm`` slot) the password goes
+    in twice, and half the time the goal is only that ("... in both password fields")."""
     w = page.widget("login")
     if w is None:
         return None
-    user = rng.choice(vocab(page.spec.split).first_names).lower() + str(rng.randint(1, 99))
+    name = rng.choice(vocab(page.spec.split).first_names).lower()
+    user = name + str(rng.randint(1, 99)) if rng.random() < 0.7 else name
     pw = _password(rng)
+    slots = w.slots
+    confirm = slots.get("confirm")
+    submit = _q(rng, slots["submit"].label)
+    u_label, p_label = slots["user"].label.lower(), slots["password"].label.lower()
+    if confirm is not None and rng.random() < 0.5:
+        c_label = _q(rng, confirm.label)
+        text = rng.choice(
+            (
+                f'Enter the password "{pw}" in both password fields and press {submit}.',
+                f'Type "{pw}" into {_q(rng, slots["password"].label)} and {c_label}, then click '
+                f"{submit}.",
+                f"Set the {p_label} to {_q(rng, pw)} (type it twice) and submit with {submit}.",
+            )
+        )
+        intents: list[Intent] = [
+            ClickOn(slots["password"].gid),
+            TypeText(pw),
+            ClickOn(confirm.gid),
+            TypeText(pw),
+            ClickOn(slots["submit"].gid),
+        ]
+        check = Check(form=w.gid, pairs=(("password", pw), ("confirm", pw)))
+        return Goal("login", text, tuple(intents), check)
     text = rng.choice(
         (
             f"Sign in as {user} with the password {pw}.",
             f"Log in with username {user} and password {pw}.",
             f"Use the account {user} (password {pw}) to sign in.",
+            f'Sign in with the {u_label} "{user}" and the {p_label} "{pw}".',
+            f'Log in as "{user}" using the {p_label} "{pw}", then press {submit}.',
+            f'Type "{user}" as the {u_label} and "{pw}" as the {p_label}, then click {submit}.',
+            f'Fill in {u_label} "{user}" and {p_label} "{pw}" and press {submit}.',
         )
     )
-    submit = rng.random() < 0.5
-    intents: list[Intent] = [
-        ClickOn(w.slots["user"].gid),
-        TypeText(user),
-        ClickOn(w.slots["password"].gid),
-        TypeText(pw, submit=submit),
-    ]
-    if not submit:
-        intents.append(ClickOn(w.slots["submit"].gid))
-    check = Check(form=w.gid, pairs=(("user", user), ("password", pw)))
-    return Goal("login", text, tuple(intents), check)
+    if confirm is not None:
+        text += rng.choice((" The password goes in both password boxes.", " Type it twice."))
+    enter = confirm is None and rng.random() < 0.5
+    intents = [ClickOn(slots["user"].gid), TypeText(user), ClickOn(slots["password"].gid)]
+    intents.append(TypeText(pw, submit=enter))
+    pairs = [("user", user), ("password", pw)]
+    if confirm is not None:
+        intents += [ClickOn(confirm.gid), TypeText(pw)]
+        pairs.append(("confirm", pw))
+    if not enter:
+        intents.append(ClickOn(slots["submit"].gid))
+    return Goal("login", text, tuple(intents), Check(form=w.gid, pairs=tuple(pairs)))
 
 
 def _checkboxes(page: Page, rng: random.Random) -> Goal | None:
@@ -349,23 +381,76 @@ def _answer(page: Page, rng: random.Random) -> Goal | None:
 
 
 ORDINALS = ("first", "second", "third")
-BOX_NAMES = ("text box", "text field", "input", "textbox", "input field", "box")
+NUMBERED = ("1st", "2nd", "3rd")
+BOX_NAMES = (
+    "text box",
+    "text field",
+    "input",
+    "textbox",
+    "input field",
+    "box",
+    "text input",
+    "input box",
+)
 
 
 def _which_box(boxes: Sequence[Item], i: int, rng: random.Random) -> str:
-    """How a person points at bare box ``i`` of ``boxes``: by position when there are several."""
+    """How a person points at bare box ``i`` of ``boxes``: by position when there are several
+    ("the second text box", "the 2nd input", "the bottom box")."""
     name = rng.choice(BOX_NAMES)
     if len(boxes) == 1:
         return f"the {name}"
     if len(boxes) == 2 and rng.random() < 0.3:
         return f"the {('top', 'bottom')[i]} {name}"
-    return f"the {ORDINALS[i]} {name}"
+    return f"the {(NUMBERED if rng.random() < 0.35 else ORDINALS)[i]} {name}"
+
+
+def _entry_many(page: Page, rng: random.Random) -> Goal | None:
+    """Two or three bare boxes filled in one goal: one value into all of them ("into both
+    boxes"), or a value per box named by position, in the goal's order."""
+    w = page.widget("entry")
+    if w is None or len(w.items) < 2:
+        return None
+    v = vocab(page.spec.split)
+    btn = _q(rng, w.slots["submit"].label)
+    boxes = list(w.items)
+    if rng.random() < 0.5:
+        value = rng.choice(rng.choice((v.first_names, v.cities, v.nouns)))
+        val = _q(rng, value)
+        every = "both" if len(boxes) == 2 else rng.choice(("all three", "all the", "every"))
+        noun = rng.choice(("boxes", "text boxes", "fields", "inputs"))
+        if every == "every":
+            noun = noun[:-2] if noun.endswith("xes") else noun[:-1]
+        text = rng.choice(
+            (
+                f"Type {val} into {every} {noun} and press {btn}.",
+                f"Enter {val} in {every} {noun}, then click {btn}.",
+            )
+        )
+        values = [value] * len(boxes)
+    else:
+        boxes = boxes[:2] if rng.random() < 0.5 else rng.sample(boxes, 2)
+        values = rng.sample(list(v.first_names + v.cities + v.nouns), len(boxes))
+        idx = [list(w.items).index(b) for b in boxes]
+        parts = [
+            f"{_q(rng, val)} into {_which_box(w.items, i, rng)}"
+            for val, i in zip(values, idx, strict=True)
+        ]
+        text = f"Type {_join(parts)}, then press {btn}."
+    intents: list[Intent] = []
+    for b, val in zip(boxes, values, strict=True):
+        intents += [ClickOn(b.gid), TypeText(val)]
+    intents.append(ClickOn(w.slots["submit"].gid))
+    pairs = tuple((b.name, val) for b, val in zip(boxes, values, strict=True))
+    return Goal("entry", text, tuple(intents), Check(form=w.gid, pairs=pairs))
 
 
 def _entry(page: Page, rng: random.Random) -> Goal | None:
     w = page.widget("entry")
     if w is None or not w.items:
         return None
+    if len(w.items) >= 2 and rng.random() < 0.4:
+        return _entry_many(page, rng)
     i = rng.randrange(len(w.items))
     box, submit = w.items[i], w.slots["submit"]
     v = vocab(page.spec.split)

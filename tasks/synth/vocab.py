@@ -98,6 +98,13 @@ _RAW: dict[str, tuple[str, ...]] = {
         Pass code, Secret key, Master password
     """
     ),
+    "confirm_labels": _w(
+        """
+        Confirm password, Repeat password, Re-enter password, Password again, Retype password,
+        Confirm passcode, Repeat passcode, Confirm PIN, Repeat the password, Type it again,
+        Password (again), Confirm secret word
+    """
+    ),
     "fields": _w("""
         Full name, First name, Last name, Phone, Company, Street, Zip code, Website,
         Job title, Nickname, Department, Country, Postal code, Mobile, Birthday, Occupation,
@@ -193,6 +200,7 @@ class Vocab:
     login_labels: tuple[str, ...]
     user_labels: tuple[str, ...]
     password_labels: tuple[str, ...]
+    confirm_labels: tuple[str, ...]
     fields: tuple[str, ...]
     options: tuple[str, ...]
     colors: tuple[str, ...]

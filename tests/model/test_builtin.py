@@ -414,6 +414,47 @@ def test_state_vote_starts_silent_and_learns_from_the_pointer_loss() -> None:
     assert float(new.ptr_feat_s.weight.grad.abs().sum()) > 0
 
 
+def test_goal_order_widens_old_weights_without_changing_their_answers() -> None:
+    """``goal_order`` adds a seventh word feature; ``widen`` zero-pads the layers that read the
+    features, so weights trained on six answer as before, and the pointer loss reaches the new
+    column. A model of another width is not "widened": loading it still fails."""
+    import dataclasses
+
+    from perception.builtin.reader import Word
+    from perception.builtin.train import widen
+
+    torch.manual_seed(0)
+    six = TINY.model_copy(update={"goal_order": False})
+    old, new = GazeVLM(six), GazeVLM(TINY.model_copy(update={"goal_order": True}))
+    init = old.state_dict()
+    grown = widen(init, new.state_dict())
+    assert set(grown) == {
+        "word_geo.weight",
+        "ptr_feat.weight",
+        "ptr_feat_q.weight",
+        "ptr_feat_q.bias",
+        "ptr_feat_s.weight",
+        "ptr_feat_s.bias",
+    } & set(init)
+    new.load_state_dict(init)
+    goal = "Goal: click ONE, then TWO"
+    scored = score_words([Word("TWO", 20, 20, 16, 10, 0.9), Word("ONE", 20, 40, 16, 10, 0.9)], goal)
+    batches = []
+    for config in (six, new.config):
+        slots = canvas_slots(scored, (0, 0), config)
+        batches.append(collate([dataclasses.replace(e, words=slots) for e in _examples(4)], config))
+    a, _ = old.loss(**batches[0])
+    b, _ = new.loss(**batches[1])
+    assert torch.allclose(a, b)
+    b.backward()
+    assert new.ptr_feat.weight.grad is not None and float(new.ptr_feat.weight.grad[0, 6]) != 0
+    wider = GazeVLM(TINY.model_copy(update={"width": TINY.width * 2}))
+    again = GazeVLM(six).state_dict()
+    widen(again, wider.state_dict())
+    with pytest.raises(RuntimeError):
+        wider.load_state_dict(again)
+
+
 def test_type_mix_draws_stage_two_rows_from_the_steps_that_type(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

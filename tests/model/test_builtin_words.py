@@ -24,6 +24,7 @@ from perception.builtin.train import PRESETS
 from perception.builtin.words import (
     canvas_slots,
     echo_goal,
+    feature_count,
     goal_tokens,
     score_words,
     stack_slots,
@@ -481,3 +482,19 @@ def test_a_decoy_crop_holds_a_goal_word_and_misses_the_target() -> None:
         assert ox <= 125 < ox + 224 and oy <= 607 < oy + 224  # on "the"
         assert not (ox <= 886 < ox + 224 and oy <= 28 < oy + 224)  # the target is off the crop
     assert decoy_origin(sample, [link, card], (1280, 800), target, 224, random.Random(0)) is None  # type: ignore[arg-type]
+
+
+def test_goal_order_says_which_name_the_goal_gives_first() -> None:
+    words = [Word("TWO", 10, 10, 30, 14, 0.99), Word("ONE", 10, 40, 30, 14, 0.99)]
+    words.append(Word("Next", 10, 70, 30, 14, 0.99))  # not in the goal
+    prompt = "Goal: Click button ONE, then click button TWO.\n1. click(x=25, y=47) -> ok"
+    scored = score_words(words, prompt)
+    order = [f[6] for _, f in scored]
+    # tokens: click button one then click button two -> ONE at 2 of 7, TWO at 6 of 7
+    assert order == pytest.approx([1 - 6 / 7, 1 - 2 / 7, 0.0])
+    with_order = TINY.model_copy(update={"canvas": 224, "goal_order": True})
+    without = with_order.model_copy(update={"goal_order": False})
+    assert feature_count(with_order) == 7 and feature_count(without) == 6
+    a, b = canvas_slots(scored, (0, 0), with_order), canvas_slots(scored, (0, 0), without)
+    assert a.feats.shape[1] == 7 and b.feats.shape[1] == 6
+    assert torch.equal(a.feats[:, :6], b.feats)  # the first six are the same either way
