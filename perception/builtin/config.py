@@ -75,6 +75,11 @@ class ModelConfig(BaseModel):
         description="a type() value is a span of the goal picked by start and end pointers over "
         "the prompt (spans.py), not copied byte by byte",
     )
+    span_case: bool = Field(
+        False,
+        description="with span_head, a three-way head on the same state picks the value's letter "
+        "case: as the goal writes it, upper or lower ('type agustina in capital letters')",
+    )
     goal_order: bool = Field(
         False,
         description="a seventh word feature: how early in the goal the word's first goal token "

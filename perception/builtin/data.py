@@ -49,7 +49,7 @@ from perception.builtin.policy import N_STATE, prompt_state, typed_in, verb_inde
 from perception.builtin.proposals import box_proposals
 from perception.builtin.reader import Word
 from perception.builtin.rephrase import rephrase
-from perception.builtin.spans import typed_value, value_spans
+from perception.builtin.spans import CASES, case_spans, typed_value, value_spans
 from perception.builtin.tokenizer import (
     BOS,
     EOS,
@@ -336,24 +336,33 @@ def collate(examples: Sequence[Example], config: ModelConfig) -> dict[str, Any]:
             [e.state if e.state is not None else torch.zeros(N_STATE) for e in examples]
         ),
         "verbs": torch.tensor([verb_index(e.target) for e in examples], dtype=torch.long),
-        **span_labels(examples, p_len),
+        **span_labels(examples, p_len, any_case=config.span_case),
     }
 
 
-def span_labels(examples: Sequence[Example], p_len: int) -> dict[str, Tensor]:
+def span_labels(
+    examples: Sequence[Example], p_len: int, *, any_case: bool = False
+) -> dict[str, Tensor]:
     """For the span head: per example, the answer index of the quote that opens a ``type(``
     value (``span_query``, -1: not a copyable value) and, over the left-padded prompt
-    positions, where that value starts and where it ends (exclusive) in the goal."""
+    positions, where that value starts and where it ends (exclusive) in the goal. With
+    ``any_case`` (``ModelConfig.span_case``) a value the goal writes in other letter case is
+    copyable too, and ``span_case`` (B, 3) says which ``spans.CASES`` fit it."""
     b = len(examples)
     query = torch.full((b,), -1, dtype=torch.long)
     start = torch.zeros(b, p_len, dtype=torch.bool)
     end = torch.zeros(b, p_len, dtype=torch.bool)
+    case = torch.zeros(b, len(CASES), dtype=torch.bool)
     for i, e in enumerate(examples):
         value = typed_value(decode_bytes(e.target))
         if value is None:
             continue
         text = bytes(e.prompt[1:-1])  # <bos> bytes <sep>: every id in between is a byte
-        found = value_spans(text, value)
+        if any_case:
+            found, fits = case_spans(text, value)
+            case[i] = torch.tensor(fits)
+        else:
+            found = value_spans(text, value)
         if not found:
             continue
         base = p_len - len(e.prompt) + 1
@@ -361,7 +370,7 @@ def span_labels(examples: Sequence[Example], p_len: int) -> dict[str, Tensor]:
         for s, t in found:
             start[i, base + s] = True
             end[i, base + t] = True
-    return {"span_query": query, "span_start": start, "span_end": end}
+    return {"span_query": query, "span_start": start, "span_end": end, "span_case": case}
 
 
 __all__ = ["EOS", "Crop", "Example", "collate", "compact_prompt", "make_example", "to_canvas"]

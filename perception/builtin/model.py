@@ -46,7 +46,7 @@ from perception.builtin.config import ModelConfig
 from perception.builtin.grammar import ActionGrammar
 from perception.builtin.grammar import State as GrammarState
 from perception.builtin.policy import N_STATE, VERBS, verb_positions
-from perception.builtin.spans import candidate_spans, position_flags
+from perception.builtin.spans import CASES, candidate_spans, position_flags
 from perception.builtin.tokenizer import BOS, EOS, N_BYTES, PAD, POINT, VOCAB_SIZE
 from perception.builtin.words import WordSlots, feature_count
 
@@ -233,6 +233,14 @@ class GazeVLM(nn.Module):
             self.span_flag = nn.Linear(c.width, 4)
             nn.init.zeros_(self.span_flag.weight)
             nn.init.zeros_(self.span_flag.bias)
+        # ... with span_case, the value's letter case (spans.CASES), from the same state; its
+        # bias starts on "as written" so that weights trained without it type as before
+        self.case: nn.Linear | None = None
+        if c.span_head and c.span_case:
+            self.case = nn.Linear(c.width, len(CASES))
+            nn.init.zeros_(self.case.weight)
+            with torch.no_grad():
+                self.case.bias.copy_(torch.tensor([4.0] + [0.0] * (len(CASES) - 1)))
 
     # --- pieces -------------------------------------------------------------------------------
     def image_tokens(self, images: Tensor) -> Tensor:
@@ -378,6 +386,7 @@ class GazeVLM(nn.Module):
         span_query: Tensor | None = None,
         span_start: Tensor | None = None,
         span_end: Tensor | None = None,
+        span_case: Tensor | None = None,
     ) -> tuple[Tensor, dict[str, float]]:
         """targets (B, L) answer ids, <pad> after <eos>; one pointer row per <point> in
         ``targets`` (row-major order): ptr_dist (N, G+K+1) soft targets, ptr_cell (N,) the patch
@@ -388,7 +397,8 @@ class GazeVLM(nn.Module):
         index (-1: not an action) add its cross-entropy as the "verb" part. With a span head,
         ``span_query`` (B,) the answer index of the quote opening a ``type(`` value (-1: none)
         and ``span_start``/``span_end`` (B, P) that value's positions in the prompt
-        (``data.span_labels``) add -log P(start) - log P(end) as the "span" part."""
+        (``data.span_labels``) add -log P(start) - log P(end) as the "span" part; with
+        ``span_case`` (B, 3) the letter cases that fit each value, -log P(any of them) joins it."""
         x, valid = self._prefix(images, prompts, words, marks)
         n_pre = x.shape[1]
         tin = targets.clone()
@@ -422,6 +432,11 @@ class GazeVLM(nn.Module):
             hit_s = torch.logsumexp(ls.masked_fill(~span_start[rows], NEG), -1)
             hit_e = torch.logsumexp(le.masked_fill(~span_end[rows], NEG), -1)
             span = -(hit_s + hit_e).mean()
+            if self.case is not None and span_case is not None:
+                cl = self.case(q_h).float()
+                fit = span_case[rows]
+                hit_c = torch.logsumexp(cl.masked_fill(~fit, NEG), -1) - torch.logsumexp(cl, -1)
+                span = span - hit_c.mean()
             total = total + span
             parts["span"] = float(span.detach())
         where = targets == POINT
@@ -561,7 +576,13 @@ class GazeVLM(nn.Module):
         ls, le = self.span_logp(q_h[None], prompt_h[None], prompt[None])
         score = [float(ls[0, base + s] + le[0, base + e]) for s, e in spans]
         s, e = spans[max(range(len(spans)), key=score.__getitem__)]
-        return [*text[s:e], _QUOTE]
+        value = text[s:e]
+        if self.case is not None:
+            case = CASES[int(self.case(q_h).float().argmax())]
+            value = (
+                value.upper() if case == "upper" else value.lower() if case == "lower" else value
+            )
+        return [*value, _QUOTE]
 
     @staticmethod
     def _choose_verbs(

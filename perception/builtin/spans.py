@@ -18,6 +18,9 @@ Contract:
 - ``value_spans(text, value)`` -> the training labels: every occurrence of ``value``'s bytes in
   the goal part that is not part of a longer word ("Go" in "Goal"), or every occurrence when
   all are (empty: the value is not copyable, the span head is not trained on it).
+- ``case_spans(text, value)`` -> with ``ModelConfig.span_case``, the labels of a value typed in
+  other letter case than the goal writes it ("Type agustina in capital letters"): its spans
+  and which of ``CASES`` (as written, upper, lower) turn each span into the value.
 - ``typed_value(target)`` -> the text of a ``type("...")`` answer's value (None: another action,
   or a value with escapes).
 - ``position_flags(text)`` -> two facts per byte of ``text`` for the span head's keys: the byte
@@ -110,6 +113,32 @@ def value_spans(text: bytes, value: bytes) -> list[tuple[int, int]]:
         i = goal.find(value, i + 1)
     whole = [(s, e) for s, e in found if not _inside_word(goal, s, e)]
     return whole or found
+
+
+CASES = ("as written", "upper", "lower")  # the span head's case choices (ModelConfig.span_case)
+
+
+def case_fits(piece: bytes, value: bytes) -> tuple[bool, bool, bool]:
+    """Which of ``CASES`` turn the goal's ``piece`` into the typed ``value`` (ASCII letters)."""
+    return piece == value, piece.upper() == value, piece.lower() == value
+
+
+def case_spans(text: bytes, value: bytes) -> tuple[list[tuple[int, int]], tuple[bool, ...]]:
+    """``value_spans`` when the value is in the goal as typed; else the goal's spans that are
+    the value in other letter case ("agustina" typed as "AGUSTINA"). With them, which
+    ``CASES`` fit every such span (all False: not copyable)."""
+    found = value_spans(text, value)
+    if not found and value:
+        goal = text[: goal_end(text)]
+        found = [
+            (s, e)
+            for s, e in value_spans(goal.lower(), value.lower())
+            if any(case_fits(goal[s:e], value))
+        ]
+    if not found:
+        return [], (False, False, False)
+    fits = [case_fits(text[s:e], value) for s, e in found]
+    return found, tuple(all(f[i] for f in fits) for i in range(len(CASES)))
 
 
 def _inside_word(text: bytes, s: int, e: int) -> bool:

@@ -70,7 +70,7 @@ if TYPE_CHECKING:
 LOG_FORMAT = "gaze-builtin-log/1"
 # parameters --init weights may lack: zero-initialised maps (the old answers stay as they were)
 # and the verb and span heads (their own losses train them from the first step)
-NEW_PARTS = ("mark.", "ptr_feat_q.", "ptr_feat_s.", "span.", "span_flag.", "verb.")
+NEW_PARTS = ("mark.", "ptr_feat_q.", "ptr_feat_s.", "span.", "span_flag.", "verb.", "case.")
 # tensors that read the word features: --init may come from a model with fewer (widen())
 WIDENABLE = frozenset(
     {
@@ -162,6 +162,7 @@ PARTS: dict[str, Any] = dict(
     span_head=True,
     span_flags=True,
     goal_order=True,
+    span_case=True,
 )
 PRESETS: dict[str, TrainConfig] = {
     "tiny": TrainConfig(

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-from tasks.synth.pages import Item, Page, WidgetKind
+from tasks.synth.pages import Item, Page, Widget, WidgetKind
 from tasks.synth.vocab import vocab
 
 GoalKind = Literal[
@@ -457,7 +457,10 @@ def _entry(page: Page, rng: random.Random) -> Goal | None:
     value = rng.choice(rng.choice((v.first_names, v.cities, v.nouns, v.last_names)))
     if rng.random() < 0.2:
         value = value.lower()
-    where, val, btn = _which_box(w.items, i, rng), _q(rng, value), _q(rng, submit.label)
+    where, btn = _which_box(w.items, i, rng), _q(rng, submit.label)
+    if rng.random() < 0.2:
+        return _entry_case(w, box, value, where, btn, rng)
+    val = _q(rng, value)
     enter = rng.random() < 0.25
     if enter:
         text = rng.choice(
@@ -476,6 +479,31 @@ def _entry(page: Page, rng: random.Random) -> Goal | None:
     if not enter:
         intents.append(ClickOn(submit.gid))
     return Goal("entry", text, tuple(intents), Check(form=w.gid, pairs=((box.name, value),)))
+
+
+def _entry_case(w: Widget, box: Item, value: str, where: str, btn: str, rng: random.Random) -> Goal:
+    """A value to type in other letter case than the goal writes it ("Type agustina in capital
+    letters ...": AGUSTINA goes in the box)."""
+    upper = rng.random() < 0.5
+    shown = rng.choice((value.lower(), value)) if upper else rng.choice((value.upper(), value))
+    typed = value.upper() if upper else value.lower()
+    if shown == typed:
+        shown = value.lower() if upper else value.upper()
+    how = rng.choice(
+        ("in capital letters", "in upper case", "in uppercase", "all in capitals")
+        if upper
+        else ("in lower case", "in lowercase", "in small letters", "all in lower case")
+    )
+    val = _q(rng, shown)
+    text = rng.choice(
+        (
+            f"Type {val} {how} into {where} and press {btn}.",
+            f"Write {val} into {where} {how}, then click {btn}.",
+            f"Enter {val} {how} in {where} and submit it with {btn}.",
+        )
+    )
+    intents: list[Intent] = [ClickOn(box.gid), TypeText(typed), ClickOn(w.slots["submit"].gid)]
+    return Goal("entry", text, tuple(intents), Check(form=w.gid, pairs=((box.name, typed),)))
 
 
 def _focus(page: Page, rng: random.Random) -> Goal | None:

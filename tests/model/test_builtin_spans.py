@@ -11,12 +11,14 @@ import random
 import torch
 from PIL import Image
 
+from perception.builtin.config import ModelConfig
 from perception.builtin.data import Crop, Example, collate, prompt_ids, to_canvas
 from perception.builtin.grammar import ActionGrammar
 from perception.builtin.model import GazeVLM
 from perception.builtin.policy import prompt_state
 from perception.builtin.spans import (
     candidate_spans,
+    case_spans,
     goal_end,
     position_flags,
     typed_value,
@@ -60,11 +62,11 @@ def test_value_spans_label_only_the_goal() -> None:
     assert typed_value("click(3, 4)") is None
 
 
-def _example(goal: str, value: str) -> Example:
-    canvas = to_canvas(Image.new("RGB", (8, 8), "white"), Crop(0, 0, 1.0), TINY.canvas)
-    slots = canvas_slots(score_words([], goal), (0, 0), TINY)
+def _example(goal: str, value: str, config: ModelConfig = TINY) -> Example:
+    canvas = to_canvas(Image.new("RGB", (8, 8), "white"), Crop(0, 0, 1.0), config.canvas)
+    slots = canvas_slots(score_words([], goal), (0, 0), config)
     target = encode_target(f'type("{value}")')
-    return Example(canvas, prompt_ids(goal, TINY), slots, list(target.ids), [], [], [],
+    return Example(canvas, prompt_ids(goal, config), slots, list(target.ids), [], [], [],
                    state=prompt_state(goal))  # fmt: skip
 
 
@@ -122,6 +124,59 @@ def test_a_tiny_span_head_learns_to_type_values_it_never_saw() -> None:
         said = typed_value(text)
         assert said is not None and said in _texts(goal.encode())
     assert right >= len(tests) - 2, f"{right}/{len(tests)} unseen values typed right"
+
+
+def test_case_spans_label_a_value_the_goal_writes_in_other_case() -> None:
+    goal = b"Goal: Type agustina in capital letters and press Go.\n1. type(text='ANA') -> ok"
+    found, fits = case_spans(goal, b"AGUSTINA")
+    assert [goal[s:e] for s, e in found] == [b"agustina"] and fits == (False, True, False)
+    assert case_spans(goal, b"agustina")[1] == (True, False, True)  # as written, or lower
+    assert case_spans(goal, b"Go")[1] == (True, False, False)
+    assert case_spans(goal, b"ANA") == ([], (False, False, False))  # the history's, not the goal's
+    assert case_spans(goal, b"AGUSTINO") == ([], (False, False, False))
+
+
+CASE_FORMS = (
+    ("Goal: Type {v} in capital letters.", str.upper),
+    ("Goal: Enter {v} in lower case, then Go.", str.lower),
+    ("Goal: Type {v} in the box.", str),
+)
+
+
+def test_a_tiny_case_head_learns_upper_and_lower_case() -> None:
+    """``span_case``: the span head picks the value, the case head its letters; on names it
+    never saw, written in any case."""
+    torch.manual_seed(0)
+    config = TINY.model_copy(update={"span_case": True})
+    model = GazeVLM(config)
+    opt = torch.optim.AdamW(model.parameters(), lr=5e-3)
+    rng = random.Random(0)
+
+    def example(form: str, case: object, v: str) -> Example:
+        shown = rng.choice((v, v.upper(), v.capitalize()))
+        return _example(form.format(v=shown), case(shown), config)  # type: ignore[operator]
+
+    for _ in range(150):
+        exs = [example(*rng.choice(CASE_FORMS), rng.choice(NAMES[:8])) for _ in range(16)]
+        batch = collate(exs, config)
+        assert batch["span_case"].any(1).all()
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            loss, _ = model.loss(**batch)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    grammar = ActionGrammar(["type"])
+    right, tests = 0, 0
+    for form, case in CASE_FORMS:
+        for v in NAMES[8:]:
+            for shown in (v, v.upper()):
+                ex = _example(form.format(v=shown), "x", config)
+                out = model.generate(ex.image[None], torch.tensor([ex.prompt]),
+                                     stack_slots([ex.words]), 40, grammar)[0]  # fmt: skip
+                right += int(decode_bytes(out.ids).startswith(f'type("{case(shown)}"'))
+                tests += 1
+    assert right >= tests - 3, f"{right}/{tests} typed in the right case"
 
 
 def test_position_flags_mark_typed_values_and_quotes_in_the_goal() -> None:
