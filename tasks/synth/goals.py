@@ -235,6 +235,8 @@ def _tabs(page: Page, rng: random.Random) -> Goal | None:
     off = [t for t in w.items if not t.on]
     tab = rng.choice(off) if off and rng.random() < 0.85 else rng.choice(w.items)
     button = rng.choice(w.groups[tab.gid])
+    if rng.random() < 0.4:
+        return _tab_search(w, tab, button, rng)
     text = rng.choice(
         (
             f"Open the {_q(rng, tab.label)} tab and click {_q(rng, button.label)}.",
@@ -244,6 +246,28 @@ def _tabs(page: Page, rng: random.Random) -> Goal | None:
     intents: list[Intent] = [] if tab.on else [ClickOn(tab.gid)]
     intents.append(ClickOn(button.gid))
     return Goal("tabs", text, tuple(intents), Check(clicked=button.gid, selected=tab.gid))
+
+
+def _tab_search(w: Widget, tab: Item, button: Item, rng: random.Random) -> Goal:
+    """The goal names a button but not its tab: open the tabs one by one, left to right (the
+    open one is already seen), until the button shows, then click it."""
+    name = _q(rng, button.label)
+    text = rng.choice(
+        (
+            f"Find {name} in one of the tabs and click it.",
+            f"Look through the tabs for {name} and press it.",
+            f"Switch tabs until you see {name}, then click it.",
+        )
+    )
+    intents: list[Intent] = []
+    if not tab.on:
+        for t in w.items:
+            if not t.on:
+                intents.append(ClickOn(t.gid))
+            if t is tab:
+                break
+    intents.append(ClickOn(button.gid))
+    return Goal("tabs", text, tuple(intents), Check(clicked=button.gid))
 
 
 def _dialog(page: Page, rng: random.Random) -> Goal | None:

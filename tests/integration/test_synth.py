@@ -262,6 +262,47 @@ def test_every_goal_kind_is_demonstrated_and_verified() -> None:
     assert steps["login"] >= 5  # click, type, click, type (+ submit), done
 
 
+VARIANTS = {  # generator version 4's goal variants: kind, and how to tell one from its goal
+    "password twice": ("login", lambda g: any(k == "confirm" for k, _ in g.check.pairs)),
+    "boxes together": ("entry", lambda g: len(g.check.pairs) >= 2),
+    # the value typed is not in the goal as written, only in other letter case
+    "letter case": (
+        "entry",
+        lambda g: any(v not in g.text and v.lower() in g.text.lower() for _, v in g.check.pairs),
+    ),
+    "tab search": ("tabs", lambda g: g.check.selected is None),
+}
+
+
+async def _demo_variants() -> dict[str, int]:
+    seen: dict[str, int] = {}
+    async with Renderer(RenderConfig(workers=1)) as r:
+        for i in range(60):
+            name = [v for v in VARIANTS if v not in seen][i % (len(VARIANTS) - len(seen))]
+            kind = VARIANTS[name][0]
+            spec = PageSpec(seed=900 + i, split="train", viewport_w=400, viewport_h=400, dpr=1.0,
+                            require=GOAL_WIDGETS[kind][0])  # fmt: skip
+            page = generate_page(spec)
+            async with r.tab(400, 400, 1.0) as tab:
+                demo = await run_demo(tab, page, kind, random.Random(i), name=f"v{i}")
+            assert demo.failure is None and demo.goal is not None, (kind, demo.failure, demo.goal)
+            for v, (k, test) in VARIANTS.items():
+                if k == kind and v not in seen and test(demo.goal):
+                    seen[v] = len(demo.steps)
+            if len(seen) == len(VARIANTS):
+                break
+    return seen
+
+
+def test_version_4_goal_variants_are_demonstrated_and_verified() -> None:
+    """The password typed twice on a sign-up form, boxes filled in one goal, a value typed in
+    other letter case, a button searched for tab by tab: each demonstrated, its check held."""
+    steps = asyncio.run(_demo_variants())
+    assert set(steps) == set(VARIANTS), steps
+    assert steps["password twice"] >= 6  # click, type, click, type, submit, done
+    assert steps["boxes together"] >= 6
+
+
 def test_cli_generate_and_show(tmp_path: Path) -> None:
     from tasks.synth.cli import main
 
