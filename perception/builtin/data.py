@@ -48,7 +48,7 @@ from perception.builtin.marks import history_clicks, patch_marks
 from perception.builtin.policy import N_STATE, prompt_state, typed_in, verb_index
 from perception.builtin.proposals import box_proposals
 from perception.builtin.reader import Word
-from perception.builtin.rephrase import rephrase
+from perception.builtin.rephrase import recase, rephrase
 from perception.builtin.spans import CASES, case_spans, typed_value, value_spans
 from perception.builtin.tokenizer import (
     BOS,
@@ -252,11 +252,13 @@ def make_example(
     echo_rate: float = 0.3,
     rephrase_rate: float = 0.0,
     decoy_rate: float = 0.0,
+    recase_rate: float = 0.0,
 ) -> Example | None:
     """One training example from a ``tasks.synth.samples.Sample`` and the OCR words of its page
     (CSS px); None if it does not fit. A share ``negative_rate`` of the crops are placed at
     random (most miss the target: "not here"); of those, a share ``decoy_rate`` is placed on a
-    decoy instead (``decoy_origin``)."""
+    decoy instead (``decoy_origin``). A share ``recase_rate`` of the steps that type ask for
+    the value in other letter case (``rephrase.recase``)."""
     from tasks.synth.samples import Sample
 
     assert isinstance(sample, Sample)
@@ -278,6 +280,11 @@ def make_example(
         return f"{round(float(m.group(1)) / scale - ox)}, {round(float(m.group(2)) / scale - oy)}"
 
     said = rephrase(sample.prompt, rng) if rng.random() < rephrase_rate else sample.prompt
+    if recase_rate and not pts_css and rng.random() < recase_rate:
+        recased = recase(said, sample.target, rng)
+        if recased is not None:
+            said, target = recased
+            enc = encode_target(target)
     prompt_text = PAIR.sub(shift, said)
     prompt = prompt_ids(prompt_text, config)
     box = None

@@ -49,6 +49,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="share of training goals said in other words (rephrase.py; default 0)",
     )  # fmt: skip
     p.add_argument(
+        "--recase", type=float, default=None,
+        help="share of the steps that type made to ask for other letter case (rephrase.recase; "
+        "default 0)",
+    )  # fmt: skip
+    p.add_argument(
         "--negative-rate", type=float, default=None,
         help="share of crops placed at random, most of them without the target: 'not here' "
         "(default 0.15)",

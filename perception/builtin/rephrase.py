@@ -105,3 +105,45 @@ def rephrase(prompt: str, rng: random.Random) -> str:
         if line.startswith("Goal: "):
             lines[i] = "Goal: " + _goal(line.removeprefix("Goal: "), rng)
     return "\n".join(lines)
+
+
+CASE_SAID = {
+    "upper": ("in capital letters", "in upper case", "in uppercase", "all in capitals",
+              "in all capital letters", "in upper-case letters"),
+    "lower": ("in lower case", "in lowercase", "in small letters", "all in lower case",
+              "in all lower-case letters"),
+}  # fmt: skip
+_TYPE_CALL = re.compile(r'^type\("([^"\\]+)"(.*)$', re.S)
+
+
+def recase(prompt: str, target: str, rng: random.Random) -> tuple[str, str] | None:
+    """A typing step made into one that asks for other letter case: the value in the goal is
+    followed by "in capital letters" (or "in lower case", ...), written in some case, and the
+    answer types it in the case asked for: ``('Goal: Type "paris" in upper case ...',
+    'type("PARIS")')``. None when the step does not type, when its value is not in the goal
+    exactly once as a whole word, when it has no letters, or when the history typed it already
+    (the screen and the history would then disagree with the new goal). Only the goal line
+    and the answer change; for ``ModelConfig.span_case`` training (``--recase``)."""
+    m = _TYPE_CALL.match(target)
+    lines = prompt.split("\n")
+    if m is None or not lines[0].startswith("Goal: "):
+        return None
+    value, rest = m.group(1), m.group(2)
+    if any(f"'{value}'" in line or f'"{value}"' in line for line in lines[1:]):
+        return None
+    goal = lines[0]
+    hits = list(re.finditer(rf"(?<!\w){re.escape(value)}(?!\w)", goal))
+    if len(hits) != 1 or value.upper() == value.lower():
+        return None
+    case = rng.choice(("upper", "lower"))
+    if (value.upper() if case == "upper" else value.lower()) == value:
+        case = "lower" if case == "upper" else "upper"
+    typed = value.upper() if case == "upper" else value.lower()
+    shown = rng.choice(
+        [v for v in (value, value.lower(), value.upper(), value.title()) if v != typed]
+    )
+    s, e = hits[0].span()
+    if e < len(goal) and goal[e] in "\"'" and s > 0 and goal[s - 1] == goal[e]:
+        e += 1  # after the closing quote
+    said = goal[:s] + shown + goal[hits[0].end() : e] + " " + rng.choice(CASE_SAID[case]) + goal[e:]
+    return "\n".join([said, *lines[1:]]), f'type("{typed}"{rest}'

@@ -130,6 +130,11 @@ class TrainConfig(BaseModel):
         description="share of a stage-2 batch drawn from demonstration steps that type (the span "
         "head learns only from those)",
     )
+    recase: float = Field(
+        0.0,
+        description="share of the steps that type made to ask for other letter case "
+        "(rephrase.recase; for span_case)",
+    )
     rephrase: float = Field(
         0.0, description="share of training goals said in other words (perception.builtin.rephrase)"
     )
@@ -332,6 +337,7 @@ def draw_batch(
             negative_rate=cfg.negative_rate,
             rephrase_rate=cfg.rephrase,
             decoy_rate=cfg.decoys,
+            recase_rate=cfg.recase,
         )
         if ex is not None:
             exs.append(ex)
@@ -649,6 +655,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
             ("demo_mix", args.demo_mix),
             ("textless_mix", args.textless_mix),
             ("rephrase", args.rephrase),
+            ("recase", args.recase),
             ("type_mix", args.type_mix),
             ("negative_rate", args.negative_rate),
             ("decoys", args.decoys),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import re
 
-from perception.builtin.rephrase import rephrase
+from perception.builtin.rephrase import CASE_SAID, recase, rephrase
 from perception.builtin.spans import value_spans
 
 GOALS = [
@@ -53,3 +53,31 @@ def test_rephrasing_is_reproducible_and_leaves_other_lines_alone() -> None:
     a = [rephrase(prompt, random.Random(7)) for _ in range(2)]
     assert a[0] == a[1]
     assert a[0].split("\n")[1:] == ["URL: http://x/", "Title: Type here"]
+
+
+def test_recase_asks_for_other_letter_case_and_types_it() -> None:
+    rng = random.Random(0)
+    prompt = (
+        'Goal: Type "Paris" into the box and click Go.\nEarlier steps:\n1. click(x=3, y=4) -> ok'
+    )
+    seen = set()
+    for _ in range(40):
+        got = recase(prompt, 'type("Paris", submit=true)', rng)
+        assert got is not None
+        said, target = got
+        goal, rest = said.split("\n", 1)
+        assert rest == prompt.split("\n", 1)[1]  # the history is left alone
+        typed = target.removeprefix('type("').split('"')[0]
+        assert target.endswith('", submit=true)') and typed in ("PARIS", "paris")
+        asked = "upper" if typed == "PARIS" else "lower"
+        assert any(f" {how}" in goal for how in CASE_SAID[asked]), goal
+        assert typed not in goal and typed.lower() in goal.lower()  # shown in another case
+        assert goal.endswith("into the box and click Go.")
+        seen.add(typed)
+    assert seen == {"PARIS", "paris"}
+    # not a typing step; no letters; twice in the goal; typed already (the history says so)
+    assert recase(prompt, "click(3, 4)", rng) is None
+    assert recase("Goal: Put 1234 in the box.", 'type("1234")', rng) is None
+    assert recase("Goal: Put ana in, ana!", 'type("ana")', rng) is None
+    typed_before = "Goal: Put ana in both.\n1. type(text='ana', submit=False) -> ok"
+    assert recase(typed_before, 'type("ana")', rng) is None
