@@ -80,6 +80,12 @@ class ModelConfig(BaseModel):
         description="with span_head, a three-way head on the same state picks the value's letter "
         "case: as the goal writes it, upper or lower ('type agustina in capital letters')",
     )
+    case_words: int = Field(
+        0,
+        ge=0,
+        description="with span_case, the case head also reads the goal's words hashed into this "
+        "many buckets (model.goal_words): 'capital' or 'lower' said anywhere in the goal",
+    )
     goal_order: bool = Field(
         False,
         description="a seventh word feature: how early in the goal the word's first goal token "

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -46,9 +47,9 @@ from perception.builtin.config import ModelConfig
 from perception.builtin.grammar import ActionGrammar
 from perception.builtin.grammar import State as GrammarState
 from perception.builtin.policy import N_STATE, VERBS, verb_positions
-from perception.builtin.spans import CASES, candidate_spans, position_flags
+from perception.builtin.spans import CASES, candidate_spans, goal_end, position_flags
 from perception.builtin.tokenizer import BOS, EOS, N_BYTES, PAD, POINT, VOCAB_SIZE
-from perception.builtin.words import WordSlots, feature_count
+from perception.builtin.words import WordSlots, feature_count, tokens
 
 NEG = -1e4  # logit of a padding word slot
 _QUOTE = ord('"')
@@ -71,6 +72,19 @@ def prompt_flags(prompts: Tensor) -> Tensor:
         if text:
             out[r, base : base + len(text)] = torch.tensor(position_flags(text))
     return out
+
+
+def goal_words(prompts: Tensor, buckets: int) -> Tensor:
+    """(N, P) left-padded prompt ids -> (N, buckets): the goal's words (``words.tokens`` of the
+    text before the first history line), each hashed to a bucket (CRC-32), as a multi-hot row
+    scaled to unit length. A bag of words the case head reads ("upper", "capital", "small")."""
+    out = torch.zeros(prompts.shape[0], buckets)
+    for r, row in enumerate(prompts.tolist()):
+        _, text = prompt_bytes(row)
+        goal = text[: goal_end(text)].decode("utf-8", errors="ignore")
+        for t in set(tokens(goal)):
+            out[r, zlib.crc32(t.encode()) % buckets] = 1.0
+    return out / out.norm(dim=1, keepdim=True).clamp(min=1.0)
 
 
 def _opens_type(s: GrammarState) -> bool:
@@ -237,7 +251,7 @@ class GazeVLM(nn.Module):
         # bias starts on "as written" so that weights trained without it type as before
         self.case: nn.Linear | None = None
         if c.span_head and c.span_case:
-            self.case = nn.Linear(c.width, len(CASES))
+            self.case = nn.Linear(c.width + c.case_words, len(CASES))
             nn.init.zeros_(self.case.weight)
             with torch.no_grad():
                 self.case.bias.copy_(torch.tensor([4.0] + [0.0] * (len(CASES) - 1)))
@@ -354,6 +368,16 @@ class GazeVLM(nn.Module):
             out.append(F.log_softmax(lg.masked_fill(~ok, NEG), -1))
         return out[0], out[1]
 
+    def case_logits(self, q_h: Tensor, prompts: Tensor) -> Tensor:
+        """q_h (N, W) the states after ``type("``, prompts (N, P) -> (N, len(CASES)) logits of
+        the value's letter case; with ``case_words`` the goal's bag of words is read too."""
+        assert self.case is not None
+        x = q_h
+        if self.config.case_words:
+            bow = goal_words(prompts, self.config.case_words).to(q_h.device, q_h.dtype)
+            x = torch.cat([q_h, bow], -1)
+        return self.case(x.to(self.case.weight.dtype)).float()
+
     def verb_logits(
         self, h_first: Tensor, patch_h: Tensor, marks: Tensor | None, state: Tensor
     ) -> Tensor:
@@ -433,7 +457,7 @@ class GazeVLM(nn.Module):
             hit_e = torch.logsumexp(le.masked_fill(~span_end[rows], NEG), -1)
             span = -(hit_s + hit_e).mean()
             if self.case is not None and span_case is not None:
-                cl = self.case(q_h).float()
+                cl = self.case_logits(q_h, prompts[rows])
                 fit = span_case[rows]
                 hit_c = torch.logsumexp(cl.masked_fill(~fit, NEG), -1) - torch.logsumexp(cl, -1)
                 span = span - hit_c.mean()
@@ -578,7 +602,7 @@ class GazeVLM(nn.Module):
         s, e = spans[max(range(len(spans)), key=score.__getitem__)]
         value = text[s:e]
         if self.case is not None:
-            case = CASES[int(self.case(q_h).float().argmax())]
+            case = CASES[int(self.case_logits(q_h[None], prompt[None])[0].argmax())]
             value = (
                 value.upper() if case == "upper" else value.lower() if case == "lower" else value
             )

@@ -80,6 +80,7 @@ WIDENABLE = frozenset(
         "ptr_feat_q.bias",
         "ptr_feat_s.weight",
         "ptr_feat_s.bias",
+        "case.weight",  # the case head's goal words (case_words)
     }
 )
 # A step whose loss or gradient is not finite (inf/NaN: a bf16 overflow) is skipped, not applied;
@@ -168,6 +169,7 @@ PARTS: dict[str, Any] = dict(
     span_flags=True,
     goal_order=True,
     span_case=True,
+    case_words=64,
 )
 PRESETS: dict[str, TrainConfig] = {
     "tiny": TrainConfig(

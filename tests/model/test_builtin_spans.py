@@ -24,7 +24,7 @@ from perception.builtin.spans import (
     typed_value,
     value_spans,
 )
-from perception.builtin.tokenizer import decode_bytes, encode_target
+from perception.builtin.tokenizer import PAD, decode_bytes, encode_target
 from perception.builtin.train import PRESETS
 from perception.builtin.words import canvas_slots, score_words, stack_slots
 
@@ -221,3 +221,20 @@ def test_the_compact_prompt_keeps_what_was_typed_when_the_history_does_not_fit()
     short = compact_prompt(full, len(goal) + len(history[1]) + len(history[2]) + 2)
     assert short == "\n".join([goal, history[1], history[2]])  # the older click gives way
     assert compact_prompt(full, len(goal) + len(history[1]) + 1) == "\n".join([goal, history[1]])
+
+
+def test_goal_words_hash_the_goal_only() -> None:
+    from perception.builtin.model import goal_words
+
+    def row(text: str) -> list[int]:
+        return prompt_ids(text, TINY)
+
+    a = "Goal: Type ana in capital letters.\n1. type(text='lower') -> ok"
+    b = "Goal: type ANA in Capital letters!"
+    width = max(len(row(a)), len(row(b)))
+    ids = torch.tensor([[PAD] * (width - len(row(t))) + row(t) for t in (a, b)])
+    bow = goal_words(ids, 64)
+    assert bow.shape == (2, 64) and torch.allclose(bow[0], bow[1])  # case and punctuation aside
+    assert torch.allclose(bow.norm(dim=1), torch.ones(2))
+    alone = goal_words(torch.tensor([row("Goal: Type ana in capital letters.")]), 64)
+    assert torch.equal(alone[0], bow[0])  # "lower" of the history line is not counted
