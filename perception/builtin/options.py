@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-PRESET_NAMES = ("full", "tiny")
+PRESET_NAMES = ("full", "next", "tiny")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

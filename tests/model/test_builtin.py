@@ -484,3 +484,12 @@ def test_type_mix_draws_stage_two_rows_from_the_steps_that_type(
     pools[1]  # stage 2, type_mix 1: every row types
     assert drawn == ['type("ana")'] * 8
     assert train._Batches(PRESETS["tiny"], align, demo, {}, []).typing == []  # off by default
+
+
+def test_the_full_preset_is_the_shipped_model_config() -> None:
+    """``gaze train --preset full`` builds the model that ships (parts tried since are opt-in:
+    ``--preset next``); the shipped weights' config.json says which that is."""
+    shipped = Path(__file__).parents[2] / "perception/builtin/weights/config.json"
+    config = type(TINY).model_validate_json(shipped.read_text())
+    assert PRESETS["full"].model == config
+    assert PRESETS["next"].model != config
