@@ -168,7 +168,7 @@ PARTS: dict[str, Any] = dict(
     span_head=True,
     span_flags=True,
 )
-# parts tried since the shipped run 23 (runs 25-27 of docs/BUILTIN.md), not shipped yet: the
+# parts tried since the shipped run 23 (runs 25-28 of docs/BUILTIN.md), not shipped yet: the
 # "next" preset is "full" with them; "tiny" builds them too, so that the tests cover them
 NEXT_PARTS: dict[str, Any] = dict(goal_order=True, span_case=True, case_words=64)
 PRESETS: dict[str, TrainConfig] = {
