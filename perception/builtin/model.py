@@ -47,7 +47,7 @@ from perception.builtin.config import ModelConfig
 from perception.builtin.grammar import ActionGrammar
 from perception.builtin.grammar import State as GrammarState
 from perception.builtin.policy import N_STATE, VERBS, verb_positions
-from perception.builtin.spans import CASES, candidate_spans, goal_end, position_flags
+from perception.builtin.spans import CASES, candidate_spans, goal_end, in_case, position_flags
 from perception.builtin.tokenizer import BOS, EOS, N_BYTES, PAD, POINT, VOCAB_SIZE
 from perception.builtin.words import WordSlots, feature_count, tokens
 
@@ -602,9 +602,8 @@ class GazeVLM(nn.Module):
         s, e = spans[max(range(len(spans)), key=score.__getitem__)]
         value = text[s:e]
         if self.case is not None:
-            case = CASES[int(self.case_logits(q_h[None], prompt[None])[0].argmax())]
-            value = (
-                value.upper() if case == "upper" else value.lower() if case == "lower" else value
+            value = in_case(
+                value, CASES[int(self.case_logits(q_h[None], prompt[None])[0].argmax())]
             )
         return [*value, _QUOTE]
 

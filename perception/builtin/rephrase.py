@@ -23,6 +23,8 @@ import random
 import re
 from collections.abc import Callable
 
+from perception.builtin.spans import in_case
+
 Rule = tuple[re.Pattern[str], float, Callable[[re.Match[str], random.Random], str]]
 
 
@@ -136,9 +138,9 @@ def recase(prompt: str, target: str, rng: random.Random) -> tuple[str, str] | No
     if len(hits) != 1 or value.upper() == value.lower():
         return None
     case = rng.choice(("upper", "lower"))
-    if (value.upper() if case == "upper" else value.lower()) == value:
+    if in_case(value, case) == value:
         case = "lower" if case == "upper" else "upper"
-    typed = value.upper() if case == "upper" else value.lower()
+    typed = in_case(value, case)
     shown = rng.choice(
         [v for v in (value, value.lower(), value.upper(), value.title()) if v != typed]
     )

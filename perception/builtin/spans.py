@@ -18,6 +18,7 @@ Contract:
 - ``value_spans(text, value)`` -> the training labels: every occurrence of ``value``'s bytes in
   the goal part that is not part of a longer word ("Go" in "Goal"), or every occurrence when
   all are (empty: the value is not copyable, the span head is not trained on it).
+- ``in_case(value, case)``: a value in one of ``CASES`` (the case head's choice, applied).
 - ``case_spans(text, value)`` -> with ``ModelConfig.span_case``, the labels of a value typed in
   other letter case than the goal writes it ("Type agustina in capital letters"): its spans
   and which of ``CASES`` (as written, upper, lower) turn each span into the value.
@@ -39,6 +40,7 @@ over the prompt's positions instead, the way extractive QA models answer.
 from __future__ import annotations
 
 import re
+from typing import AnyStr
 
 from perception.builtin.policy import typed_in
 
@@ -118,9 +120,14 @@ def value_spans(text: bytes, value: bytes) -> list[tuple[int, int]]:
 CASES = ("as written", "upper", "lower")  # the span head's case choices (ModelConfig.span_case)
 
 
-def case_fits(piece: bytes, value: bytes) -> tuple[bool, bool, bool]:
-    """Which of ``CASES`` turn the goal's ``piece`` into the typed ``value`` (ASCII letters)."""
-    return piece == value, piece.upper() == value, piece.lower() == value
+def in_case(value: AnyStr, case: str) -> AnyStr:
+    """``value`` written in ``case``, one of ``CASES`` (bytes: ASCII letters only)."""
+    return value.upper() if case == "upper" else value.lower() if case == "lower" else value
+
+
+def case_fits(piece: bytes, value: bytes) -> tuple[bool, ...]:
+    """Which of ``CASES`` turn the goal's ``piece`` into the typed ``value``."""
+    return tuple(in_case(piece, c) == value for c in CASES)
 
 
 def case_spans(text: bytes, value: bytes) -> tuple[list[tuple[int, int]], tuple[bool, ...]]:
