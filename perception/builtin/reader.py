@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import os
 import threading
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +36,12 @@ CACHE_SIZE = 64
 LINE_CACHE_SIZE = 2048
 INK = 48  # grey levels from the background that count as a line's ink (its cache key)
 MAX_SIDE = 2000  # the detector's input is at most this many px on its long side
+# The recogniser reads each text line alone at its own width (48 px high, at least REC_MIN_WIDTH
+# wide). rapidocr's default pads every line of a batch to the widest one and to at least 320 px:
+# its cost grows with the padded width, so the demo shop page's 52 lines cost 1.8x the pixels,
+# and the padding made it miss spaces ("Booknow", "AccountID"). docs/BUILTIN.md "OCR speed".
+REC_MIN_WIDTH = 48
+REC_HEIGHT = 48  # the PP-OCRv4 recogniser's input height
 
 
 class ReaderUnavailable(RuntimeError):
@@ -90,19 +98,34 @@ class _LineCache:
     """rapidocr's recogniser, asked only about text lines it has not seen: results are the
     recogniser's own (text, score, per-character boxes relative to the crop), keyed by the line's
     ink (``_line_key``). Recognising the other lines is what a step saves: most of the OCR's time.
-    A line found again a pixel off gets its old per-character boxes, a pixel off."""
+    A line found again a pixel off gets its old per-character boxes, a pixel off.
+    New lines are recognised one per call, widest first, on ``workers`` threads that each run the
+    one-thread ONNX session: a text line is too small for onnxruntime to split one run over two
+    cores well (the shop page's 52 lines: 0.85 s on one run at a time with 2 threads, 0.49 s as
+    two runs at a time with 1 thread each)."""
 
-    def __init__(self, recognise: Any) -> None:
+    def __init__(self, recognise: Any, workers: int) -> None:
         self.recognise = recognise
+        self.workers = workers
+
+    def _one(self, crop: Any, return_word_box: bool) -> tuple[Any, float]:
+        got, elapsed = self.recognise([crop], return_word_box)
+        return got[0], elapsed
 
     def __call__(self, crops: Any, return_word_box: bool = False) -> tuple[list[Any], float]:
         keys = [_line_key(c, return_word_box) for c in crops]
         todo = sorted({k: i for i, k in enumerate(keys) if k not in _lines}.values())
+        todo.sort(key=lambda i: -crops[i].shape[1] / max(1, crops[i].shape[0]))
         elapsed = 0.0
         if todo:
-            got, elapsed = self.recognise([crops[i] for i in todo], return_word_box)
-            for i, res in zip(todo, got, strict=True):
+            if self.workers > 1 and len(todo) > 1:
+                with ThreadPoolExecutor(min(self.workers, len(todo))) as pool:
+                    got = list(pool.map(lambda i: self._one(crops[i], return_word_box), todo))
+            else:
+                got = [self._one(crops[i], return_word_box) for i in todo]
+            for i, (res, took) in zip(todo, got, strict=True):
                 _lines[keys[i]] = res
+                elapsed += took
         out = [copy.deepcopy(_lines[k]) for k in keys]
         for k in keys:
             _lines.move_to_end(k)
@@ -127,9 +150,29 @@ def _get_engine() -> Any:
                 f"the built-in model reads text with PP-OCR but cannot import it ({e}); "
                 "install it with `pip install rapidocr-onnxruntime==1.4.4` (make setup does)"
             ) from None
-        _engine = RapidOCR(rec_batch_num=16, intra_op_num_threads=_threads)
-        _engine.text_rec = _LineCache(_engine.text_rec)
+        _engine = RapidOCR(rec_batch_num=1, rec_img_shape=[3, REC_HEIGHT, REC_MIN_WIDTH])
+        cores = _threads if _threads > 0 else (os.cpu_count() or 1)
+        det, rec = _engine.text_det.infer, _engine.text_rec.session  # rapidocr's names
+        det.session = _session(det.session._model_path, cores)
+        rec.session = _session(rec.session._model_path, 1)
+        _engine.text_rec = _LineCache(_engine.text_rec, workers=cores)
     return _engine
+
+
+def _session(model_path: str, threads: int) -> Any:
+    """An ONNX session for one of rapidocr's models, replacing the one rapidocr opened: its
+    ``threads`` sleep when a run ends. onnxruntime's threads spin for a while after each run by
+    default, and the built-in model's torch threads, which run right after the OCR on the same
+    cores, lost ~40 ms a step to them (docs/BUILTIN.md "OCR speed")."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 4
+    opts.enable_cpu_mem_arena = False  # as rapidocr: an arena keeps every line width's buffers
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.intra_op_num_threads = threads
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(model_path, sess_options=opts, providers=["CPUExecutionProvider"])
 
 
 def words_from_line(

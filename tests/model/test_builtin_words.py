@@ -119,8 +119,10 @@ def test_a_changed_screen_reads_only_its_changed_lines_again() -> None:
     reader.clear_cache()
     cold = read_words(screen("Marta"))
     assert [w.text for w in filled] == [w.text for w in cold] and "Marta" in {w.text for w in cold}
-    for a, b in zip(filled, cold, strict=True):  # the detector may frame a line a pixel off
-        assert abs(a.x - b.x) <= 2 and abs(a.y - b.y) <= 2 and abs(a.w - b.w) <= 2
+    for a, b in zip(filled, cold, strict=True):  # the detector may frame a line a pixel off,
+        # which may move a word's edge by one recogniser step (8 px of its 48 px high input)
+        step = 8 * b.h / reader.REC_HEIGHT
+        assert abs(a.x - b.x) <= step + 1 and abs(a.y - b.y) <= 2 and abs(a.w - b.w) <= step + 1
 
 
 def test_word_features_follow_the_goal() -> None:
@@ -498,3 +500,37 @@ def test_goal_order_says_which_name_the_goal_gives_first() -> None:
     a, b = canvas_slots(scored, (0, 0), with_order), canvas_slots(scored, (0, 0), without)
     assert a.feats.shape[1] == 7 and b.feats.shape[1] == 6
     assert torch.equal(a.feats[:, :6], b.feats)  # the first six are the same either way
+
+
+def test_lines_recognised_on_several_threads_read_as_on_one() -> None:
+    """The reader recognises a screen's new lines one per call on a pool of threads (widest
+    first): the words, their order and their boxes equal those of the same lines read one after
+    another, and every line goes through the recogniser once, alone at its own width."""
+    from perception.builtin import reader
+
+    img = Image.new("RGB", (360, 220), "white")
+    d = ImageDraw.Draw(img)
+    for i, text in enumerate(["Book now", "Team name", "Account ID", "Remember me", "OK"]):
+        d.text((12 + 30 * (i % 2), 10 + 40 * i), text, fill="black", font=_font(18))
+    engine = reader._get_engine()
+    pool = engine.text_rec
+    widths: list[list[int]] = []
+    recognise, workers = pool.recognise, pool.workers
+
+    def spy(crops: list[object], word_box: bool = False) -> object:
+        widths.append([c.shape[1] for c in crops])  # type: ignore[attr-defined]
+        return recognise(crops, word_box)
+
+    pool.recognise = spy
+    try:
+        pool.workers = 3
+        reader.clear_cache()
+        together = reader.read_words(img)
+        pool.workers = 1
+        reader.clear_cache()
+        alone = reader.read_words(img)
+    finally:
+        pool.recognise, pool.workers = recognise, workers
+    assert [w.to_json() for w in together] == [w.to_json() for w in alone]
+    assert {"Book", "now", "Team", "name", "Account", "ID", "OK"} <= {w.text for w in alone}
+    assert all(len(call) == 1 for call in widths) and len(widths) == 2 * 5, widths
