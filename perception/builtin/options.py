@@ -77,5 +77,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     p.add_argument(
         "--read-only-cached", action="store_true",
-        help="do not run the OCR over unread screenshots; train on the samples already read",
+        help="do not run the OCR over unread training screenshots; train on the samples already "
+        "read (the small held-out split, which evaluations score, is read either way)",
     )  # fmt: skip

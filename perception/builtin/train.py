@@ -504,7 +504,8 @@ def run(
     """Train (or resume) into ``out``; returns the step and export size. ``stop_after`` ends the
     run early after that many steps in total (a checkpoint is written), as an interruption would;
     ``export_now`` evaluates and exports the checkpoint as it is, without training;
-    ``read_all=False`` trains only on samples whose screenshots the OCR has read already;
+    ``read_all=False`` trains only on samples whose screenshots the OCR has read already (the
+    held-out split, which evaluations score, is read either way: it is small);
     ``workers`` processes make the batches (0: this one; the batches are the same either way)."""
     out.mkdir(parents=True, exist_ok=True)
     cfg_path, ckpt = out / "train_config.json", out / "checkpoint.pt"
@@ -523,6 +524,8 @@ def run(
     words: Words = {}
     for d in sets:
         words |= ensure_ocr(d, read=read_all)
+    if not read_all:  # the held-out split is always read: scored without words, it is garbage
+        words |= ensure_ocr(data / "heldout")
     align_all = [s for d in sets for s in load_pool(d, "train", cfg.model)]
     if not read_all:
         unread = sum(str(s.image_path) not in words for s in align_all)

@@ -251,6 +251,26 @@ def test_tiny_pipeline_runs_end_to_end(tiny_data: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.browser
+def test_training_on_cached_reads_still_reads_the_heldout_split(
+    tiny_data: Path, tmp_path: Path
+) -> None:
+    """``--read-only-cached`` leaves unread training screenshots out, but the held-out split is
+    read before the run: evaluated without its words, a model scores near zero whatever it
+    learned (run 29 of docs/BUILTIN.md was scored 7% that way)."""
+    import shutil
+
+    from perception.builtin.ocr_cache import WORDS, shard_dirs
+
+    data = tmp_path / "data"
+    shutil.copytree(tiny_data, data)
+    run(PRESETS["tiny"], tmp_path / "warm", data)  # reads every shard
+    for shard in shard_dirs(data / "heldout"):
+        (shard / WORDS).unlink()
+    run(PRESETS["tiny"], tmp_path / "cached", data, read_all=False)
+    assert all((shard / WORDS).is_file() for shard in shard_dirs(data / "heldout"))
+
+
+@pytest.mark.browser
 def test_resume_gives_the_same_state(tiny_data: Path, tmp_path: Path) -> None:
     cfg = SHORT
     run(cfg, tmp_path / "straight", tiny_data)
