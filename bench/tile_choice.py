@@ -3,8 +3,8 @@
 A page larger than the built-in model's canvas is cut into tiles, every tile answers, and one
 answer is kept (``perception.builtin.predict.choose_tile``: the most likely text, then the
 pointer's peak among the tiles that agree). This bench decodes every held-out click sample of a
-dataset once (the cached OCR words, the agent's grammar), records every tile's answer, and
-replays selection rules on the recorded answers:
+dataset once (the cached OCR words, the held-out screens read first where unread; the agent's
+grammar), records every tile's answer, and replays selection rules on the recorded answers:
 
 - ``peak``: the shipped rule, P(the chosen patch or word);
 - ``confidence``: 1 - P("not here");

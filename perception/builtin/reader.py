@@ -114,8 +114,10 @@ class _LineCache:
 
     def __call__(self, crops: Any, return_word_box: bool = False) -> tuple[list[Any], float]:
         keys = [_line_key(c, return_word_box) for c in crops]
-        todo = sorted({k: i for i, k in enumerate(keys) if k not in _lines}.values())
-        todo.sort(key=lambda i: -crops[i].shape[1] / max(1, crops[i].shape[0]))
+        todo = sorted(  # one call per new line (duplicates once), the widest first
+            {k: i for i, k in enumerate(keys) if k not in _lines}.values(),
+            key=lambda i: (-crops[i].shape[1] / max(1, crops[i].shape[0]), i),
+        )
         elapsed = 0.0
         if todo:
             if self.workers > 1 and len(todo) > 1:

@@ -239,11 +239,12 @@ Words = dict[str, list[Word]]  # image path -> OCR words (CSS px)
 
 
 def ensure_ocr(data: Path, *, read: bool = True) -> Words:
-    """Read the screenshots no ``words.jsonl`` covers yet (unless ``read`` is False); return
-    every shard's words."""
+    """Read the screenshots no ``words.jsonl`` covers yet (with ``read`` False, only those of
+    the held-out split: it is small, and scored without its words it is garbage); return every
+    shard's words."""
     words: Words = {}
     for shard in shard_dirs(data):
-        if read:
+        if read or shard.parent.name == "heldout":
             with Progress(*_COLUMNS, console=err, transient=True) as bar:
                 task = bar.add_task(f"reading {shard.name}", total=None)
                 ensure_words(shard, lambda i, t, k=task: bar.update(k, completed=i, total=t))  # type: ignore[misc]
@@ -524,8 +525,6 @@ def run(
     words: Words = {}
     for d in sets:
         words |= ensure_ocr(d, read=read_all)
-    if not read_all:  # the held-out split is always read: scored without words, it is garbage
-        words |= ensure_ocr(data / "heldout")
     align_all = [s for d in sets for s in load_pool(d, "train", cfg.model)]
     if not read_all:
         unread = sum(str(s.image_path) not in words for s in align_all)
