@@ -15,7 +15,11 @@ PRESET_NAMES = ("full", "next", "tiny")
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", choices=PRESET_NAMES, default="full")
     p.add_argument("--out", type=Path, required=True, help="run folder (resumes when it exists)")
-    p.add_argument("--data", type=Path, default=None, help="dataset folder (default OUT/data)")
+    p.add_argument(
+        "--data", default=None, metavar="DIR[:weight=W][:width=A-B]",
+        help="dataset folder (default OUT/data): its held-out split is evaluated, its train split "
+        "joins the pool, with the options of --extra-data",
+    )  # fmt: skip
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--stage1-steps", type=int, default=None)
     p.add_argument("--stage2-steps", type=int, default=None)
@@ -72,8 +76,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="start from these weights (a run's checkpoint.pt or an export folder), not at random",
     )  # fmt: skip
     p.add_argument(
-        "--extra-data", type=Path, action="append", default=None, metavar="DIR",
-        help="another dataset folder whose train split joins the pool (repeatable)",
+        "--extra-data", action="append", default=None, metavar="DIR[:weight=W][:width=A-B]",
+        help="another dataset folder whose train split joins the pool (repeatable): weight "
+        "scales its share (2: each sample twice, 0.25: a quarter of them), width keeps the "
+        "samples of pages A to B CSS px wide (A- or -B: one bound)",
     )  # fmt: skip
     p.add_argument(
         "--read-only-cached", action="store_true",

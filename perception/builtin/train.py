@@ -42,12 +42,12 @@ import random
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from torch.utils.data import DataLoader, Dataset
@@ -60,6 +60,7 @@ from perception.builtin.ocr_cache import ensure_words, load_words, shard_dirs
 from perception.builtin.options import PRESET_NAMES, add_arguments
 from perception.builtin.predict import Page, Predictor
 from perception.builtin.reader import Word
+from perception.builtin.sources import DataSource, SourceError
 from perception.builtin.tokenizer import encode_target
 from perception.builtin.weights import MAX_BYTES, WeightsError, export, load
 from perception.builtin.words import slots_to
@@ -146,9 +147,28 @@ class TrainConfig(BaseModel):
     init: str | None = Field(
         None, description="start from these weights: a run's checkpoint.pt or an export folder"
     )
-    extra_data: tuple[str, ...] = Field(
-        (), description="more dataset folders whose train split joins the training pool"
+    data_options: str = Field(
+        "",
+        description="how --data's train split joins the pool: ':weight=W:width=A-B' as in an "
+        "extra_data source (perception.builtin.sources; the held-out split is used whole)",
     )
+    extra_data: tuple[str, ...] = Field(
+        (),
+        description="more datasets whose train split joins the training pool, each "
+        "'DIR[:weight=W][:width=A-B]' (perception.builtin.sources)",
+    )
+
+    @field_validator("extra_data")
+    @classmethod
+    def _sources_parse(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(str(DataSource.parse(d)) for d in v)
+
+    @field_validator("data_options")
+    @classmethod
+    def _options_parse(cls, v: str) -> str:
+        if v and not v.startswith(":"):
+            raise ValueError(f"{v!r} does not start with ':'")
+        return DataSource.parse(f"data{v}").options
 
     @property
     def steps(self) -> int:
@@ -238,16 +258,24 @@ def ensure_data(cfg: TrainConfig, data: Path) -> None:
 Words = dict[str, list[Word]]  # image path -> OCR words (CSS px)
 
 
-def ensure_ocr(data: Path, *, read: bool = True) -> Words:
+def ensure_ocr(
+    data: Path, *, read: bool = True, keep_width: Callable[[int], bool] | None = None
+) -> Words:
     """Read the screenshots no ``words.jsonl`` covers yet (with ``read`` False, only those of
-    the held-out split: it is small, and scored without its words it is garbage); return every
-    shard's words."""
+    the held-out split: it is small, and scored without its words it is garbage; with
+    ``keep_width``, only the train screens of pages whose viewport width it keeps, the held-out
+    split whole); return every shard's words."""
     words: Words = {}
     for shard in shard_dirs(data):
-        if read or shard.parent.name == "heldout":
+        heldout = shard.parent.name == "heldout"
+        if read or heldout:
             with Progress(*_COLUMNS, console=err, transient=True) as bar:
                 task = bar.add_task(f"reading {shard.name}", total=None)
-                ensure_words(shard, lambda i, t, k=task: bar.update(k, completed=i, total=t))  # type: ignore[misc]
+                ensure_words(
+                    shard,
+                    lambda i, t, k=task: bar.update(k, completed=i, total=t),  # type: ignore[misc]
+                    None if heldout else keep_width,
+                )
         for rel, ws in load_words(shard).items():
             words[str(shard / rel)] = ws
     return words
@@ -294,6 +322,29 @@ def load_pool(data: Path, split: str, cfg: ModelConfig) -> list[LoadedSample]:
         for s in iter_samples(data, split, verify=False)
         if len(encode_target(s.sample.target).ids) <= cfg.max_target_tokens
     ]
+
+
+def training_pool(
+    sources: Sequence[DataSource],
+    cfg: ModelConfig,
+    words: Words,
+    *,
+    seed: int,
+    read_all: bool = True,
+) -> list[LoadedSample]:
+    """The train samples of ``sources``: each source's pages of the widths it keeps (with
+    ``read_all`` False, only the screens ``words`` covers), listed as its weight says."""
+    out: list[LoadedSample] = []
+    for src in sources:
+        pool = [s for s in load_pool(src.path, "train", cfg) if src.keeps(s.sample.page.viewport_w)]
+        unread = sum(str(s.image_path) not in words for s in pool)
+        if not read_all:
+            pool = [s for s in pool if str(s.image_path) in words]
+        weighted = src.weighted(pool, seed)
+        out += weighted
+        left = "" if read_all else f" ({unread} unread left out)"
+        err.print(f"{src}: {len(pool)} samples{left}, {len(weighted)} in the pool", markup=False)
+    return out
 
 
 def is_click(s: LoadedSample) -> bool:
@@ -521,15 +572,14 @@ def run(
             )
     cfg_path.write_text(cfg.model_dump_json(indent=2) + "\n", encoding="utf-8")
     ensure_data(cfg, data)
-    sets = [data, *(Path(d) for d in cfg.extra_data)]
+    sources = [
+        DataSource.parse(f"{data}{cfg.data_options}"),
+        *(DataSource.parse(d) for d in cfg.extra_data),
+    ]
     words: Words = {}
-    for d in sets:
-        words |= ensure_ocr(d, read=read_all)
-    align_all = [s for d in sets for s in load_pool(d, "train", cfg.model)]
-    if not read_all:
-        unread = sum(str(s.image_path) not in words for s in align_all)
-        align_all = [s for s in align_all if str(s.image_path) in words]
-        err.print(f"training on {len(align_all)} read samples ({unread} unread left out)")
+    for src in sources:
+        words |= ensure_ocr(src.path, read=read_all, keep_width=src.keeps)
+    align_all = training_pool(sources, cfg.model, words, seed=cfg.seed, read_all=read_all)
     align = [s for s in align_all if s.sample.kind == "alignment"]
     demo = [s for s in align_all if s.sample.kind == "demo"]
     bare = textless(align_all, words) if cfg.textless_mix else []
@@ -670,18 +720,29 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
             ("decoys", args.decoys),
             ("verb_weight", args.verb_weight),
             ("init", str(args.init) if args.init else None),
-            ("extra_data", tuple(str(d) for d in args.extra_data) if args.extra_data else None),
+            ("extra_data", tuple(args.extra_data) if args.extra_data else None),
+            ("data_options", data_source(args).options if args.data else None),
         )
         if v is not None
     }
-    return cfg.model_copy(update=upd)
+    # model_copy does not validate: a bad source spec must fail here, not mid-run
+    return TrainConfig.model_validate(cfg.model_copy(update=upd).model_dump())
+
+
+def data_source(args: argparse.Namespace) -> DataSource:
+    """``--data`` (default OUT/data) as a source."""
+    return DataSource.parse(args.data) if args.data else DataSource(path=args.out / "data")
 
 
 def main_args(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
-    cfg = config_from_args(args)
-    data = args.data or args.out / "data"
+    try:
+        cfg = config_from_args(args)
+    except (SourceError, ValidationError) as e:
+        err.print(f"error: {e}", markup=False)
+        return 2
+    data = data_source(args).path
     try:
         result = run(
             cfg,

@@ -271,6 +271,53 @@ def test_training_on_cached_reads_still_reads_the_heldout_split(
 
 
 @pytest.mark.browser
+def test_the_pool_takes_each_source_at_its_weight_and_widths(
+    tiny_data: Path, tmp_path: Path
+) -> None:
+    """``--data DIR:width=-W`` reads and pools only the narrow pages' train screens (the
+    held-out split whole); ``--extra-data DIR:weight=2`` lists each of its samples twice."""
+    import shutil
+
+    from perception.builtin.ocr_cache import WORDS, shard_dirs
+    from perception.builtin.sources import DataSource
+    from perception.builtin.train import ensure_ocr, load_pool, training_pool
+
+    data = tmp_path / "data"
+    shutil.copytree(tiny_data, data)
+    cut = 400
+    for shard in shard_dirs(data):
+        (shard / WORDS).unlink(missing_ok=True)
+        if shard.parent.name == "train":  # the tiny preset renders 160 px pages: say half are wide
+            lines = []
+            for line in (shard / "samples.jsonl").read_text(encoding="utf-8").splitlines():
+                rec = json.loads(line)
+                if int(rec["page"]["page_id"].encode().hex(), 16) % 2:
+                    rec["page"]["viewport_w"] = 800
+                lines.append(json.dumps(rec) + "\n")
+            (shard / "samples.jsonl").write_text("".join(lines), encoding="utf-8")
+    every = load_pool(data, "train", TINY)
+    assert {s.sample.page.viewport_w for s in every} == {160, 800}
+    narrow = DataSource.parse(f"{data}:width=-{cut}")
+    words = ensure_ocr(data, keep_width=narrow.keeps)
+    read_train = {k for k in words if "/train/" in k}
+    want = {str(s.image_path) for s in every if s.sample.page.viewport_w <= cut}
+    assert read_train == want  # the wide pages' screens were not read
+    heldout = load_pool(data, "heldout", TINY)
+    assert heldout and all(str(s.image_path) in words for s in heldout)
+
+    pool = training_pool([narrow], TINY, words, seed=0, read_all=False)
+    assert pool and all(s.sample.page.viewport_w <= cut for s in pool)
+    assert len(pool) == sum(s.sample.page.viewport_w <= cut for s in every)
+    both = training_pool(
+        [narrow, DataSource.parse(f"{data}:weight=2:width={cut + 1}-")], TINY, words, seed=0
+    )
+    wide = [s for s in every if s.sample.page.viewport_w > cut]
+    assert len(both) == len(pool) + 2 * len(wide)
+    ids = [s.sample.id for s in both]
+    assert all(ids.count(s.sample.id) == 2 for s in wide)
+
+
+@pytest.mark.browser
 def test_resume_gives_the_same_state(tiny_data: Path, tmp_path: Path) -> None:
     cfg = SHORT
     run(cfg, tmp_path / "straight", tiny_data)
