@@ -53,16 +53,16 @@ def load_words(shard: Path) -> dict[str, list[Word]]:
 def ensure_words(
     shard: Path,
     progress: Callable[[int, int], None] | None = None,
-    keep_width: Callable[[int], bool] | None = None,
+    keep: Callable[[str], bool] | None = None,
 ) -> int:
-    """Read the images ``words.jsonl`` lacks (with ``keep_width``, only those of samples whose
-    page's viewport width it keeps); returns how many were read now."""
+    """Read the images ``words.jsonl`` lacks (with ``keep``, only those whose path relative to
+    the shard it keeps); returns how many were read now."""
     done = load_words(shard)
     todo: dict[str, float] = {}
     area: dict[str, float] = {}
     for line in (shard / "samples.jsonl").read_text(encoding="utf-8").splitlines():
         s = json.loads(line)
-        if keep_width is not None and not keep_width(s["page"]["viewport_w"]):
+        if keep is not None and not keep(s["image"]):
             continue
         if s["image"] not in done and s["image"] not in todo:
             todo[s["image"]] = s["frame"]["image_w"] / s["frame"]["region_w"]

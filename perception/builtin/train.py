@@ -42,7 +42,7 @@ import random
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -258,23 +258,22 @@ def ensure_data(cfg: TrainConfig, data: Path) -> None:
 Words = dict[str, list[Word]]  # image path -> OCR words (CSS px)
 
 
-def ensure_ocr(
-    data: Path, *, read: bool = True, keep_width: Callable[[int], bool] | None = None
-) -> Words:
+def ensure_ocr(data: Path, *, read: bool = True, only: Collection[str] | None = None) -> Words:
     """Read the screenshots no ``words.jsonl`` covers yet (with ``read`` False, only those of
-    the held-out split: it is small, and scored without its words it is garbage; with
-    ``keep_width``, only the train screens of pages whose viewport width it keeps, the held-out
-    split whole); return every shard's words."""
+    the held-out split: it is small, and scored without its words it is garbage; with ``only``,
+    only the train screenshots whose paths it holds, the held-out split whole); return every
+    shard's words."""
     words: Words = {}
     for shard in shard_dirs(data):
         heldout = shard.parent.name == "heldout"
         if read or heldout:
+            keep = None if heldout or only is None else (lambda rel, d=shard: str(d / rel) in only)
             with Progress(*_COLUMNS, console=err, transient=True) as bar:
                 task = bar.add_task(f"reading {shard.name}", total=None)
                 ensure_words(
                     shard,
                     lambda i, t, k=task: bar.update(k, completed=i, total=t),  # type: ignore[misc]
-                    None if heldout else keep_width,
+                    keep,
                 )
         for rel, ws in load_words(shard).items():
             words[str(shard / rel)] = ws
@@ -325,25 +324,16 @@ def load_pool(data: Path, split: str, cfg: ModelConfig) -> list[LoadedSample]:
 
 
 def training_pool(
-    sources: Sequence[DataSource],
-    cfg: ModelConfig,
-    words: Words,
-    *,
-    seed: int,
-    read_all: bool = True,
+    sources: Sequence[DataSource], cfg: ModelConfig, *, seed: int
 ) -> list[LoadedSample]:
-    """The train samples of ``sources``: each source's pages of the widths it keeps (with
-    ``read_all`` False, only the screens ``words`` covers), listed as its weight says."""
+    """The train samples of ``sources``: each source's pages of the widths it keeps, listed as
+    its weight says (``DataSource.weighted``)."""
     out: list[LoadedSample] = []
     for src in sources:
         pool = [s for s in load_pool(src.path, "train", cfg) if src.keeps(s.sample.page.viewport_w)]
-        unread = sum(str(s.image_path) not in words for s in pool)
-        if not read_all:
-            pool = [s for s in pool if str(s.image_path) in words]
         weighted = src.weighted(pool, seed)
         out += weighted
-        left = "" if read_all else f" ({unread} unread left out)"
-        err.print(f"{src}: {len(pool)} samples{left}, {len(weighted)} in the pool", markup=False)
+        err.print(f"{src}: {len(pool)} samples, {len(weighted)} in the pool", markup=False)
     return out
 
 
@@ -576,10 +566,15 @@ def run(
         DataSource.parse(f"{data}{cfg.data_options}"),
         *(DataSource.parse(d) for d in cfg.extra_data),
     ]
+    align_all = training_pool(sources, cfg.model, seed=cfg.seed)
+    pooled = {str(s.image_path) for s in align_all}  # only these are read (and the held-out)
     words: Words = {}
-    for src in sources:
-        words |= ensure_ocr(src.path, read=read_all, keep_width=src.keeps)
-    align_all = training_pool(sources, cfg.model, words, seed=cfg.seed, read_all=read_all)
+    for d in dict.fromkeys(src.path for src in sources):
+        words |= ensure_ocr(d, read=read_all, only=pooled)
+    if not read_all:
+        unread = sum(str(s.image_path) not in words for s in align_all)
+        align_all = [s for s in align_all if str(s.image_path) in words]
+        err.print(f"training on {len(align_all)} read samples ({unread} unread left out)")
     align = [s for s in align_all if s.sample.kind == "alignment"]
     demo = [s for s in align_all if s.sample.kind == "demo"]
     bare = textless(align_all, words) if cfg.textless_mix else []

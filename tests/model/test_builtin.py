@@ -298,21 +298,27 @@ def test_the_pool_takes_each_source_at_its_weight_and_widths(
     every = load_pool(data, "train", TINY)
     assert {s.sample.page.viewport_w for s in every} == {160, 800}
     narrow = DataSource.parse(f"{data}:width=-{cut}")
-    words = ensure_ocr(data, keep_width=narrow.keeps)
+    pool = training_pool([narrow], TINY, seed=0)
+    assert pool and all(s.sample.page.viewport_w <= cut for s in pool)
+    assert len(pool) == sum(s.sample.page.viewport_w <= cut for s in every)
+    words = ensure_ocr(data, only={str(s.image_path) for s in pool})
     read_train = {k for k in words if "/train/" in k}
-    want = {str(s.image_path) for s in every if s.sample.page.viewport_w <= cut}
-    assert read_train == want  # the wide pages' screens were not read
+    assert read_train == {str(s.image_path) for s in pool}  # the wide pages' were not read
     heldout = load_pool(data, "heldout", TINY)
     assert heldout and all(str(s.image_path) in words for s in heldout)
 
-    pool = training_pool([narrow], TINY, words, seed=0, read_all=False)
-    assert pool and all(s.sample.page.viewport_w <= cut for s in pool)
-    assert len(pool) == sum(s.sample.page.viewport_w <= cut for s in every)
-    both = training_pool(
-        [narrow, DataSource.parse(f"{data}:weight=2:width={cut + 1}-")], TINY, words, seed=0
-    )
     wide = [s for s in every if s.sample.page.viewport_w > cut]
+    both = training_pool(
+        [narrow, DataSource.parse(f"{data}:weight=2:width={cut + 1}-")], TINY, seed=0
+    )
     assert len(both) == len(pool) + 2 * len(wide)
+    ids = [s.sample.id for s in both]
+    assert all(ids.count(s.sample.id) == 2 for s in wide)
+    half = training_pool([DataSource.parse(f"{data}:weight=0.5:width={cut + 1}-")], TINY, seed=0)
+    assert len(half) == round(len(wide) / 2)
+    assert (
+        ensure_ocr(data, read=False, only={str(s.image_path) for s in half}).keys() == words.keys()
+    )
     ids = [s.sample.id for s in both]
     assert all(ids.count(s.sample.id) == 2 for s in wide)
 
