@@ -1,14 +1,15 @@
 """Which tile a large page's click comes from, and how often a better rule would have chosen right.
 
 A page larger than the built-in model's canvas is cut into tiles, every tile answers, and one
-answer is kept (``perception.builtin.predict.choose_tile``: the most likely text, then the
-pointer's peak among the tiles that agree). This bench decodes every held-out click sample of a
+answer is kept (``perception.builtin.predict.choose_tile``: the most likely text, then
+``by_goal_word`` among the tiles that agree). This bench decodes every held-out click sample of a
 dataset once (the cached OCR words, the held-out screens read first where unread; the agent's
 grammar), records every tile's answer, and replays selection rules on the recorded answers:
 
-- ``peak``: the shipped rule, P(the chosen patch or word);
-- ``confidence``: 1 - P("not here");
-- ``peak x confidence``;
+- ``goal word, then confidence``: the shipped rule (``predict.by_goal_word``): a point on a
+  word the goal names first, then 1 - P("not here");
+- ``peak``: P(the chosen patch or word), the rule before 2026-11-27;
+- ``confidence`` alone, ``peak x confidence``, ``goal word, then peak``;
 - ``best tile``: a tile whose point lies in the target box, whenever one does (the ceiling of
   any rule that picks among these answers).
 
@@ -32,14 +33,23 @@ import torch
 from PIL import Image
 
 from perception.builtin.model import Decoded
-from perception.builtin.predict import Page, Predictor, by_peak, choose_tile
+from perception.builtin.predict import (
+    Page,
+    Predictor,
+    by_goal_word,
+    by_peak,
+    choose_tile,
+    names_goal,
+)
 from perception.builtin.train import ensure_ocr, is_click, load_pool
 from perception.builtin.weights import load
 
 RULES: dict[str, Callable[[Decoded], float]] = {
-    "peak (shipped)": by_peak,
+    "goal word, then confidence (shipped)": by_goal_word,
+    "peak (before 2026-11-27)": by_peak,
     "confidence": lambda d: d.points[0].confidence,
     "peak x confidence": lambda d: d.points[0].peak * d.points[0].confidence,
+    "goal word, then peak": lambda d: float(names_goal(d)) + by_peak(d),
 }
 
 
@@ -81,9 +91,9 @@ def main() -> int:
     print(f"{args.export}: {n} held-out click samples, {several} of them on pages of several tiles")
     for name, rule in RULES.items():
         right = sum(hits[choose_tile(tiles, rule)] for tiles, hits in pages)
-        print(f"  {name:18s} {right}/{n} = {right / max(1, n):.1%}")
+        print(f"  {name:38s} {right}/{n} = {right / max(1, n):.1%}")
     ceiling = sum(any(hits) for _, hits in pages)
-    print(f"  {'best tile':18s} {ceiling}/{n} = {ceiling / max(1, n):.1%}")
+    print(f"  {'best tile':38s} {ceiling}/{n} = {ceiling / max(1, n):.1%}")
     return 0
 
 

@@ -98,6 +98,7 @@ class PointGuess:
     y: float
     confidence: float  # 1 - P("not in this image")
     peak: float = 0.0  # P(the chosen patch or word)
+    feats: tuple[float, ...] = ()  # the chosen word's match features (words.py); () for a patch
 
 
 @dataclass(frozen=True)
@@ -568,14 +569,16 @@ class GazeVLM(nn.Module):
                 prob = plog.float().softmax(-1)
                 for j, r in enumerate(is_pt):
                     k = int(prob[j, :-1].argmax())
+                    feats: tuple[float, ...] = ()
                     if k < g:
                         ox, oy = poff[j, k].float().tolist()
                         px, py = cell_point(k, (ox, oy), self.config)
                     else:
                         bx, by, bw, bh = words.boxes[r, k - g].float().tolist()
                         px, py = bx + bw / 2, by + bh / 2
+                        feats = tuple(words.feats[r, k - g].float().tolist())
                     conf, peak = 1.0 - float(prob[j, -1]), float(prob[j, k])
-                    out[r].points.append(PointGuess(px, py, conf, peak))
+                    out[r].points.append(PointGuess(px, py, conf, peak, feats))
             for r in range(b):
                 if not done[r]:
                     out[r].ids.append(int(tok[r]))

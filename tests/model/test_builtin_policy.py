@@ -16,7 +16,7 @@ from perception.builtin.grammar import ActionGrammar
 from perception.builtin.marks import history_clicks, patch_marks
 from perception.builtin.model import Decoded, GazeVLM, PointGuess
 from perception.builtin.policy import N_STATE, VERBS, prompt_state, verb_index
-from perception.builtin.predict import _chunks, choose_tile
+from perception.builtin.predict import _chunks, by_peak, choose_tile
 from perception.builtin.tokenizer import N_BYTES, encode_target
 from perception.builtin.train import PRESETS
 from perception.builtin.words import canvas_slots, score_words
@@ -99,18 +99,29 @@ def test_batches_keep_a_pages_tiles_together() -> None:
 
 
 def test_a_page_takes_its_action_from_the_likeliest_tile_and_its_point_from_the_surest() -> None:
-    def tile(text: str, lp: float, peak: float = 0.0, conf: float = 0.0) -> Decoded:
+    def tile(
+        text: str, lp: float, peak: float = 0.0, conf: float = 0.0, feats: tuple[float, ...] = ()
+    ) -> Decoded:
         enc = encode_target(text)
-        return Decoded(list(enc.ids), [PointGuess(1, 2, conf, peak) for _ in enc.points], lp)
+        guess = PointGuess(1, 2, conf, peak, feats)
+        return Decoded(list(enc.ids), [guess for _ in enc.points], lp)
 
+    empty = (0.0,) * 7  # an outline with no word in it
+    billing = (1.0, 1.0, 0.0, 1.0, 1.0, 0.99, 1.0)  # the quoted goal word
+    other = (0.0, 0.0, 0.0, 0.3, 0.0, 0.98, 0.0)  # a word the goal does not name
     tiles = [
-        tile("click(3, 4)", -0.2, peak=0.3, conf=0.9),
+        tile("click(3, 4)", -0.2, peak=0.3, conf=0.7, feats=other),
         tile('scroll(3, 4, "down")', -0.5, peak=0.99, conf=0.99),  # another action
-        tile("click(5, 6)", -0.9, peak=0.8, conf=0.5),  # less likely text, surer point
+        tile("click(5, 6)", -0.9, peak=0.8, conf=0.9, feats=empty),  # surer, but no goal word
+        tile("click(7, 8)", -0.9, peak=0.5, conf=0.6, feats=billing),  # on the goal's word
     ]
-    assert choose_tile(tiles) == 2  # the action from tile 0, the point from the surest click
-    assert choose_tile(tiles, lambda d: d.points[0].confidence) == 0
+    assert choose_tile(tiles) == 3  # the action from tile 0, the point from the goal's word
+    assert choose_tile(tiles[:3]) == 2  # no goal word: the surest click (1 - P(not here))
+    assert choose_tile(tiles[:3], by_peak) == 2
     assert choose_tile([tile("done()", -0.1), *tiles]) == 0  # no point: the likeliest text
+    # patches have no features; among goal words the surest wins
+    assert choose_tile([tiles[0], tile("click(1, 1)", -0.3, conf=0.99)]) == 1
+    assert choose_tile([*tiles, tile("click(9, 9)", -0.5, conf=0.65, feats=billing)]) == 4
 
 
 def _steps(n: int, seed: int) -> list[Example]:
