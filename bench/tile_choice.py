@@ -17,6 +17,8 @@ A hit is a point inside the sample's target box (viewport CSS px), as in the tra
 evaluation. Usage::
 
     python bench/tile_choice.py EXPORT_FOLDER [--data DIR] [--samples N] [--threads 2]
+    python bench/tile_choice.py EXPORT_FOLDER --screenshot runs/RUN/screenshots/step-000.png \
+        --prompt 'Goal: Open the "Billing" tab.'     # one screen: every tile's answer
 """
 
 from __future__ import annotations
@@ -53,15 +55,55 @@ RULES: dict[str, Callable[[Decoded], float]] = {
 }
 
 
+def one_screen(pred: Predictor, screenshot: Path, prompt: str, top: int) -> None:
+    """Every tile's answer on one screenshot (at 1 image px per CSS px): which tile each rule
+    picks, and the tiles the shipped rule ranks highest."""
+    with Image.open(screenshot) as img:
+        pred.predict([Page(img.convert("RGB"), 1.0, prompt)])
+    tiles = pred.last_tiles
+    decoded = [t.decoded for t in tiles]
+
+    def show(k: int) -> str:
+        t, d = tiles[k], decoded[k]
+        if not d.points:
+            return f"tile ({t.crop.x:.0f}, {t.crop.y:.0f}): {bytes(i for i in d.ids if i < 256)!r}"
+        g = d.points[0]
+        return (
+            f"tile ({t.crop.x:.0f}, {t.crop.y:.0f}) -> ({g.x + t.crop.x:.0f}, "
+            f"{g.y + t.crop.y:.0f}) peak {g.peak:.2f} confidence {g.confidence:.3f} "
+            f"goal word {names_goal(d)}"
+        )
+
+    print(f"{screenshot}: {len(tiles)} tiles")
+    for name, rule in RULES.items():
+        print(f"  {name:38s} {show(choose_tile(decoded, rule))}")
+    ranked = sorted(
+        (k for k in range(len(decoded)) if decoded[k].points),
+        key=lambda k: -by_goal_word(decoded[k]),
+    )
+    for k in ranked[:top]:
+        print(f"    {show(k)}")
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     p.add_argument("export", type=Path)
     p.add_argument("--data", type=Path, default=Path("/tmp/f_data"))
     p.add_argument("--samples", type=int, default=1000, help="at most this many click samples")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument(
+        "--screenshot", type=Path, default=None,
+        help="instead of a dataset: one screenshot (e.g. a task log's screenshots/step-000.png), "
+        "every tile's answer shown",
+    )  # fmt: skip
+    p.add_argument("--prompt", default="", help="with --screenshot: the goal line(s)")
+    p.add_argument("--top", type=int, default=6, help="with --screenshot: tiles listed")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     model = load(args.export)
+    if args.screenshot:
+        one_screen(Predictor(model, actions_only=True), args.screenshot, args.prompt, args.top)
+        return 0
     pool = load_pool(args.data, "heldout", model.config)
     words = ensure_ocr(args.data, read=False)
     clicks = [s for s in pool if is_click(s)]
