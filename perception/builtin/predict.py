@@ -53,6 +53,7 @@ from perception.builtin.tokenizer import N_BYTES, PAD, decode_target
 from perception.builtin.words import (
     WordSlots,
     canvas_slots,
+    holds_goal_token,
     join_proposals,
     score_words,
     slots_to,
@@ -108,9 +109,9 @@ def by_peak(d: Decoded) -> float:
 
 def names_goal(d: Decoded) -> bool:
     """The answer's point is on a word (or an outline holding one) with a goal token in it
-    (match features 0-1 of ``perception.builtin.words``: the goal's tokens, its quoted ones)."""
+    (``words.holds_goal_token`` of its match features; a patch has none)."""
     f = d.points[0].feats
-    return bool(f) and max(f[0], f[1]) > 0
+    return bool(f) and holds_goal_token(f)
 
 
 def by_goal_word(d: Decoded) -> float:

@@ -140,6 +140,12 @@ def line_shares(words: Sequence[Word], g: GoalTokens) -> list[float]:
     return [share[(w.y, w.h)] for w in words]
 
 
+def holds_goal_token(f: Sequence[float]) -> bool:
+    """The word's features say it holds a goal token (feature 0: the goal's tokens, 1: its
+    quoted ones)."""
+    return max(f[0], f[1]) > 0
+
+
 def _priority(f: list[float]) -> tuple[float, float]:
     """Sort key when slots run out: quoted words, then goal-like words not in a goal-echo line."""
     return -f[1], -max(f[0], f[3]) + 0.5 * f[4]
