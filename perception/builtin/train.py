@@ -330,10 +330,14 @@ def training_pool(
     sources: Sequence[DataSource], cfg: ModelConfig, *, seed: int
 ) -> list[LoadedSample]:
     """The train samples of ``sources``: each source's pages of the widths it keeps, listed as
-    its weight says (``DataSource.weighted``)."""
+    its weight says (``DataSource.weighted``). A folder named by several sources (two width
+    bands of one set) is loaded once."""
     out: list[LoadedSample] = []
+    loaded: dict[Path, list[LoadedSample]] = {}
     for src in sources:
-        pool = [s for s in load_pool(src.path, "train", cfg) if src.keeps(s.sample.page.viewport_w)]
+        if src.path not in loaded:
+            loaded[src.path] = load_pool(src.path, "train", cfg)
+        pool = [s for s in loaded[src.path] if src.keeps(s.sample.page.viewport_w)]
         weighted = src.weighted(pool, seed)
         out += weighted
         err.print(f"{src}: {len(pool)} samples, {len(weighted)} in the pool", markup=False)
