@@ -76,6 +76,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="start from these weights (a run's checkpoint.pt or an export folder), not at random",
     )  # fmt: skip
     p.add_argument(
+        "--train-only", action="append", default=None, metavar="PREFIX",
+        help="train only the parameters whose names start with PREFIX (repeatable; e.g. 'case.' "
+        "'span_flag.'): a head fine-tune on top of --init, the rest frozen",
+    )  # fmt: skip
+    p.add_argument(
         "--extra-data", action="append", default=None, metavar="DIR[:weight=W][:width=A-B]",
         help="another dataset folder whose train split joins the pool (repeatable): weight "
         "scales its share (2: each sample twice, 0.25: a quarter of them), width keeps the "

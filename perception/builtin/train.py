@@ -140,6 +140,11 @@ class TrainConfig(BaseModel):
     rephrase: float = Field(
         0.0, description="share of training goals said in other words (perception.builtin.rephrase)"
     )
+    train_only: tuple[str, ...] = Field(
+        (),
+        description="parameter name prefixes to train (e.g. 'case.'); every other weight stays "
+        "as --init gave it (a head fine-tune). Empty: train everything",
+    )
     ckpt_every: int = 50
     eval_every: int = 1000
     eval_samples: int = Field(48, description="held-out samples per evaluation")
@@ -342,6 +347,26 @@ def training_pool(
         out += weighted
         err.print(f"{src}: {len(pool)} samples, {len(weighted)} in the pool", markup=False)
     return out
+
+
+def trainable(model: torch.nn.Module, prefixes: Sequence[str]) -> list[torch.nn.Parameter]:
+    """The parameters a run trains: all of them, or with ``prefixes`` those whose names start
+    with one (the rest get ``requires_grad=False``). A prefix that names no parameter of this
+    model is a ``ConfigMismatch`` naming it and the model's top-level parts."""
+    named = list(model.named_parameters())
+    if not prefixes:
+        return [p for _, p in named]
+    unknown = [x for x in prefixes if not any(n.startswith(x) for n, _ in named)]
+    if unknown:
+        parts = sorted({n.split(".")[0] + "." for n, _ in named})
+        raise ConfigMismatch(
+            f"--train-only {', '.join(unknown)} names no parameter of this model "
+            f"(its parts: {' '.join(parts)})"
+        )
+    keep = tuple(prefixes)
+    for n, p in named:
+        p.requires_grad_(n.startswith(keep))
+    return [p for n, p in named if n.startswith(keep)]
 
 
 def is_click(s: LoadedSample) -> bool:
@@ -568,6 +593,10 @@ def run(
                 "use the same options to resume, or a new --out"
             )
     cfg_path.write_text(cfg.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    torch.manual_seed(cfg.seed)
+    model = GazeVLM(cfg.model).to(dev)
+    params = trainable(model, cfg.train_only)  # a bad prefix fails before any data is made
     ensure_data(cfg, data)
     sources = [
         DataSource.parse(f"{data}{cfg.data_options}"),
@@ -588,10 +617,7 @@ def run(
     if cfg.textless_mix:
         err.print(f"{len(bare)} samples click a target without text (--textless-mix)")
     heldout = load_pool(data, "heldout", cfg.model)
-    dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    torch.manual_seed(cfg.seed)
-    model = GazeVLM(cfg.model).to(dev)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     start = 0
     if cfg.init and not ckpt.is_file():
         init = initial_weights(Path(cfg.init))
@@ -640,8 +666,9 @@ def run(
                 with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cfg.bf16):
                     loss, parts = model.loss(**batch, verb_weight=cfg.verb_weight)
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
-                norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                if loss.requires_grad:  # else no trained part reads this batch (--train-only)
+                    loss.backward()
+                norm = torch.nn.utils.clip_grad_norm_(params, 1.0)
                 # an inf gradient would be clipped to NaN and poison every weight: skip the step
                 finite = bool(torch.isfinite(loss.detach()) & torch.isfinite(norm))
                 if finite:
@@ -722,6 +749,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
             ("decoys", args.decoys),
             ("verb_weight", args.verb_weight),
             ("init", str(args.init) if args.init else None),
+            ("train_only", tuple(args.train_only) if args.train_only else None),
             ("extra_data", tuple(args.extra_data) if args.extra_data else None),
             ("data_options", data_source(args).options if args.data else None),
         )

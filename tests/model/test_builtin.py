@@ -437,6 +437,43 @@ def test_fine_tune_starts_from_given_weights_and_pools_extra_data(
         run(wrong, tmp_path / "wrong", tiny_data)
 
 
+@pytest.mark.browser
+def test_train_only_changes_the_named_heads_and_nothing_else(
+    tiny_data: Path, tmp_path: Path
+) -> None:
+    """A head fine-tune (``--train-only case. --train-only span_flag.``) moves those weights
+    and leaves every other tensor bit for bit as ``--init`` gave it; a prefix that names no
+    parameter fails before anything is made, naming itself."""
+    from perception.builtin.train import ConfigMismatch, initial_weights
+
+    tiny = PRESETS["tiny"]
+    base = tiny.model_copy(update={"eval_samples": 0, "stage1_steps": 1, "stage2_steps": 1})
+    run(base, tmp_path / "base", tiny_data)
+    start = initial_weights(tmp_path / "base" / "checkpoint.pt")
+    heads = ("case.", "span_flag.")
+    tune = base.model_copy(
+        update={
+            "stage1_steps": 0,
+            "stage2_steps": 4,
+            "lr": 0.05,
+            "warmup": 1,
+            "type_mix": 1.0,  # every row types: the case and span heads have a loss
+            "demo_mix": 1.0,
+            "init": str(tmp_path / "base" / "checkpoint.pt"),
+            "train_only": heads,
+        }
+    )
+    run(tune, tmp_path / "tune", tiny_data)
+    got = torch.load(tmp_path / "tune" / "checkpoint.pt", weights_only=True)["model"]
+    moved = {k for k, v in start.items() if not torch.equal(v, got[k])}
+    assert moved, "the named heads did not train"
+    assert all(k.startswith(heads) for k in moved), moved
+    bad = tune.model_copy(update={"train_only": ("casee.",)})
+    with pytest.raises(ConfigMismatch, match="casee"):
+        run(bad, tmp_path / "bad", tmp_path / "no-data-made")
+    assert not (tmp_path / "no-data-made").exists()
+
+
 def test_textless_targets_are_the_clicks_no_word_lands_in() -> None:
     """``--textless-mix`` draws from clicks whose target box holds no OCR word's centre."""
     from types import SimpleNamespace
