@@ -75,6 +75,13 @@ def test_recase_asks_for_other_letter_case_and_types_it() -> None:
         assert goal.endswith("into the box and click Go.")
         seen.add(typed)
     assert seen == {"PARIS", "paris"}
+    # a value in small letters is asked for in small letters about as often as in capitals
+    # (shown in another case then): the goal's words, not the value, tell which
+    small = 'Goal: Type "paris" into the box.'
+    answers = [recase(small, 'type("paris")', random.Random(i)) for i in range(200)]
+    lower = [a for a in answers if a is not None and a[1] == 'type("paris")']
+    assert 60 < len(lower) < 140, len(lower)
+    assert all("paris" not in a[0] and any(h in a[0] for h in CASE_SAID["lower"]) for a in lower)
     # not a typing step; no letters; twice in the goal; typed already (the history says so)
     assert recase(prompt, "click(3, 4)", rng) is None
     assert recase("Goal: Put 1234 in the box.", 'type("1234")', rng) is None
