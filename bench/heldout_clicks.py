@@ -7,7 +7,12 @@ screens read by the OCR first where unread, for one or more exports side by side
     python bench/heldout_clicks.py perception/builtin/weights /tmp/r31/export --data /tmp/f_data
 
 Prints per export: clicks inside the target (all, alignment questions, demonstration steps),
-exact text answers, right action names on demonstration steps.
+exact text answers, right action names on demonstration steps. With ``--typing`` only the
+held-out demonstration steps that type a value are scored (all of them, ``--samples`` aside): the
+exact answer (``type("value")`` with its submit flag) measures the span and case heads::
+
+    python bench/heldout_clicks.py perception/builtin/weights /tmp/r36/export --data /tmp/f_new \
+        --typing
 """
 
 from __future__ import annotations
@@ -30,12 +35,23 @@ def main() -> int:
     p.add_argument("--data", type=Path, required=True, help="a dataset with a held-out split")
     p.add_argument("--samples", type=int, default=200)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument(
+        "--typing", action="store_true", help="score every held-out step that types a value"
+    )
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     words = ensure_ocr(args.data, read=False)  # reads the held-out split where unread
     for export in args.exports:
         model = load(export)
         pool = load_pool(args.data, "heldout", model.config)
+        if args.typing:
+            pool = [x for x in pool if x.sample.target.startswith('type("')]
+            s = evaluate(model, pool, len(pool), words)
+            print(
+                f"{export}: typed exactly {s['exact']:.1%} of {int(s['others'])} held-out "
+                f"steps that type; right action {s['verb_right_demo']:.1%}"
+            )
+            continue
         s = evaluate(model, pool, args.samples, words)
         n = int(s["clicks"])
         print(
