@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch
 
-from perception.builtin.train import ensure_ocr, evaluate, load_pool
+from perception.builtin.train import ensure_ocr, evaluate, load_pool, types_value
 from perception.builtin.weights import load
 
 
@@ -45,7 +45,7 @@ def main() -> int:
         model = load(export)
         pool = load_pool(args.data, "heldout", model.config)
         if args.typing:
-            pool = [x for x in pool if x.sample.target.startswith('type("')]
+            pool = [x for x in pool if types_value(x)]
             s = evaluate(model, pool, len(pool), words)
             print(
                 f"{export}: typed exactly {s['exact']:.1%} of {int(s['others'])} held-out "

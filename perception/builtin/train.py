@@ -374,6 +374,12 @@ def is_click(s: LoadedSample) -> bool:
     return s.sample.target_box is not None and len(encode_target(s.sample.target).points) == 1
 
 
+def types_value(s: LoadedSample) -> bool:
+    """The sample's answer types a value (a demonstration step the span and case heads learn
+    from)."""
+    return s.sample.target.startswith("type(")
+
+
 def textless(samples: Sequence[LoadedSample], words: Words) -> list[LoadedSample]:
     """The samples that click one target whose box holds no OCR word's centre: a bare text
     box, an icon, an unlabelled checkbox. Only the pixels can find them."""
@@ -438,9 +444,7 @@ class _Batches(Dataset[dict[str, Any]]):
         bare: Sequence[LoadedSample],
     ) -> None:
         self.cfg, self.align, self.demo, self.words, self.bare = cfg, align, demo, words, bare
-        self.typing = (
-            [d for d in demo if d.sample.target.startswith("type(")] if cfg.type_mix else []
-        )
+        self.typing = [d for d in demo if types_value(d)] if cfg.type_mix else []
 
     def __len__(self) -> int:
         return self.cfg.steps
