@@ -354,16 +354,25 @@ def span_labels(
     value (``span_query``, -1: not a copyable value) and, over the left-padded prompt
     positions, where that value starts and where it ends (exclusive) in the goal. With
     ``any_case`` (``ModelConfig.span_case``) a value the goal writes in other letter case is
-    copyable too, and ``span_case`` (B, 3) says which ``spans.CASES`` fit it."""
+    copyable too, and ``span_case`` (B, 3) says which ``spans.CASES`` fit it. For the submit
+    head (``ModelConfig.span_submit``), whether copyable or not: ``span_close`` (B,) the answer
+    index of a typed value's closing quote (-1: no ``type("...")`` value) and ``span_submit``
+    (B,) whether ``, submit=true`` follows it."""
     b = len(examples)
     query = torch.full((b,), -1, dtype=torch.long)
     start = torch.zeros(b, p_len, dtype=torch.bool)
     end = torch.zeros(b, p_len, dtype=torch.bool)
     case = torch.zeros(b, len(CASES), dtype=torch.bool)
+    close = torch.full((b,), -1, dtype=torch.long)
+    submit = torch.zeros(b, dtype=torch.bool)
     for i, e in enumerate(examples):
-        value = typed_value(decode_bytes(e.target))
+        answer = decode_bytes(e.target)
+        value = typed_value(answer)
         if value is None:
             continue
+        opening = e.target.index(_QUOTE)
+        close[i] = e.target.index(_QUOTE, opening + 1)  # typed_value: a value with no escapes
+        submit[i] = answer.startswith(f'type("{value.decode()}", submit=true)')
         text = bytes(e.prompt[1:-1])  # <bos> bytes <sep>: every id in between is a byte
         if any_case:
             found, fits = case_spans(text, value)
@@ -377,7 +386,14 @@ def span_labels(
         for s, t in found:
             start[i, base + s] = True
             end[i, base + t] = True
-    return {"span_query": query, "span_start": start, "span_end": end, "span_case": case}
+    return {
+        "span_query": query,
+        "span_start": start,
+        "span_end": end,
+        "span_case": case,
+        "span_close": close,
+        "span_submit": submit,
+    }
 
 
 __all__ = ["EOS", "Crop", "Example", "collate", "compact_prompt", "make_example", "to_canvas"]

@@ -74,15 +74,17 @@ def prompt_flags(prompts: Tensor) -> Tensor:
     return out
 
 
-def goal_words(prompts: Tensor, buckets: int) -> Tensor:
+def goal_words(prompts: Tensor, buckets: int, *, pairs: bool = False) -> Tensor:
     """(N, P) left-padded prompt ids -> (N, buckets): the goal's words (``words.tokens`` of the
     text before the first history line), each hashed to a bucket (CRC-32), as a multi-hot row
-    scaled to unit length. A bag of words the case head reads ("upper", "capital", "small")."""
+    scaled to unit length. A bag of words the case head reads ("upper", "capital", "small").
+    With ``pairs`` each two neighbouring words ("press enter") are a bucket's word too."""
     out = torch.zeros(prompts.shape[0], buckets)
     for r, row in enumerate(prompts.tolist()):
         _, text = prompt_bytes(row)
-        goal = text[: goal_end(text)].decode("utf-8", errors="ignore")
-        for t in set(tokens(goal)):
+        toks = tokens(text[: goal_end(text)].decode("utf-8", errors="ignore"))
+        grams = toks + [f"{a} {b}" for a, b in itertools.pairwise(toks)] if pairs else toks
+        for t in set(grams):
             out[r, zlib.crc32(t.encode()) % buckets] = 1.0
     return out / out.norm(dim=1, keepdim=True).clamp(min=1.0)
 
@@ -90,6 +92,19 @@ def goal_words(prompts: Tensor, buckets: int) -> Tensor:
 def _opens_type(s: GrammarState) -> bool:
     """The answer so far is exactly ``type("``: its value comes next."""
     return s.head == b"type(" and s.quoted and not s.text and not s.strings and not s.escaped
+
+
+def _closes_type(s: GrammarState) -> bool:
+    """The answer so far is ``type("...")`` up to its value's closing quote: a submit flag or
+    the closing parenthesis comes next."""
+    return (
+        s.head == b"type("
+        and s.strings == 1
+        and s.arg == "string"
+        and not s.quoted
+        and not s.extras
+        and not s.closed
+    )
 
 
 @dataclass(frozen=True)
@@ -256,6 +271,14 @@ class GazeVLM(nn.Module):
             nn.init.zeros_(self.case.weight)
             with torch.no_grad():
                 self.case.bias.copy_(torch.tensor([4.0] + [0.0] * (len(CASES) - 1)))
+        # ... with span_submit, whether the answer presses Enter after the value: one logit from
+        # the state after the value's closing quote and the goal's words and word pairs; zero
+        # at start, trained by its own loss
+        self.submit: nn.Linear | None = None
+        if c.span_head and c.span_submit:
+            self.submit = nn.Linear(c.width + c.submit_words, 1)
+            nn.init.zeros_(self.submit.weight)
+            nn.init.zeros_(self.submit.bias)
 
     # --- pieces -------------------------------------------------------------------------------
     def image_tokens(self, images: Tensor) -> Tensor:
@@ -379,6 +402,14 @@ class GazeVLM(nn.Module):
             x = torch.cat([q_h, bow], -1)
         return self.case(x.to(self.case.weight.dtype)).float()
 
+    def submit_logit(self, close_h: Tensor, prompts: Tensor) -> Tensor:
+        """close_h (N, W) the states after a typed value's closing quote, prompts (N, P) -> (N,)
+        the logit of ``, submit=true`` (press Enter after typing)."""
+        assert self.submit is not None
+        bow = goal_words(prompts, self.config.submit_words, pairs=True)
+        x = torch.cat([close_h, bow.to(close_h.device, close_h.dtype)], -1)
+        return self.submit(x.to(self.submit.weight.dtype)).float()[:, 0]
+
     def verb_logits(
         self, h_first: Tensor, patch_h: Tensor, marks: Tensor | None, state: Tensor
     ) -> Tensor:
@@ -412,6 +443,8 @@ class GazeVLM(nn.Module):
         span_start: Tensor | None = None,
         span_end: Tensor | None = None,
         span_case: Tensor | None = None,
+        span_close: Tensor | None = None,
+        span_submit: Tensor | None = None,
     ) -> tuple[Tensor, dict[str, float]]:
         """targets (B, L) answer ids, <pad> after <eos>; one pointer row per <point> in
         ``targets`` (row-major order): ptr_dist (N, G+K+1) soft targets, ptr_cell (N,) the patch
@@ -423,7 +456,10 @@ class GazeVLM(nn.Module):
         ``span_query`` (B,) the answer index of the quote opening a ``type(`` value (-1: none)
         and ``span_start``/``span_end`` (B, P) that value's positions in the prompt
         (``data.span_labels``) add -log P(start) - log P(end) as the "span" part; with
-        ``span_case`` (B, 3) the letter cases that fit each value, -log P(any of them) joins it."""
+        ``span_case`` (B, 3) the letter cases that fit each value, -log P(any of them) joins it.
+        With a submit head, ``span_close`` (B,) the answer index of a typed value's closing
+        quote (-1: none) and ``span_submit`` (B,) whether the answer presses Enter add the
+        head's binary cross-entropy as the "submit" part."""
         x, valid = self._prefix(images, prompts, words, marks)
         n_pre = x.shape[1]
         tin = targets.clone()
@@ -464,6 +500,13 @@ class GazeVLM(nn.Module):
                 span = span - hit_c.mean()
             total = total + span
             parts["span"] = float(span.detach())
+        if self.submit is not None and span_close is not None and (span_close >= 0).any():
+            assert span_submit is not None
+            rows = (span_close >= 0).nonzero().flatten()
+            sl = self.submit_logit(h[rows, n_pre + span_close[rows]], prompts[rows])
+            sub = F.binary_cross_entropy_with_logits(sl, span_submit[rows].float())
+            total = total + sub
+            parts["submit"] = float(sub.detach())
         where = targets == POINT
         if where.any():
             nk = self.config.keys
@@ -557,6 +600,11 @@ class GazeVLM(nn.Module):
                 if self.span is not None and states and not forced[r] and _opens_type(states[r]):
                     room = max_new - len(out[r].ids) - _TYPE_TAIL
                     forced[r] = self._span_value(last[r], prompt_h[r], prompts[r], room)
+                elif (
+                    self.submit is not None and states and not forced[r] and _closes_type(states[r])
+                ):
+                    press = float(self.submit_logit(last[r][None], prompts[r][None])[0]) > 0
+                    forced[r] = list(b", submit=true)" if press else b")")
             is_pt = (tok == POINT).nonzero().flatten().tolist()
             if is_pt:
                 plog, poff = self._pointer(

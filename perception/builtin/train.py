@@ -71,7 +71,16 @@ if TYPE_CHECKING:
 LOG_FORMAT = "gaze-builtin-log/1"
 # parameters --init weights may lack: zero-initialised maps (the old answers stay as they were)
 # and the verb and span heads (their own losses train them from the first step)
-NEW_PARTS = ("mark.", "ptr_feat_q.", "ptr_feat_s.", "span.", "span_flag.", "verb.", "case.")
+NEW_PARTS = (
+    "mark.",
+    "ptr_feat_q.",
+    "ptr_feat_s.",
+    "span.",
+    "span_flag.",
+    "verb.",
+    "case.",
+    "submit.",
+)
 # tensors that read the word features: --init may come from a model with fewer (widen())
 WIDENABLE = frozenset(
     {
@@ -196,9 +205,9 @@ PARTS: dict[str, Any] = dict(
     span_case=True,
     case_words=64,
 )
-# parts tried since the shipped run, not shipped yet (none at present): the "next" preset is
-# "full" with them; "tiny" builds them too, so that the tests cover them
-NEXT_PARTS: dict[str, Any] = {}
+# parts tried since the shipped run, not shipped yet: the "next" preset is "full" with them;
+# "tiny" builds them too, so that the tests cover them
+NEXT_PARTS: dict[str, Any] = dict(span_submit=True, submit_words=64)
 PRESETS: dict[str, TrainConfig] = {
     "tiny": TrainConfig(
         preset="tiny",

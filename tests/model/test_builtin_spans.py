@@ -64,10 +64,10 @@ def test_value_spans_label_only_the_goal() -> None:
     assert typed_value("click(3, 4)") is None
 
 
-def _example(goal: str, value: str, config: ModelConfig = TINY) -> Example:
+def _example(goal: str, value: str, config: ModelConfig = TINY, *, submit: bool = False) -> Example:
     canvas = to_canvas(Image.new("RGB", (8, 8), "white"), Crop(0, 0, 1.0), config.canvas)
     slots = canvas_slots(score_words([], goal), (0, 0), config)
-    target = encode_target(f'type("{value}")')
+    target = encode_target(f'type("{value}"{", submit=true" if submit else ""})')
     return Example(canvas, prompt_ids(goal, config), slots, list(target.ids), [], [], [],
                    state=prompt_state(goal))  # fmt: skip
 
@@ -84,6 +84,12 @@ def test_collate_marks_where_the_value_starts_and_ends() -> None:
         (e,) = batch["span_end"][row].nonzero().flatten().tolist()
         assert decode_bytes(p[row, s:e].tolist()) == value
     assert not batch["span_start"][2].any() and not batch["span_end"][2].any()
+    # the submit head's labels: where the value's closing quote is, copyable or not
+    d = _example("Goal: Type Lena and press Enter.", "Lena", submit=True)
+    e = _example("Goal: Press Go.", "Stop", submit=True)
+    labels = collate([a, d, e, _example("Goal: Go.", "", submit=True)], TINY)
+    assert labels["span_close"].tolist() == [10, 10, 10, -1]  # type("Lena" / type("Stop"
+    assert labels["span_submit"].tolist() == [False, True, True, False]
 
 
 NAMES = ["ana", "bo", "cyra", "dov", "eli", "fay", "gus", "hal", "ivo", "jun", "kai", "lua"]
@@ -253,3 +259,66 @@ def test_goal_words_hash_the_goal_only() -> None:
     assert torch.allclose(bow.norm(dim=1), torch.ones(2))
     alone = goal_words(torch.tensor([row("Goal: Type ana in capital letters.")]), 64)
     assert torch.equal(alone[0], bow[0])  # "lower" of the history line is not counted
+
+
+SUBMIT_FORMS = (
+    ("Goal: Type {v} in the box and press Enter.", True),
+    ("Goal: Enter {v} in the box, then click Go.", False),  # "Enter" that is not the key
+    ("Goal: Enter {v} and hit enter.", True),
+    ("Goal: Type {v}, then press Go.", False),
+)
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_a_tiny_submit_head_learns_when_to_press_enter() -> None:
+    """``span_submit``: after the value's closing quote the head alone writes the rest, ``,
+    submit=true)`` or ``)``; it tells "press Enter" from "Enter ... then click Go" on names it
+    never saw. At its zero start it never presses Enter."""
+    torch.manual_seed(0)
+    config = TINY.model_copy(update={"span_submit": True, "submit_words": 64})
+    model = GazeVLM(config)
+    grammar = ActionGrammar(["type"])
+
+    def answer(goal: str) -> str:
+        ex = _example(goal, "x", config)
+        out = model.generate(ex.image[None], torch.tensor([ex.prompt]),
+                             stack_slots([ex.words]), 40, grammar)[0]  # fmt: skip
+        return decode_bytes(out.ids)
+
+    model.eval()
+    assert answer("Goal: Type ivo and press Enter.").endswith('")')  # zero start: no Enter
+    model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=5e-3)
+    rng = random.Random(0)
+    for _ in range(120):
+        exs = []
+        for _ in range(16):
+            (form, press), v = rng.choice(SUBMIT_FORMS), rng.choice(NAMES[:8])
+            exs.append(_example(form.format(v=v), v, config, submit=press))
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            loss, parts = model.loss(**collate(exs, config))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert parts["submit"] < 0.3
+    model.eval()
+    right = 0
+    for form, press in SUBMIT_FORMS:
+        for v in NAMES[8:]:
+            text = answer(form.format(v=v))
+            assert text in (f'type("{v}")', f'type("{v}", submit=true)'), text  # whole, closed
+            right += int(text.endswith(", submit=true)") == press)
+    assert right >= len(SUBMIT_FORMS) * len(NAMES[8:]) - 1, f"{right} submit flags right"
+
+
+def test_goal_words_pairs() -> None:
+    from perception.builtin.model import goal_words
+
+    def bow(text: str, pairs: bool) -> torch.Tensor:
+        return goal_words(torch.tensor([prompt_ids(text, TINY)]), 1024, pairs=pairs)[0]
+
+    enter = "Goal: Enter ana, press go."
+    press = "Goal: Enter go, press ana."  # the same words, other neighbours
+    assert torch.equal(bow(enter, False), bow(press, False))
+    assert not torch.equal(bow(enter, True), bow(press, True))
+    assert int((bow(enter, True) > 0).sum()) == 5 + 4  # five words, four pairs
