@@ -38,7 +38,7 @@ from tasks.synth.samples import PageInfo, Sample, SampleKind, Screen
 from tasks.synth.shards import Manifest, ShardWriter, SplitInfo, write_manifest
 from tasks.synth.vocab import HELDOUT_EVERY, Split, vocab
 
-GENERATOR_VERSION = "4"  # bump whenever the same seed would give different samples
+GENERATOR_VERSION = "5"  # bump whenever the same seed would give different samples
 COMPACT_VIEWPORTS = ((160, 210), (200, 200), (250, 250), (300, 240), (320, 280), (400, 300))
 FULL_VIEWPORTS = ((800, 600), (1024, 768), (1280, 800))
 DPRS = (1.0, 2.0)

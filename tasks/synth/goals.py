@@ -178,20 +178,22 @@ def _login(page: Page, rng: random.Random) -> Goal | None:
         ]
         check = Check(form=w.gid, pairs=(("password", pw), ("confirm", pw)))
         return Goal("login", text, tuple(intents), check)
-    text = rng.choice(
-        (
-            f"Sign in as {user} with the password {pw}.",
-            f"Log in with username {user} and password {pw}.",
-            f"Use the account {user} (password {pw}) to sign in.",
-            f'Sign in with the {u_label} "{user}" and the {p_label} "{pw}".',
-            f'Log in as "{user}" using the {p_label} "{pw}", then press {submit}.',
-            f'Type "{user}" as the {u_label} and "{pw}" as the {p_label}, then click {submit}.',
-            f'Fill in {u_label} "{user}" and {p_label} "{pw}" and press {submit}.',
-        )
+    texts = (
+        f"Sign in as {user} with the password {pw}.",
+        f"Log in with username {user} and password {pw}.",
+        f"Use the account {user} (password {pw}) to sign in.",
+        f'Sign in with the {u_label} "{user}" and the {p_label} "{pw}".',
+        f'Log in as "{user}" using the {p_label} "{pw}", then press {submit}.',
+        f'Type "{user}" as the {u_label} and "{pw}" as the {p_label}, then click {submit}.',
+        f'Fill in {u_label} "{user}" and {p_label} "{pw}" and press {submit}.',
     )
+    k = rng.randrange(len(texts))  # the draw rng.choice(texts) made before generator version 5
+    text = texts[k]
     if confirm is not None:
         text += rng.choice((" The password goes in both password boxes.", " Type it twice."))
-    enter = confirm is None and rng.random() < 0.5
+    # Enter may submit only a goal that names no button ("then press Login" means the button,
+    # the last three phrasings); the draw is made either way, so a seed's goals stay as they were
+    enter = rng.random() < 0.5 and confirm is None and k < len(texts) - 3
     intents = [ClickOn(slots["user"].gid), TypeText(user), ClickOn(slots["password"].gid)]
     intents.append(TypeText(pw, submit=enter))
     pairs = [("user", user), ("password", pw)]

@@ -21,7 +21,7 @@ from perception.parsers import parse
 from perception.parsers.base import Parsed
 from tasks.synth.demos import run_demo
 from tasks.synth.engine import GenConfig, generate, plan_page, show_alignment_page
-from tasks.synth.goals import CHECK_JS, GOAL_KINDS, GOAL_WIDGETS, plan_goal
+from tasks.synth.goals import CHECK_JS, GOAL_KINDS, GOAL_WIDGETS, TypeText, plan_goal
 from tasks.synth.layouts import TEMPLATES
 from tasks.synth.pages import PageSpec, generate_page
 from tasks.synth.render import RenderConfig, Renderer
@@ -363,3 +363,25 @@ def test_native_theme_controls_look_like_the_browsers_own() -> None:
     styled, bare, styled_btn, bare_btn = asyncio.run(_native_vs_bare())
     assert styled == bare
     assert styled_btn == bare_btn
+
+
+def test_a_login_goal_that_names_its_button_is_not_submitted_with_enter() -> None:
+    """Generator version 5: "..., then press Login" means the button; Enter submits only goals
+    that name no button ("Sign in as ana7 with the password x"), and some of those do."""
+    named = entered = 0
+    for i in range(40):
+        spec = PageSpec(seed=700 + i, split="train", viewport_w=400, viewport_h=400, dpr=1.0,
+                        require=GOAL_WIDGETS["login"][0])  # fmt: skip
+        page = generate_page(spec)
+        w = page.widget("login")
+        assert w is not None
+        for k in range(5):
+            goal = plan_goal("login", page, random.Random(100 * i + k))
+            assert goal is not None
+            enter = any(isinstance(t, TypeText) and t.submit for t in goal.intents)
+            label = w.slots["submit"].label
+            if goal.text.endswith((f" {label}.", f' "{label}".')):  # "..., then press Login."
+                named += 1
+                assert not enter, goal.text
+            entered += int(enter)
+    assert named > 20 and entered > 20, (named, entered)
