@@ -100,9 +100,9 @@ class ModelConfig(BaseModel):
 
     span_submit: bool = Field(
         False,
-        description="with span_head, a head on the state after 'type(\"' decides whether the answer "
-        "presses Enter (', submit=true'), reading the goal's words and word pairs hashed into "
-        "submit_words buckets ('press Enter' against 'Enter market in ...')",
+        description="with span_head, a head on the state after a typed value's closing quote "
+        "decides whether the answer presses Enter (', submit=true'), reading the goal's words and "
+        "word pairs hashed into submit_words buckets ('press Enter' against 'Enter market in')",
     )
     submit_words: int = Field(
         0, ge=0, description="with span_submit, the buckets of its goal words and word pairs"

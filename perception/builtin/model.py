@@ -22,6 +22,9 @@ Contract:
   and the prompts' history facts (``perception.builtin.policy.prompt_state``), a separate head
   picks each answer's action name first (one choice per ``groups`` entry: the tiles of one page)
   and decoding writes it; the loss then adds the head's cross-entropy on the answer's verb.
+  With ``config.span_head`` a ``type("`` value is a span of the goal chosen whole
+  (``spans.candidate_spans``; ``span_case``: a head picks its letter case), and with
+  ``span_submit`` a head decides what follows its closing quote, ``, submit=true)`` or ``)``.
 
 Why the image comes after the prompt: the decoder is causal, so image tokens placed after the goal
 attend to its words in every layer; the pointer's keys are those goal-aware image states, which is
