@@ -9,7 +9,8 @@ screens read by the OCR first where unread, for one or more exports side by side
 Prints per export: clicks inside the target (all, alignment questions, demonstration steps),
 exact text answers, right action names on demonstration steps. With ``--typing`` only the
 held-out demonstration steps that type a value are scored (all of them, ``--samples`` aside): the
-exact answer (``type("value")`` with its submit flag) measures the span and case heads::
+exact answer (``type("value")`` with its submit flag) measures the span, case and submit heads,
+and the misses are counted by kind (``spans.typing_miss``: Enter, case, value, action)::
 
     python bench/heldout_clicks.py perception/builtin/weights /tmp/r36/export --data /tmp/f_new \
         --typing
@@ -19,14 +20,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch
 
+from perception.builtin.spans import TYPING_MISSES, typing_miss
 from perception.builtin.train import ensure_ocr, evaluate, load_pool, types_value
 from perception.builtin.weights import load
+from tasks.synth.shards import LoadedSample
 
 
 def main() -> int:
@@ -46,10 +50,13 @@ def main() -> int:
         pool = load_pool(args.data, "heldout", model.config)
         if args.typing:
             pool = [x for x in pool if types_value(x)]
-            s = evaluate(model, pool, len(pool), words)
+            answers: list[tuple[LoadedSample, str]] = []
+            s = evaluate(model, pool, len(pool), words, answers)
+            misses = Counter(typing_miss(a, x.sample.target) for x, a in answers)
             print(
                 f"{export}: typed exactly {s['exact']:.1%} of {int(s['others'])} held-out "
-                f"steps that type; right action {s['verb_right_demo']:.1%}"
+                f"steps that type; right action {s['verb_right_demo']:.1%}; "
+                + ", ".join(f"{k} {misses[k]}" for k in TYPING_MISSES)
             )
             continue
         s = evaluate(model, pool, args.samples, words)

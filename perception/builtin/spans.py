@@ -23,7 +23,8 @@ Contract:
   other letter case than the goal writes it ("Type agustina in capital letters"): its spans
   and which of ``CASES`` (as written, upper, lower) turn each span into the value.
 - ``typed_value(target)`` -> the text of a ``type("...")`` answer's value (None: another action,
-  or a value with escapes).
+  or a value with escapes); ``typing_miss(answer, target)`` -> how an answer to a step that
+  types went (``TYPING_MISSES``: exact, Enter, case, value, action).
 - ``position_flags(text)`` -> two facts per byte of ``text`` for the span head's keys: the byte
   is part of an occurrence, in the goal, of a value an earlier step typed (the history's
   ``3. type(text='tara69', submit=False) -> ok`` lines, read by ``policy.typed_in``), and the
@@ -170,3 +171,20 @@ def position_flags(text: bytes) -> list[tuple[float, float]]:
 def typed_value(target: str) -> bytes | None:
     m = _TYPED.match(target)
     return m.group(1).encode() if m and m.group(1) else None
+
+
+TYPING_MISSES = ("exact", "Enter", "case", "value", "action")
+
+
+def typing_miss(answer: str, target: str) -> str:
+    """How an answer to a step that types (``target``: ``type("...")``) went, one of
+    ``TYPING_MISSES``: exactly right; the value right and the submit flag wrong; the value in
+    the wrong letter case; another value; another action (or a value with escapes)."""
+    if answer.strip() == target.strip():
+        return "exact"
+    got, want = typed_value(answer.strip()), typed_value(target.strip())
+    if got is None or want is None:
+        return "action"
+    if got == want:
+        return "Enter"
+    return "case" if got.lower() == want.lower() else "value"

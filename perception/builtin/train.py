@@ -505,10 +505,15 @@ def batches(
 
 
 def evaluate(
-    model: GazeVLM, samples: Sequence[LoadedSample], n: int, words: Words | None = None
+    model: GazeVLM,
+    samples: Sequence[LoadedSample],
+    n: int,
+    words: Words | None = None,
+    answers: list[tuple[LoadedSample, str]] | None = None,
 ) -> dict[str, float]:
     """Inference-path scores on ``n`` held-out samples (a fixed, seeded subset). ``words``: the
-    cached OCR reads (None: the predictor reads each screenshot itself)."""
+    cached OCR reads (None: the predictor reads each screenshot itself); ``answers``, when
+    given, gets each sample with the model's answer text."""
     from PIL import Image
 
     from perception.parsers import parse
@@ -527,6 +532,8 @@ def evaluate(
             scale = smp.frame.image_w / smp.frame.region_w
             pred = acting if smp.kind == "demo" else free  # the agent's decoding for demos
             out = pred.predict([Page(img, scale, smp.prompt, seen)])[0]
+        if answers is not None:
+            answers.append((s, out.text))
         if smp.kind == "demo":  # the policy's choice: the right action, wherever it points
             demos += 1
             verbs_right += int(out.text.split("(", 1)[0] == smp.target.split("(", 1)[0])

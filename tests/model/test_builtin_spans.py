@@ -322,3 +322,15 @@ def test_goal_words_pairs() -> None:
     assert torch.equal(bow(enter, False), bow(press, False))
     assert not torch.equal(bow(enter, True), bow(press, True))
     assert int((bow(enter, True) > 0).sum()) == 5 + 4  # five words, four pairs
+
+
+def test_typing_misses_by_kind() -> None:
+    from perception.builtin.spans import typing_miss
+
+    want = 'type("Lena", submit=true)'
+    assert typing_miss('type("Lena", submit=true) ', want) == "exact"
+    assert typing_miss('type("Lena")', want) == "Enter"
+    assert typing_miss('type("LENA", submit=true)', want) == "case"
+    assert typing_miss('type("hit", submit=true)', want) == "value"
+    assert typing_miss("click(3, 4)", want) == "action"
+    assert typing_miss('type("a \\"b\\"")', want) == "action"  # escapes: not a plain value
