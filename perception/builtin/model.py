@@ -395,23 +395,30 @@ class GazeVLM(nn.Module):
             out.append(F.log_softmax(lg.masked_fill(~ok, NEG), -1))
         return out[0], out[1]
 
+    @staticmethod
+    def _head(
+        head: nn.Linear, h: Tensor, prompts: Tensor, buckets: int, *, pairs: bool = False
+    ) -> Tensor:
+        """``head`` on the states ``h`` (N, W) and, with ``buckets``, the goal's bag of words
+        (``goal_words``) beside them -> (N, out) float logits."""
+        x = h
+        if buckets:
+            bow = goal_words(prompts, buckets, pairs=pairs).to(h.device, h.dtype)
+            x = torch.cat([h, bow], -1)
+        return head(x.to(head.weight.dtype)).float()
+
     def case_logits(self, q_h: Tensor, prompts: Tensor) -> Tensor:
         """q_h (N, W) the states after ``type("``, prompts (N, P) -> (N, len(CASES)) logits of
         the value's letter case; with ``case_words`` the goal's bag of words is read too."""
         assert self.case is not None
-        x = q_h
-        if self.config.case_words:
-            bow = goal_words(prompts, self.config.case_words).to(q_h.device, q_h.dtype)
-            x = torch.cat([q_h, bow], -1)
-        return self.case(x.to(self.case.weight.dtype)).float()
+        return self._head(self.case, q_h, prompts, self.config.case_words)
 
     def submit_logit(self, close_h: Tensor, prompts: Tensor) -> Tensor:
         """close_h (N, W) the states after a typed value's closing quote, prompts (N, P) -> (N,)
-        the logit of ``, submit=true`` (press Enter after typing)."""
+        the logit of ``, submit=true`` (press Enter after typing); with ``submit_words`` the
+        goal's words and word pairs are read too."""
         assert self.submit is not None
-        bow = goal_words(prompts, self.config.submit_words, pairs=True)
-        x = torch.cat([close_h, bow.to(close_h.device, close_h.dtype)], -1)
-        return self.submit(x.to(self.submit.weight.dtype)).float()[:, 0]
+        return self._head(self.submit, close_h, prompts, self.config.submit_words, pairs=True)[:, 0]
 
     def verb_logits(
         self, h_first: Tensor, patch_h: Tensor, marks: Tensor | None, state: Tensor

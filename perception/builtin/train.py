@@ -386,8 +386,8 @@ def is_click(s: LoadedSample) -> bool:
 
 
 def types_value(s: LoadedSample) -> bool:
-    """The sample's answer types a value (a demonstration step the span and case heads learn
-    from)."""
+    """The sample's answer types a value (a demonstration step the span, case and submit heads
+    learn from)."""
     return s.sample.target.startswith("type(")
 
 

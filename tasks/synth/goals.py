@@ -178,11 +178,14 @@ def _login(page: Page, rng: random.Random) -> Goal | None:
         ]
         check = Check(form=w.gid, pairs=(("password", pw), ("confirm", pw)))
         return Goal("login", text, tuple(intents), check)
-    texts = (
+    no_button = (
         f"Sign in as {user} with the password {pw}.",
         f"Log in with username {user} and password {pw}.",
         f"Use the account {user} (password {pw}) to sign in.",
         f'Sign in with the {u_label} "{user}" and the {p_label} "{pw}".',
+    )
+    texts = (
+        *no_button,
         f'Log in as "{user}" using the {p_label} "{pw}", then press {submit}.',
         f'Type "{user}" as the {u_label} and "{pw}" as the {p_label}, then click {submit}.',
         f'Fill in {u_label} "{user}" and {p_label} "{pw}" and press {submit}.',
@@ -191,9 +194,9 @@ def _login(page: Page, rng: random.Random) -> Goal | None:
     text = texts[k]
     if confirm is not None:
         text += rng.choice((" The password goes in both password boxes.", " Type it twice."))
-    # Enter may submit only a goal that names no button ("then press Login" means the button,
-    # the last three phrasings); the draw is made either way, so a seed's goals stay as they were
-    enter = rng.random() < 0.5 and confirm is None and k < len(texts) - 3
+    # Enter may submit only a goal that names no button ("then press Login" means the button);
+    # the draw is made either way, so a seed's goals stay as they were
+    enter = rng.random() < 0.5 and confirm is None and k < len(no_button)
     intents = [ClickOn(slots["user"].gid), TypeText(user), ClickOn(slots["password"].gid)]
     intents.append(TypeText(pw, submit=enter))
     pairs = [("user", user), ("password", pw)]

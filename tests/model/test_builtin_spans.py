@@ -334,3 +334,13 @@ def test_typing_misses_by_kind() -> None:
     assert typing_miss('type("hit", submit=true)', want) == "value"
     assert typing_miss("click(3, 4)", want) == "action"
     assert typing_miss('type("a \\"b\\"")', want) == "action"  # escapes: not a plain value
+
+
+def test_a_submit_head_with_no_word_buckets_reads_the_state_alone() -> None:
+    config = TINY.model_copy(update={"span_submit": True, "submit_words": 0})
+    model = GazeVLM(config).eval()
+    ex = _example("Goal: Type ivo and press Enter.", "ivo", config)
+    out = model.generate(ex.image[None], torch.tensor([ex.prompt]), stack_slots([ex.words]), 40,
+                         ActionGrammar(["type"]))[0]  # fmt: skip
+    assert decode_bytes(out.ids).endswith('")')  # zero start: no Enter
+    assert model.submit is not None and model.submit.in_features == config.width
