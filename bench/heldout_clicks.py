@@ -14,6 +14,14 @@ and the misses are counted by kind (``spans.typing_miss``: Enter, case, value, a
 
     python bench/heldout_clicks.py perception/builtin/weights /tmp/r36/export --data /tmp/f_new \
         --typing
+
+With ``--fields`` only the held-out demonstration clicks into a text field are scored (every
+click whose next step in its episode types), and for the same steps how often a control outline
+(``perception.builtin.proposals``) lies on the target: a canvas's own outlines on any tile, and
+the page's (``page_outlines``), whichever the model reads::
+
+    python bench/heldout_clicks.py perception/builtin/weights /tmp/r44/export --data /tmp/h_typing \
+        --fields
 """
 
 from __future__ import annotations
@@ -42,12 +50,25 @@ def main() -> int:
     p.add_argument(
         "--typing", action="store_true", help="score every held-out step that types a value"
     )
+    p.add_argument(
+        "--fields", action="store_true", help="score every held-out click into a text field"
+    )
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     words = ensure_ocr(args.data, read=False)  # reads the held-out split where unread
-    for export in args.exports:
+    for i, export in enumerate(args.exports):
         model = load(export)
         pool = load_pool(args.data, "heldout", model.config)
+        if args.fields:
+            pool = field_clicks(pool)
+            if i == 0:
+                canvas, page = outline_recall(pool, model.config.canvas)
+                print(f"outlines on the target of {len(pool)} clicks into a text field: "
+                      f"a canvas's own {canvas}, the page's {page}")  # fmt: skip
+            s = evaluate(model, pool, len(pool), words)
+            print(f"{export}: clicks inside the target {s['click_in_target']:.1%} of "
+                  f"{int(s['clicks'])} held-out clicks into a text field")  # fmt: skip
+            continue
         if args.typing:
             pool = [x for x in pool if types_value(x)]
             answers: list[tuple[LoadedSample, str]] = []
@@ -69,6 +90,51 @@ def main() -> int:
             f"demonstration steps"
         )
     return 0
+
+
+def field_clicks(pool: list[LoadedSample]) -> list[LoadedSample]:
+    """The demonstration steps that click, whose episode's next step types a value."""
+    steps = {(x.sample.page.page_id, x.sample.goal, x.sample.step): x for x in pool}
+    out = []
+    for x in pool:
+        s = x.sample
+        if s.kind != "demo" or s.step is None or s.target_box is None:
+            continue
+        nxt = steps.get((s.page.page_id, s.goal, s.step + 1))
+        if s.target.startswith("click(") and nxt is not None and types_value(nxt):
+            out.append(x)
+    return out
+
+
+def outline_recall(pool: list[LoadedSample], size: int) -> tuple[int, int]:
+    """How many of ``pool``'s targets hold the centre of an outline: a canvas's own (on any of
+    the page's tiles), the page's."""
+    from PIL import Image
+
+    from perception.builtin.data import Crop, to_canvas
+    from perception.builtin.predict import tile_origins
+    from perception.builtin.proposals import box_proposals, page_proposals
+    from perception.builtin.reader import to_css
+
+    canvas = page = 0
+    for x in pool:
+        s, box = x.sample, x.sample.target_box
+        assert box is not None
+        scale = s.frame.image_w / s.frame.region_w
+        with Image.open(x.image_path) as img:
+            rgb = img.convert("RGB")
+        w, h = rgb.width / scale, rgb.height / scale
+        own = [
+            p
+            for oy in tile_origins(h, size, size // 4)
+            for ox in tile_origins(w, size, size // 4)
+            for p in box_proposals(
+                to_canvas(rgb, Crop(ox, oy, scale), size), (ox, oy), drop_slivers=True
+            )
+        ]
+        canvas += any(box.contains(*p.center) for p in own)
+        page += any(box.contains(*p.center) for p in page_proposals(to_css(rgb, scale)))
+    return canvas, page
 
 
 if __name__ == "__main__":

@@ -67,6 +67,18 @@ class ModelConfig(BaseModel):
         "features are its words' token-weighted mean, not their max: the outline of 'Tab #1' no "
         "longer matches a goal naming 'Tab #2', nor a card a goal through its 'the' or 'in'",
     )
+    page_outlines: bool = Field(
+        False,
+        description="with proposals, outlines are found once per page at lower edge thresholds, "
+        "with underlined fields, and clipped to each canvas (proposals.page_proposals): a text "
+        "field wider than the canvas, or drawn as a faint box or a line, is proposed too",
+    )
+    field_labels: bool = Field(
+        False,
+        description="with proposal_words, a wide outline with no word inside (an empty text "
+        "field) carries the match features of its label: the words just left of it on its line, "
+        "else the line just above it (words.join_proposals)",
+    )
     verb_head: bool = Field(
         False, description="a separate head picks the action's name (policy.py); decoding obeys it"
     )

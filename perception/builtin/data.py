@@ -31,6 +31,7 @@ It does no file I/O besides opening the image it is handed a path to.
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 from collections.abc import Sequence
@@ -46,8 +47,8 @@ from torch import Tensor
 from perception.builtin.config import ModelConfig
 from perception.builtin.marks import history_clicks, patch_marks
 from perception.builtin.policy import N_STATE, prompt_state, typed_in, verb_index
-from perception.builtin.proposals import box_proposals
-from perception.builtin.reader import Word
+from perception.builtin.proposals import box_proposals, page_proposals, tile_proposals
+from perception.builtin.reader import Word, to_css
 from perception.builtin.rephrase import recase, rephrase
 from perception.builtin.spans import CASES, case_spans, typed_value, value_spans
 from perception.builtin.tokenizer import (
@@ -241,6 +242,14 @@ def decoy_origin(
     return None
 
 
+@functools.lru_cache(maxsize=16384)
+def page_outlines(image_path: Path, scale: float) -> tuple[Word, ...]:
+    """``proposals.page_proposals`` of a sample's page (image px / ``scale`` = CSS px), found
+    once per image and kept: a pool of 20k screens keeps ~2 MB of boxes."""
+    with Image.open(image_path) as page:
+        return tuple(page_proposals(to_css(page, scale)))
+
+
 def make_example(
     sample: object,
     image_path: Path,
@@ -298,7 +307,10 @@ def make_example(
                          char_w, h)  # fmt: skip
     scored = score_words(seen, compact_prompt(prompt_text, FULL_PROMPT))
     if config.proposals:  # outlines first: on a crowded canvas they outrank non-goal words
-        props = box_proposals(canvas, (ox, oy), drop_slivers=config.drop_slivers)
+        if config.page_outlines:
+            props = tile_proposals(page_outlines(image_path, scale), (ox, oy), config.canvas)
+        else:
+            props = box_proposals(canvas, (ox, oy), drop_slivers=config.drop_slivers)
         scored = join_proposals(props, scored, config)
     slots = canvas_slots(scored, (ox, oy), config)
     dists, cells, offs = [], [], []

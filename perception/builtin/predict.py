@@ -19,7 +19,8 @@ Contract:
   the ``Page`` brings its words already (training's evaluation uses the cached reads), and its
   words are scored against the goal once; each tile gets the word slots of its area
   (``perception.builtin.words``), and with ``config.proposals`` the control outlines found on
-  its canvas (``perception.builtin.proposals``), as in training.
+  its canvas (``perception.builtin.proposals``; with ``page_outlines``, found once on the whole
+  page and clipped to each tile), as in training.
 - ``actions_only=True`` (the agent's backend) decodes under ``grammar.ActionGrammar``: every
   answer is one call of a gaze-dialect action. Alignment questions are decoded freely.
 - Timings: ``preprocess_s`` (scaling, cutting, tensors), ``ocr_s`` (reading, cache hits are ~0)
@@ -47,7 +48,7 @@ from perception.builtin.grammar import ActionGrammar
 from perception.builtin.marks import history_clicks, patch_marks
 from perception.builtin.model import Decoded, GazeVLM
 from perception.builtin.policy import prompt_state
-from perception.builtin.proposals import box_proposals
+from perception.builtin.proposals import box_proposals, page_proposals, tile_proposals
 from perception.builtin.reader import Word, read_words, to_css
 from perception.builtin.tokenizer import N_BYTES, PAD, decode_target
 from perception.builtin.words import (
@@ -182,10 +183,15 @@ class Predictor:
             ids = prompt_ids(p.prompt, c)
             rgb = p.image.convert("RGB")
             words = p.words
+            css = to_css(rgb, p.scale) if words is None or c.page_outlines else None
             if words is None:
+                assert css is not None
                 t_ocr = time.perf_counter()
-                words = read_words(to_css(rgb, p.scale))
+                words = read_words(css)
                 ocr_s += time.perf_counter() - t_ocr
+            outlines = (
+                page_proposals(css) if c.proposals and c.page_outlines and css is not None else None
+            )
             scored = score_words(words, compact_prompt(p.prompt, FULL_PROMPT))
             clicks = history_clicks(p.prompt)
             state = prompt_state(p.prompt)
@@ -199,7 +205,10 @@ class Predictor:
                     prompts.append(ids)
                     here = scored
                     if c.proposals:  # as in training: outlines first
-                        props = box_proposals(canvas, (ox, oy), drop_slivers=c.drop_slivers)
+                        if outlines is not None:
+                            props = tile_proposals(outlines, (ox, oy), c.canvas)
+                        else:
+                            props = box_proposals(canvas, (ox, oy), drop_slivers=c.drop_slivers)
                         here = join_proposals(props, scored, c)
                     slots.append(canvas_slots(here, (ox, oy), c))
                     marks.append(patch_marks(clicks, (ox, oy), c))

@@ -13,6 +13,14 @@ Contract:
   "box" along the card's bottom edge (the demo site's cards gave one per tile); it looked like
   an empty text field and outbid the named link on "Click "Integrations" in the top menu". A
   real control that thin (a checkbox) lies whole in the next tile: tiles overlap by 56 px.
+- ``page_proposals(page)`` (``ModelConfig.page_outlines``) finds them once on a whole page at
+  CSS scale, at lower edge thresholds, and adds ``_underlines`` (a field drawn as a line under
+  empty space: the ``UNDERLINE_H`` px above a long horizontal edge that is no closed box's
+  side); ``tile_proposals(found, origin, size)`` clips them to one canvas. On h_typing's 212
+  held-out clicks into text fields, a canvas's own outlines held the target 155 times, the
+  page's 211 (docs/BUILTIN.md "Run 44"): fields wider than the canvas (cut on both sides, no
+  closed outline on any tile), a dark theme's field a shade off its card, and underlined
+  fields were missed.
 - They join the OCR's words before the slots are cut (``perception.builtin.words``): a proposal
   is a slot with no bytes, its box and the image token under it, and any slot whose centre lies
   in the target box is a correct pointer answer. Configs with ``proposals: false`` never see them.
@@ -26,7 +34,10 @@ detector is a few lines of OpenCV (installed with rapidocr) and turns "find the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+from PIL import Image
 from torch import Tensor
 
 from perception.builtin.reader import Word
@@ -36,6 +47,10 @@ MAX_HEIGHT = 44  # px: taller ones are panels, cards, headers
 MAX_BOXES = 16
 SLIVER = 16  # px: with drop_slivers, an outline cut by the canvas edge and thinner than this goes
 _EDGE = 2  # px: how far from its bounding box's border a contour point may lie
+PAGE_LOW, PAGE_HIGH = 10, 30  # page_proposals' Canny thresholds (box_proposals: 20, 60)
+MAX_PAGE_BOXES = 400
+UNDERLINE_MIN_W = 48  # px: a shorter horizontal line is not taken for a field's underline
+UNDERLINE_H = 24  # px above an underline proposed as its field
 
 
 def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
@@ -51,19 +66,20 @@ def _touches_edge(x: int, y: int, w: int, h: int, size: int) -> bool:
     return x <= 1 or y <= 1 or x + w >= size - 1 or y + h >= size - 1
 
 
-def box_proposals(
-    canvas: Tensor, origin: tuple[float, float], *, drop_slivers: bool = False
-) -> list[Word]:
+def _closed_boxes(
+    grey: np.ndarray, low: int, high: int, max_w: float
+) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+    """Canny edges of a grey image and the bounding boxes of its closed, roughly rectangular
+    outlines between ``MIN_SIDE`` and ``MAX_HEIGHT`` px high and at most ``max_w`` wide,
+    largest first (not yet merged)."""
     import cv2
 
-    img = (canvas.permute(1, 2, 0).clamp(0, 1).numpy() * 255).astype(np.uint8)
-    grey = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
-    edges = cv2.Canny(grey, 20, 60)
+    edges = cv2.Canny(grey, low, high)
     contours, _ = cv2.findContours(edges, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
     found: list[tuple[int, int, int, int]] = []
     for c in contours:
         x, y, w, h = cv2.boundingRect(c)
-        if w < MIN_SIDE or h < MIN_SIDE or h > MAX_HEIGHT or w > 0.95 * canvas.shape[-1]:
+        if w < MIN_SIDE or h < MIN_SIDE or h > MAX_HEIGHT or w > max_w:
             continue
         pts = c.reshape(-1, 2)
         on_border = (
@@ -75,15 +91,91 @@ def box_proposals(
         # the outline goes round the box: its points hug the border and cover most of it
         if on_border.mean() < 0.9 or len(pts) < 1.5 * (w + h):
             continue
-        if drop_slivers and min(w, h) < SLIVER and _touches_edge(x, y, w, h, canvas.shape[-1]):
-            continue
         found.append((x, y, w, h))
     found.sort(key=lambda b: -b[2] * b[3])
+    return edges, found
+
+
+def _merge(
+    boxes: list[tuple[int, int, int, int]], limit: int, iou: float = 0.7
+) -> list[tuple[int, int, int, int]]:
     kept: list[tuple[int, int, int, int]] = []
-    for b in found:
-        if all(_iou(b, k) <= 0.7 for k in kept):
+    for b in boxes:
+        if all(_iou(b, k) <= iou for k in kept):
             kept.append(b)
-        if len(kept) == MAX_BOXES:
+        if len(kept) == limit:
             break
+    return kept
+
+
+def box_proposals(
+    canvas: Tensor, origin: tuple[float, float], *, drop_slivers: bool = False
+) -> list[Word]:
+    import cv2
+
+    img = (canvas.permute(1, 2, 0).clamp(0, 1).numpy() * 255).astype(np.uint8)
+    grey = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+    size = canvas.shape[-1]
+    _, found = _closed_boxes(grey, 20, 60, 0.95 * size)
+    if drop_slivers:
+        found = [b for b in found if not (min(b[2], b[3]) < SLIVER and _touches_edge(*b, size))]
     ox, oy = origin
-    return [Word("", x + ox, y + oy, float(w), float(h), 0.0) for x, y, w, h in kept]
+    return [
+        Word("", x + ox, y + oy, float(w), float(h), 0.0) for x, y, w, h in _merge(found, MAX_BOXES)
+    ]
+
+
+def _underlines(
+    edges: np.ndarray, boxes: list[tuple[int, int, int, int]], max_w: float
+) -> list[tuple[int, int, int, int]]:
+    """The fields drawn as a line under empty space (a "filled" or underlined text input): long
+    horizontal edge runs that are not the top or bottom side of a closed box, each as the
+    ``UNDERLINE_H`` px above it."""
+    import cv2
+
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (UNDERLINE_MIN_W, 1))
+    runs = cv2.morphologyEx(edges, cv2.MORPH_OPEN, kernel)
+    n, _, stats, _ = cv2.connectedComponentsWithStats(runs, connectivity=8)
+    out: list[tuple[int, int, int, int]] = []
+    for x, y, w, h, _area in stats[1:n].tolist():
+        if h > 4 or w > max_w or y < MIN_SIDE:
+            continue
+        side = any(
+            min(x + w, bx + bw) - max(x, bx) > w / 2 and min(abs(y - by), abs(y - by - bh + 1)) <= 3
+            for bx, by, bw, bh in boxes
+        )
+        if not side:
+            out.append((x, max(0, y - UNDERLINE_H), w, min(UNDERLINE_H, y)))
+    return _merge(out, MAX_PAGE_BOXES, iou=0.5)
+
+
+def page_proposals(page: Image.Image) -> list[Word]:
+    """``ModelConfig.page_outlines``: the outlines of a whole page at CSS scale (an RGB image,
+    1 px per CSS px), found once, in page CSS px: closed boxes first (largest first, at lower
+    edge thresholds than ``box_proposals``: a light grey field border on white, a dark theme's
+    field a shade off its card), then ``_underlines``; at most ``MAX_PAGE_BOXES``."""
+    import cv2
+
+    grey = cv2.cvtColor(np.asarray(page.convert("RGB")), cv2.COLOR_RGB2GRAY)
+    max_w = 0.95 * grey.shape[1]
+    edges, found = _closed_boxes(grey, PAGE_LOW, PAGE_HIGH, max_w)
+    boxes = _merge(found, MAX_PAGE_BOXES)
+    boxes += _underlines(edges, boxes, max_w)[: MAX_PAGE_BOXES - len(boxes)]
+    return [Word("", float(x), float(y), float(w), float(h), 0.0) for x, y, w, h in boxes]
+
+
+def tile_proposals(page: Sequence[Word], origin: tuple[float, float], size: int) -> list[Word]:
+    """``page_proposals`` on one canvas at ``origin`` (page CSS px): each clipped to the canvas,
+    kept when the clipped part is at least ``MIN_SIDE`` px a side, in the page's order, at most
+    ``MAX_BOXES``. A field wider than the canvas becomes the part of it on the canvas, whose
+    centre is inside the field."""
+    ox, oy = origin
+    out: list[Word] = []
+    for p in page:
+        x0, y0 = max(p.x, ox), max(p.y, oy)
+        x1, y1 = min(p.x + p.w, ox + size), min(p.y + p.h, oy + size)
+        if x1 - x0 >= MIN_SIDE and y1 - y0 >= MIN_SIDE:
+            out.append(Word("", x0, y0, x1 - x0, y1 - y0, 0.0))
+            if len(out) == MAX_BOXES:
+                break
+    return out

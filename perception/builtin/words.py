@@ -170,7 +170,8 @@ def join_proposals(
     "Submit" does, and an outline around other words no longer looks like an empty field. With
     ``proposal_labels`` too, a small square outline with no word inside (a checkbox, a radio
     button) takes the features of its label: the words just right of it on its line
-    (``_label``)."""
+    (``_label``); with ``field_labels``, a wide one with no word inside (an empty text field)
+    takes those of the words that label it from its left or from above (``_field_label``)."""
     out: list[Scored] = []
     for p in proposals:
         f = [0.0] * N_FEATURES
@@ -178,6 +179,8 @@ def join_proposals(
             inside = [(w, wf) for w, wf in scored if w.text and _holds(p, w)]
             if not inside and config.proposal_labels and _is_tick_box(p):
                 inside = _label(p, scored)
+            elif not inside and config.field_labels and _is_field(p):
+                inside = _field_label(p, scored)
             if inside:
                 f = _inherit(inside, share=config.proposal_share)
         out.append((p, f))
@@ -206,6 +209,51 @@ def _holds(p: Word, w: Word) -> bool:
 def _is_tick_box(p: Word) -> bool:
     """Checkbox- or radio-sized: at most 32 CSS px a side and roughly square."""
     return 0 < p.w <= 32 and 0 < p.h <= 32 and min(p.w, p.h) >= 0.6 * max(p.w, p.h)
+
+
+def _is_field(p: Word) -> bool:
+    """Text-field-shaped: at least twice as wide as high."""
+    return p.w >= 2 * p.h > 0
+
+
+def _field_label(p: Word, scored: Sequence[Scored]) -> list[Scored]:
+    """The words that label text field ``p``: those ending just left of it on its line (the
+    last within three word heights of its left edge, and the words before it on that line
+    with gaps under a line height), else the line just above it (its bottom within a word
+    height of the field's top) that starts within a word height of the field's left edge."""
+    cy = p.y + p.h / 2
+    texts = [(w, wf) for w, wf in scored if w.text]
+    level = sorted(
+        ((w, wf) for w, wf in texts if abs(w.center[1] - cy) <= p.h / 2 and w.x + w.w <= p.x + 2),
+        key=lambda t: -t[0].x,
+    )
+    out: list[Scored] = []
+    edge = p.x
+    for w, wf in level:
+        if edge - (w.x + w.w) > (3 * w.h if not out else w.h):
+            break
+        out.append((w, wf))
+        edge = w.x
+    if out:
+        return out[::-1]
+    above = [
+        (w, wf)
+        for w, wf in texts
+        if -2 <= p.y - (w.y + w.h) <= w.h and w.x + w.w > p.x - w.h and w.x < p.x + p.w
+    ]
+    if not above:
+        return []
+    first = min(above, key=lambda t: (-(t[0].y + t[0].h), t[0].x))[0]
+    if first.x > p.x + first.h:
+        return []
+    line = sorted(((w, wf) for w, wf in above if w.y == first.y), key=lambda t: t[0].x)
+    out, edge = [], first.x
+    for w, wf in line:
+        if w.x - edge > w.h:
+            break
+        out.append((w, wf))
+        edge = w.x + w.w
+    return out
 
 
 def _label(p: Word, scored: Sequence[Scored]) -> list[Scored]:

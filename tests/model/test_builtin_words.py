@@ -534,3 +534,73 @@ def test_lines_recognised_on_several_threads_read_as_on_one() -> None:
     assert [w.to_json() for w in together] == [w.to_json() for w in alone]
     assert {"Book", "now", "Team", "name", "Account", "ID", "OK"} <= {w.text for w in alone}
     assert all(len(call) == 1 for call in widths) and len(widths) == 2 * 5, widths
+
+
+def test_page_outlines_find_wide_faint_and_underlined_fields_and_clip_them_to_tiles() -> None:
+    """What a canvas's own outlines missed on held-out forms (docs/BUILTIN.md "Run 44"): a text
+    field wider than the canvas, one with a faint one (a fill of grey 249 on white, no border), one drawn as a
+    line under empty space. Found once on the page, each tile gets the part on its canvas."""
+    from perception.builtin.proposals import box_proposals, page_proposals, tile_proposals
+
+    img = Image.new("RGB", (600, 300), "white")
+    d = ImageDraw.Draw(img)
+    d.rectangle((20, 20, 420, 46), outline=(118, 118, 118))  # 401 px wide
+    d.rectangle((20, 80, 200, 106), fill=(249, 249, 249))  # faint: a fill, no border
+    d.line((20, 160, 260, 160), fill=(150, 150, 150))  # an underlined field
+    d.text((22, 200), "Some text on a line", fill="black", font=_font(14))
+    d.rectangle((300, 80, 360, 106), outline=(90, 90, 90), fill=(239, 239, 239))  # button
+    got = page_proposals(img)
+    assert all(w.text == "" for w in got)
+
+    def has(x: float, y: float, w: float, h: float, props: list[Word]) -> bool:
+        return any(abs(p.x - x) <= 2 and abs(p.y - y) <= 2 and abs(p.w - w) <= 3
+                   and abs(p.h - h) <= 3 for p in props)  # fmt: skip
+
+    assert has(20, 20, 401, 27, got) and has(20, 80, 181, 27, got), got
+    assert has(300, 80, 61, 27, got), got
+    under = [p for p in got if p.y < 160 <= p.y + p.h + 2 and p.x <= 21 and p.w >= 238]
+    assert len(under) == 1 and 10 <= under[0].h <= 24, got  # the space above the line
+    # nothing for the letters (a 1 px line may give its inner and outer edge); closed boxes
+    # come before the underline
+    assert len(got) <= 7 and got[-1] == under[0], got
+    # the canvas's own detector sees neither the faint field nor, on a canvas that cuts it on
+    # both sides, the wide one
+    own = box_proposals(to_canvas(img, Crop(0, 0, 1.0), 224), (0.0, 0.0))
+    assert not any(p.y < 93 < p.y + p.h for p in own), own
+    own = box_proposals(to_canvas(img, Crop(100, 0, 1.0), 224), (100.0, 0.0))
+    assert not any(p.y < 33 < p.y + p.h for p in own), own
+    assert has(100, 20, 224, 27, tile_proposals(got, (100.0, 0.0), 224))
+    # a tile at x=224 gets the wide field's part on its canvas, whose centre is in the field
+    tile = tile_proposals(got, (224.0, 0.0), 224)
+    assert has(224, 20, 197, 27, tile), tile
+    assert all(224 <= p.x and p.x + p.w <= 448 for p in tile)
+    assert not has(20, 80, 181, 27, tile)  # the faint field lies left of this tile
+    # slivers of a box under MIN_SIDE px on a canvas are not kept
+    assert tile_proposals([Word("", 215, 20, 100, 27, 0.0)], (0.0, 0.0), 224) == []
+
+
+def test_an_empty_field_may_take_the_features_of_its_label_left_or_above() -> None:
+    from perception.builtin.words import join_proposals
+
+    words = [
+        Word("Full", 20, 60, 28, 14, 0.9),  # above the first field, left-aligned
+        Word("name", 52, 60, 36, 14, 0.9),
+        Word("Website", 20, 124, 50, 14, 0.9),  # left of the second field, on its line
+        Word("Nickname", 300, 60, 60, 14, 0.9),  # above, but far right of the first field
+    ]
+    scored = score_words(words, "Goal: Fill in Website with x and Full name with Ana.")
+    above, left = Word("", 20, 80, 200, 26, 0.0), Word("", 80, 118, 200, 26, 0.0)
+    box = Word("", 20, 150, 20, 20, 0.0)  # square: not a field
+    zeros = [0.0] * len(scored[0][1])
+    parts = dict(proposal_words=True, proposal_labels=True, proposal_share=True)
+    old = join_proposals([above, left, box], scored, _parts(**parts))
+    assert old[0][1] == old[1][1] == zeros  # without field labels, as run 42 was trained
+    got = join_proposals([above, left, box], scored, _parts(**parts, field_labels=True))
+    assert got[0][1][0] == 1.0 and got[0][1] != zeros  # "Full name": both goal tokens
+    assert got[1][1] == scored[2][1] and got[1][1][0] == 1.0  # "Website"
+    assert got[0][1][6] < got[1][1][6]  # the goal names Website first
+    assert got[2][1] == zeros
+    # a field with a word inside (its placeholder) keeps that word's features
+    filled = Word("", 20, 80, 200, 26, 0.0)
+    inside = [*scored, (Word("Nickname", 24, 86, 60, 14, 0.9), scored[3][1])]
+    assert join_proposals([filled], inside, _parts(**parts, field_labels=True))[0][1] == scored[3][1]
