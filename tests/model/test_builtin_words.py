@@ -575,6 +575,10 @@ def test_page_outlines_find_wide_faint_and_underlined_fields_and_clip_them_to_ti
     assert has(224, 20, 197, 27, tile), tile
     assert all(224 <= p.x and p.x + p.w <= 448 for p in tile)
     assert not has(20, 80, 181, 27, tile)  # the faint field lies left of this tile
+    # a line under words (a separator, a link's underline) is no field
+    d.text((330, 240), "Read the release notes", fill="black", font=_font(14))
+    d.line((330, 258, 560, 258), fill=(150, 150, 150))
+    assert not any(p.x >= 320 and p.y < 258 <= p.y + p.h + 2 for p in page_proposals(img))
     # slivers of a box under MIN_SIDE px on a canvas are not kept
     assert tile_proposals([Word("", 215, 20, 100, 27, 0.0)], (0.0, 0.0), 224) == []
 
