@@ -573,7 +573,7 @@ def test_page_outlines_find_wide_faint_and_underlined_fields_and_clip_them_to_ti
     # a tile at x=224 gets the wide field's part on its canvas, whose centre is in the field
     tile = tile_proposals(got, (224.0, 0.0), 224)
     assert has(224, 20, 197, 27, tile), tile
-    assert all(224 <= p.x and p.x + p.w <= 448 for p in tile)
+    assert all(p.x >= 224 and p.x + p.w <= 448 for p in tile)
     assert not has(20, 80, 181, 27, tile)  # the faint field lies left of this tile
     # a line under words (a separator, a link's underline) is no field
     d.text((330, 240), "Read the release notes", fill="black", font=_font(14))
@@ -607,4 +607,6 @@ def test_an_empty_field_may_take_the_features_of_its_label_left_or_above() -> No
     # a field with a word inside (its placeholder) keeps that word's features
     filled = Word("", 20, 80, 200, 26, 0.0)
     inside = [*scored, (Word("Nickname", 24, 86, 60, 14, 0.9), scored[3][1])]
-    assert join_proposals([filled], inside, _parts(**parts, field_labels=True))[0][1] == scored[3][1]
+    assert (
+        join_proposals([filled], inside, _parts(**parts, field_labels=True))[0][1] == scored[3][1]
+    )
