@@ -579,6 +579,9 @@ def test_page_outlines_find_wide_faint_and_underlined_fields_and_clip_them_to_ti
     d.text((330, 240), "Read the release notes", fill="black", font=_font(14))
     d.line((330, 258, 560, 258), fill=(150, 150, 150))
     assert not any(p.x >= 320 and p.y < 258 <= p.y + p.h + 2 for p in page_proposals(img))
+    # nor is the top edge of a box taller than a field (MiniWoB's 80 px "Click Me!" button)
+    d.rectangle((460, 150, 560, 230), outline=(118, 118, 118), fill=(239, 239, 239))
+    assert not any(p.x >= 450 and p.y < 150 <= p.y + p.h + 2 for p in page_proposals(img))
     # slivers of a box under MIN_SIDE px on a canvas are not kept
     assert tile_proposals([Word("", 215, 20, 100, 27, 0.0)], (0.0, 0.0), 224) == []
 
