@@ -71,7 +71,8 @@ class ModelConfig(BaseModel):
         False,
         description="with proposals, outlines are found once per page at lower edge thresholds, "
         "with underlined fields, and clipped to each canvas (proposals.page_proposals): a text "
-        "field wider than the canvas, or drawn as a faint box or a line, is proposed too",
+        "field wider than the canvas, or drawn as a faint box or a line, is proposed too "
+        "(drop_slivers does not apply: a page has no tile edges to cut a card)",
     )
     field_labels: bool = Field(
         False,

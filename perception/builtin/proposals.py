@@ -18,7 +18,7 @@ Contract:
   under blank space: the ``UNDERLINE_H`` px above a long horizontal edge that is no closed
   box's side); ``tile_proposals(found, origin, size)`` clips them to one canvas. On h_typing's
   212 held-out clicks into text fields, a canvas's own outlines held the target 155 times, the
-  page's 197 (docs/BUILTIN.md "Runs 44-45"): fields wider than the canvas (cut on both sides,
+  page's 192 (docs/BUILTIN.md "Runs 44-46"): fields wider than the canvas (cut on both sides,
   no closed outline on any tile), a dark theme's field a shade off its card, and underlined
   fields were missed.
 - They join the OCR's words before the slots are cut (``perception.builtin.words``): a proposal
@@ -131,9 +131,9 @@ def _underlines(
     """The empty fields drawn as a line under blank space (a "filled" or underlined text input):
     long horizontal edge runs that are not the top or bottom side of a closed box nor the top
     of a taller one (edges going down from both its ends: MiniWoB's 80 px "Click Me!" button)
-    and have no edge in the ``UNDERLINE_H`` px above them, each as that band. (A line under words, such as
-    a list's separator or a link's underline, is left out: proposed, they drew the pointer
-    off the words of held-out "where is ..." questions, 89.2% -> 81.1% on f_data.)"""
+    and have no edge in the ``UNDERLINE_H`` px above them, each as that band. (A line under
+    words, such as a list's separator or a link's underline, is left out: proposed, they drew
+    the pointer off the words of held-out "where is ..." questions, 89.2% -> 81.1% on f_data.)"""
     import cv2
 
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (UNDERLINE_MIN_W, 1))

@@ -247,13 +247,7 @@ def _field_label(p: Word, scored: Sequence[Scored]) -> list[Scored]:
     if first.x > p.x + first.h:
         return []
     line = sorted(((w, wf) for w, wf in above if w.y == first.y), key=lambda t: t[0].x)
-    out, edge = [], first.x
-    for w, wf in line:
-        if w.x - edge > w.h:
-            break
-        out.append((w, wf))
-        edge = w.x + w.w
-    return out
+    return _run_right(line, first.x, first.h)
 
 
 def _label(p: Word, scored: Sequence[Scored]) -> list[Scored]:
@@ -265,8 +259,14 @@ def _label(p: Word, scored: Sequence[Scored]) -> list[Scored]:
         ((w, wf) for w, wf in scored if w.text and abs(w.center[1] - cy) <= max(p.h, w.h) / 2),
         key=lambda t: t[0].x,
     )
+    return _run_right(line, p.x + p.w, 2 * p.h)
+
+
+def _run_right(line: Sequence[Scored], edge: float, gap: float) -> list[Scored]:
+    """The words of ``line`` (sorted by x) that run right from ``edge``: the first starting
+    within ``gap`` of it, then each next one within the previous word's height (words that
+    start left of ``edge`` are passed over)."""
     out: list[Scored] = []
-    edge, gap = p.x + p.w, 2 * p.h
     for w, wf in line:
         if w.x < edge - 2:
             continue
