@@ -80,6 +80,13 @@ class ModelConfig(BaseModel):
         "field) carries the match features of its label: the words just left of it on its line, "
         "else the line just above it (words.join_proposals)",
     )
+    round_outlines: bool = Field(
+        False,
+        description="with page_outlines, fully rounded outlines are proposed too (radio buttons, "
+        "switches, pill buttons: proposals.page_proposals); with proposal_words, a tick-box-sized "
+        "one whose centre lies in a word is a letter ('o', 'D') and is dropped, and a radio "
+        "button the OCR read as a glyph takes its label's features (words.join_proposals)",
+    )
     verb_head: bool = Field(
         False, description="a separate head picks the action's name (policy.py); decoding obeys it"
     )

@@ -243,11 +243,11 @@ def decoy_origin(
 
 
 @functools.lru_cache(maxsize=16384)
-def page_outlines(image_path: Path, scale: float) -> tuple[Word, ...]:
+def page_outlines(image_path: Path, scale: float, rounded: bool = False) -> tuple[Word, ...]:
     """``proposals.page_proposals`` of a sample's page (image px / ``scale`` = CSS px), found
     once per image and kept: a pool of 20k screens keeps ~2 MB of boxes."""
     with Image.open(image_path) as page:
-        return tuple(page_proposals(to_css(page, scale)))
+        return tuple(page_proposals(to_css(page, scale), rounded=rounded))
 
 
 def make_example(
@@ -305,10 +305,12 @@ def make_example(
         char_w, h = rng.uniform(5, 8), rng.uniform(12, 20)
         seen = echo_goal(seen, said, (ox + rng.uniform(0, 20), oy + rng.uniform(0, 30)),
                          char_w, h)  # fmt: skip
-    scored = score_words(seen, compact_prompt(prompt_text, FULL_PROMPT))
+    said_here = compact_prompt(prompt_text, FULL_PROMPT)
+    scored = score_words(seen, said_here, split_glyphs=config.round_outlines)
     if config.proposals:  # outlines first: on a crowded canvas they outrank non-goal words
         if config.page_outlines:
-            props = tile_proposals(page_outlines(image_path, scale), (ox, oy), config.canvas)
+            found = page_outlines(image_path, scale, config.round_outlines)
+            props = tile_proposals(found, (ox, oy), config.canvas)
         else:
             props = box_proposals(canvas, (ox, oy), drop_slivers=config.drop_slivers)
         scored = join_proposals(props, scored, config)

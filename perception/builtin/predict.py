@@ -190,9 +190,12 @@ class Predictor:
                 words = read_words(css)
                 ocr_s += time.perf_counter() - t_ocr
             outlines = (
-                page_proposals(css) if c.proposals and c.page_outlines and css is not None else None
+                page_proposals(css, rounded=c.round_outlines)
+                if c.proposals and c.page_outlines and css is not None
+                else None
             )
-            scored = score_words(words, compact_prompt(p.prompt, FULL_PROMPT))
+            said = compact_prompt(p.prompt, FULL_PROMPT)
+            scored = score_words(words, said, split_glyphs=c.round_outlines)
             clicks = history_clicks(p.prompt)
             state = prompt_state(p.prompt)
             for oy in tile_origins(h_css, c.canvas, self.overlap):

@@ -34,6 +34,7 @@ detector is a few lines of OpenCV (installed with rapidocr) and turns "find the 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -66,12 +67,26 @@ def _touches_edge(x: int, y: int, w: int, h: int, size: int) -> bool:
     return x <= 1 or y <= 1 or x + w >= size - 1 or y + h >= size - 1
 
 
+def _on_rounded_box(pts: np.ndarray, x: int, y: int, w: int, h: int) -> float:
+    """The share of contour points within ``_EDGE`` px of the outline of the fully rounded box
+    in ``(x, y, w, h)``: corner radius half its short side (a circle when square, a pill or a
+    switch's track when long)."""
+    r = min(w, h) / 2
+    cx, cy = x + (w - 1) / 2, y + (h - 1) / 2
+    qx = np.abs(pts[:, 0] - cx) - ((w - 1) / 2 - r)
+    qy = np.abs(pts[:, 1] - cy) - ((h - 1) / 2 - r)
+    outside = np.hypot(np.maximum(qx, 0), np.maximum(qy, 0))
+    sdf = outside + np.minimum(np.maximum(qx, qy), 0) - r
+    return float((np.abs(sdf) <= _EDGE).mean())
+
+
 def _closed_boxes(
-    grey: np.ndarray, low: int, high: int, max_w: float
+    grey: np.ndarray, low: int, high: int, max_w: float, *, rounded: bool = False
 ) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
     """Canny edges of a grey image and the bounding boxes of its closed, roughly rectangular
     outlines between ``MIN_SIDE`` and ``MAX_HEIGHT`` px high and at most ``max_w`` wide,
-    largest first (not yet merged)."""
+    largest first (not yet merged); with ``rounded``, fully rounded ones too (radio buttons,
+    switches, pill buttons: ``_on_rounded_box``)."""
     import cv2
 
     edges = cv2.Canny(grey, low, high)
@@ -89,9 +104,10 @@ def _closed_boxes(
             | (np.abs(pts[:, 1] - (y + h - 1)) <= _EDGE)
         )
         # the outline goes round the box: its points hug the border and cover most of it
-        if on_border.mean() < 0.9 or len(pts) < 1.5 * (w + h):
-            continue
-        found.append((x, y, w, h))
+        boxed = on_border.mean() >= 0.9 and len(pts) >= 1.5 * (w + h)
+        round_len = 0.7 * (2 * (w + h) - (4 - math.pi) * min(w, h))  # of the rounded outline
+        if boxed or (rounded and len(pts) >= round_len and _on_rounded_box(pts, x, y, w, h) >= 0.9):
+            found.append((x, y, w, h))
     found.sort(key=lambda b: -b[2] * b[3])
     return edges, found
 
@@ -157,16 +173,17 @@ def _underlines(
     return _merge(out, MAX_PAGE_BOXES, iou=0.5)
 
 
-def page_proposals(page: Image.Image) -> list[Word]:
+def page_proposals(page: Image.Image, *, rounded: bool = False) -> list[Word]:
     """``ModelConfig.page_outlines``: the outlines of a whole page at CSS scale (an RGB image,
     1 px per CSS px), found once, in page CSS px: closed boxes first (largest first, at lower
     edge thresholds than ``box_proposals``: a light grey field border on white, a dark theme's
-    field a shade off its card), then ``_underlines``; at most ``MAX_PAGE_BOXES``."""
+    field a shade off its card; with ``rounded`` (``ModelConfig.round_outlines``) fully rounded
+    ones too), then ``_underlines``; at most ``MAX_PAGE_BOXES``."""
     import cv2
 
     grey = cv2.cvtColor(np.asarray(page.convert("RGB")), cv2.COLOR_RGB2GRAY)
     max_w = 0.95 * grey.shape[1]
-    edges, found = _closed_boxes(grey, PAGE_LOW, PAGE_HIGH, max_w)
+    edges, found = _closed_boxes(grey, PAGE_LOW, PAGE_HIGH, max_w, rounded=rounded)
     boxes = _merge(found, MAX_PAGE_BOXES)
     boxes += _underlines(edges, boxes, max_w)[: MAX_PAGE_BOXES - len(boxes)]
     return [Word("", float(x), float(y), float(w), float(h), 0.0) for x, y, w, h in boxes]

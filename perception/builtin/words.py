@@ -45,6 +45,7 @@ def feature_count(config: ModelConfig) -> int:
     return N_FEATURES if config.goal_order else N_FEATURES - 1
 
 
+TICK_GLYPHS = frozenset("○●◯◉◎□■☐☑☒◻◼▢⚪⚫")  # the OCR's reading of radio buttons and checkboxes
 _TOKEN = re.compile(r"[^\s\"'“”‘’`.,:;!?()\[\]{}<>]+")
 _QUOTED = re.compile(r"[\"“”«»]([^\"“”«»]+)[\"“”«»]|(?<!\w)'([^']+)'(?!\w)")
 _HISTORY = re.compile(r"^\d+\.\s")
@@ -151,14 +152,23 @@ def _priority(f: list[float]) -> tuple[float, float]:
     return -f[1], -max(f[0], f[3]) + 0.5 * f[4]
 
 
-def score_words(words: Sequence[Word], prompt: str) -> list[Scored]:
+def score_words(words: Sequence[Word], prompt: str, *, split_glyphs: bool = False) -> list[Scored]:
     """Every word of a page with its match features against ``prompt`` (once per page: the
-    features do not depend on the canvas)."""
+    features do not depend on the canvas). With ``split_glyphs`` (``round_outlines``) a tick
+    glyph the OCR ran into a word is no part of its tokens: "●Freight" matches "Freight"."""
     g = goal_tokens(prompt)
+    seen = [_unglyph(w) for w in words] if split_glyphs else list(words)
     return [
-        (w, word_features(w, share, g))
-        for w, share in zip(words, line_shares(words, g), strict=True)
+        (w, word_features(s, share, g))
+        for w, s, share in zip(words, seen, line_shares(seen, g), strict=True)
     ]
+
+
+def _unglyph(w: Word) -> Word:
+    if not any(ch in TICK_GLYPHS for ch in w.text):
+        return w
+    text = "".join(" " if ch in TICK_GLYPHS else ch for ch in w.text)
+    return Word(text, w.x, w.y, w.w, w.h, w.score)
 
 
 def join_proposals(
@@ -171,12 +181,22 @@ def join_proposals(
     ``proposal_labels`` too, a small square outline with no word inside (a checkbox, a radio
     button) takes the features of its label: the words just right of it on its line
     (``_label``); with ``field_labels``, a wide one with no word inside (an empty text field)
-    takes those of the words that label it from its left or from above (``_field_label``)."""
+    takes those of the words that label it from its left or from above (``_field_label``).
+    With ``round_outlines`` too, a tick-box-sized outline inside a word is one of its letters
+    and is dropped (``_in_word``), and a tick glyph the OCR read ("○") is no word an outline
+    holds and takes its label's features (``_glyph_labels``)."""
     out: list[Scored] = []
+    rounded = config.round_outlines and config.proposal_words
     for p in proposals:
         f = [0.0] * N_FEATURES
+        if rounded and _is_tick_box(p) and any(_in_word(p, w) for w, _ in scored):
+            continue  # a letter's outline ("o", "D"), not a control
         if config.proposal_words:
-            inside = [(w, wf) for w, wf in scored if w.text and _holds(p, w)]
+            inside = [
+                (w, wf)
+                for w, wf in scored
+                if w.text and _holds(p, w) and not (rounded and _tick_mark(p, w))
+            ]
             if not inside and config.proposal_labels and _is_tick_box(p):
                 inside = _label(p, scored)
             elif not inside and config.field_labels and _is_field(p):
@@ -184,7 +204,19 @@ def join_proposals(
             if inside:
                 f = _inherit(inside, share=config.proposal_share)
         out.append((p, f))
+    if rounded and config.proposal_labels:
+        scored = _glyph_labels(scored, share=config.proposal_share)
     return out + list(scored)
+
+
+def _glyph_labels(scored: Sequence[Scored], *, share: bool) -> list[Scored]:
+    """The words with each tick glyph the OCR read (a radio button as "○") carrying its label's
+    features instead of its own, as a tick box's outline does (``_label``)."""
+    out: list[Scored] = []
+    for w, wf in scored:
+        label = _label(w, scored) if _glyph(w, True) else []
+        out.append((w, _inherit(label, share=share) if label else wf))
+    return out
 
 
 def _inherit(inside: Sequence[Scored], *, share: bool) -> list[float]:
@@ -204,6 +236,31 @@ def _inherit(inside: Sequence[Scored], *, share: bool) -> list[float]:
 def _holds(p: Word, w: Word) -> bool:
     cx, cy = w.center
     return p.x <= cx <= p.x + p.w and p.y <= cy <= p.y + p.h
+
+
+def _glyph(w: Word, rounded: bool) -> bool:
+    """With ``round_outlines``: a word that is only tick-box glyphs, as the OCR reads a radio
+    button or a checkbox ("○", "☐")."""
+    return rounded and bool(w.text) and all(ch in TICK_GLYPHS for ch in w.text.strip())
+
+
+def _tick_mark(p: Word, w: Word) -> bool:
+    """Word ``w`` (inside outline ``p``) is the OCR's reading of tick box ``p`` itself: a tick
+    glyph, or one character ("O" for a radio button) in a tick-box-sized outline."""
+    return _glyph(w, True) or (_is_tick_box(p) and len(w.text.strip()) == 1)
+
+
+def _in_word(p: Word, w: Word) -> bool:
+    """Outline ``p``'s centre lies inside word ``w``, a word with letters at least 1.5 times as
+    wide as ``p``: ``p`` outlines one of its glyphs."""
+    cx, cy = p.center
+    return (
+        bool(w.text)
+        and not any(ch in TICK_GLYPHS for ch in w.text)
+        and w.w >= 1.5 * p.w
+        and w.x <= cx <= w.x + w.w
+        and w.y <= cy <= w.y + w.h
+    )
 
 
 def _is_tick_box(p: Word) -> bool:

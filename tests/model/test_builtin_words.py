@@ -613,3 +613,60 @@ def test_an_empty_field_may_take_the_features_of_its_label_left_or_above() -> No
     assert (
         join_proposals([filled], inside, _parts(**parts, field_labels=True))[0][1] == scored[3][1]
     )
+
+
+def test_round_outlines_find_radio_buttons_switches_and_pills_but_not_letters() -> None:
+    """Radio buttons and switches have no corners, so the box test missed them: on 150
+    held-out radio and checkbox steps (docs/BUILTIN.md "Run 48") an outline lay on 21 of the
+    53 small targets, with rounded outlines on 52."""
+    from perception.builtin.proposals import page_proposals
+
+    img = Image.new("RGB", (400, 200), "white")
+    d = ImageDraw.Draw(img)
+    d.ellipse((20, 20, 33, 33), outline=(118, 118, 118))  # a 14 px radio button
+    d.rounded_rectangle((20, 60, 49, 76), radius=8, outline=(118, 118, 118))  # a switch
+    d.rounded_rectangle((20, 100, 140, 136), radius=18, fill=(40, 90, 200))  # a pill button
+    d.rectangle((200, 20, 213, 33), outline=(118, 118, 118))  # a checkbox
+
+    def at(x: float, y: float, props: list[Word]) -> bool:
+        return any(abs(p.x - x) <= 2 and abs(p.y - y) <= 2 for p in props)
+
+    old, got = page_proposals(img), page_proposals(img, rounded=True)
+    assert at(200, 20, old) and at(200, 20, got)  # a box either way
+    for x, y in ((20, 20), (20, 60), (20, 100)):
+        assert not at(x, y, old) and at(x, y, got), (x, y, old, got)
+    # a letter "O" in a heading is a rounded outline too; the word around it drops it later
+    # (test_round_outlines_inside_words_are_letters...), but a line of text alone gives no
+    # rounded outline that is not inside its words
+    d.text((200, 120), "Door mat", fill="black", font=_font(22))
+    letters = [p for p in page_proposals(img, rounded=True) if p.x >= 195 and p.y >= 110]
+    assert all(p.y >= 115 and p.y + p.h <= 150 for p in letters), letters
+
+
+def test_round_outlines_inside_words_are_letters_and_tick_glyphs_take_their_labels() -> None:
+    from perception.builtin.words import join_proposals
+
+    words = [
+        Word("O", 23, 127, 6, 18, 0.9),  # the OCR's reading of the radio button at (19, 127)
+        Word("Single", 38, 127, 32, 18, 0.9),
+        Word("Door", 20, 20, 60, 24, 0.9),  # a heading whose "o" is outlined at (38, 26)
+        Word("○", 11, 52, 8, 22, 0.9),  # MiniWoB's radio button, read as a glyph
+        Word("Weekly", 28, 52, 40, 22, 0.9),
+        Word("●Freight", 251, 159, 88, 24, 0.9),  # a glyph run into its label
+    ]
+    goal = 'Goal: Select Single, Weekly and "Freight", then press Go.'
+    parts = dict(proposal_words=True, proposal_labels=True, proposal_share=True)
+    radio, letter = Word("", 19, 127, 14, 15, 0.0), Word("", 38, 26, 12, 12, 0.0)
+    zeros = [0.0] * 7
+    old = join_proposals([radio, letter], score_words(words, goal), _parts(**parts))
+    assert [w for w, _ in old[:2]] == [radio, letter]
+    assert old[0][1][:4] == zeros[:4]  # it holds "O": no goal word
+    assert old[5][1][0] == 0.0 and old[7][1][0] == 0.0  # "○" and "●Freight" match nothing
+    scored = score_words(words, goal, split_glyphs=True)
+    got = join_proposals([radio, letter], scored, _parts(**parts, round_outlines=True))
+    assert got[0][0] == radio and got[1][0] == words[0]  # the letter's outline is dropped
+    assert got[0][1] == scored[1][1] and got[0][1][0] == 1.0  # the radio reads as "Single"
+    glyph = next(f for w, f in got if w.text == "○")
+    assert glyph == scored[4][1] and glyph[0] == 1.0  # "○" reads as "Weekly"
+    freight = next(f for w, f in got if w.text == "●Freight")
+    assert freight[0] == 1.0 and freight[1] == 1.0  # quoted in the goal
