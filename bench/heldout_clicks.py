@@ -22,6 +22,15 @@ the page's (``page_outlines``), whichever the model reads::
 
     python bench/heldout_clicks.py perception/builtin/weights /tmp/r44/export --data /tmp/h_typing \
         --fields
+
+With ``--ticks`` only the held-out demonstration clicks on a tick box (a target at most 32 CSS
+px a side: a radio button, a checkbox, a switch) are scored, and for the same steps how often
+one of the page's outlines lies on the target after ``words.join_proposals`` (so an outline
+inside a word, dropped as a letter, does not count), without and with ``round_outlines``, and
+how often that outline carries a goal word (its label's)::
+
+    python bench/heldout_clicks.py perception/builtin/weights /tmp/r48/export --data /tmp/h_radio \
+        --ticks
 """
 
 from __future__ import annotations
@@ -36,9 +45,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch
 
 from perception.builtin.spans import TYPING_MISSES, typing_miss
-from perception.builtin.train import ensure_ocr, evaluate, load_pool, types_value
+from perception.builtin.train import Words, ensure_ocr, evaluate, load_pool, types_value
 from perception.builtin.weights import load
 from tasks.synth.shards import LoadedSample
+
+TICK = 32  # CSS px: words._is_tick_box's size
 
 
 def main() -> int:
@@ -53,6 +64,7 @@ def main() -> int:
     p.add_argument(
         "--fields", action="store_true", help="score every held-out click into a text field"
     )
+    p.add_argument("--ticks", action="store_true", help="score every held-out click on a tick box")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     words = ensure_ocr(args.data, read=False)  # reads the held-out split where unread
@@ -68,6 +80,17 @@ def main() -> int:
             s = evaluate(model, pool, len(pool), words)
             print(f"{export}: clicks inside the target {s['click_in_target']:.1%} of "
                   f"{int(s['clicks'])} held-out clicks into a text field")  # fmt: skip
+            continue
+        if args.ticks:
+            pool = tick_clicks(pool)
+            if i == 0:
+                for rounded in (False, True):
+                    on, named = tick_recall(pool, words, rounded)
+                    print(f"outlines on the target of {len(pool)} clicks on a tick box "
+                          f"(round_outlines {rounded}): {on}, carrying a goal word {named}")  # fmt: skip
+            s = evaluate(model, pool, len(pool), words)
+            print(f"{export}: clicks inside the target {s['click_in_target']:.1%} of "
+                  f"{int(s['clicks'])} held-out clicks on a tick box")  # fmt: skip
             continue
         if args.typing:
             pool = [x for x in pool if types_value(x)]
@@ -104,6 +127,45 @@ def field_clicks(pool: list[LoadedSample]) -> list[LoadedSample]:
         if s.target.startswith("click(") and nxt is not None and types_value(nxt):
             out.append(x)
     return out
+
+
+def tick_clicks(pool: list[LoadedSample]) -> list[LoadedSample]:
+    """The demonstration steps that click a target at most ``TICK`` CSS px a side."""
+    return [
+        x
+        for x in pool
+        if x.sample.kind == "demo"
+        and x.sample.target.startswith("click(")
+        and (box := x.sample.target_box) is not None
+        and max(box.w, box.h) <= TICK
+    ]
+
+
+def tick_recall(pool: list[LoadedSample], words: Words, rounded: bool) -> tuple[int, int]:
+    """Of ``pool``'s targets, how many hold the centre of one of the page's outlines once joined
+    with the page's words (``next`` preset parts, ``round_outlines`` as given), and how many of
+    those outlines carry a goal word."""
+    from PIL import Image
+
+    from perception.builtin.proposals import page_proposals
+    from perception.builtin.reader import to_css
+    from perception.builtin.train import PRESETS
+    from perception.builtin.words import holds_goal_token, join_proposals, score_words
+
+    config = PRESETS["next"].model.model_copy(update={"round_outlines": rounded})
+    on = named = 0
+    for x in pool:
+        s, box = x.sample, x.sample.target_box
+        assert box is not None
+        scale = s.frame.image_w / s.frame.region_w
+        with Image.open(x.image_path) as img:
+            css = to_css(img.convert("RGB"), scale)
+        scored = score_words(words.get(str(x.image_path), []), s.prompt, split_glyphs=rounded)
+        joined = join_proposals(page_proposals(css, rounded=rounded), scored, config)
+        hits = [f for p, f in joined if not p.text and box.contains(*p.center)]
+        on += bool(hits)
+        named += any(holds_goal_token(f) for f in hits)
+    return on, named
 
 
 def outline_recall(pool: list[LoadedSample], size: int) -> tuple[int, int]:

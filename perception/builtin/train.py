@@ -206,10 +206,13 @@ PARTS: dict[str, Any] = dict(
     case_words=64,
     span_submit=True,  # since run 42
     submit_words=64,
+    page_outlines=True,  # these three since run 48 (runs 44-49 of docs/BUILTIN.md)
+    field_labels=True,
+    round_outlines=True,
 )
 # parts tried since the shipped run, not shipped yet: the "next" preset is
-# "full" with them; "tiny" builds them too, so that the tests cover them
-NEXT_PARTS: dict[str, Any] = dict(page_outlines=True, field_labels=True, round_outlines=True)
+# "full" with them; "tiny" builds them too, so that the tests cover them (none at present)
+NEXT_PARTS: dict[str, Any] = dict()
 PRESETS: dict[str, TrainConfig] = {
     "tiny": TrainConfig(
         preset="tiny",
