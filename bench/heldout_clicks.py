@@ -43,10 +43,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch
+from PIL import Image
 
 from perception.builtin.spans import TYPING_MISSES, typing_miss
 from perception.builtin.train import Words, ensure_ocr, evaluate, load_pool, types_value
 from perception.builtin.weights import load
+from tasks.synth.annotations import Box
 from tasks.synth.shards import LoadedSample
 
 TICK = 32  # CSS px: words._is_tick_box's size
@@ -71,26 +73,20 @@ def main() -> int:
     for i, export in enumerate(args.exports):
         model = load(export)
         pool = load_pool(args.data, "heldout", model.config)
-        if args.fields:
-            pool = field_clicks(pool)
-            if i == 0:
+        if args.fields or args.ticks:
+            what = "clicks into a text field" if args.fields else "clicks on a tick box"
+            pool = field_clicks(pool) if args.fields else tick_clicks(pool)
+            if i == 0 and args.fields:
                 canvas, page = outline_recall(pool, model.config.canvas)
-                print(f"outlines on the target of {len(pool)} clicks into a text field: "
+                print(f"outlines on the target of {len(pool)} {what}: "
                       f"a canvas's own {canvas}, the page's {page}")  # fmt: skip
+            for rounded in (False, True) if i == 0 and args.ticks else ():
+                on, named = tick_recall(pool, words, rounded)
+                print(f"outlines on the target of {len(pool)} {what} "
+                      f"(round_outlines {rounded}): {on}, carrying a goal word {named}")  # fmt: skip
             s = evaluate(model, pool, len(pool), words)
             print(f"{export}: clicks inside the target {s['click_in_target']:.1%} of "
-                  f"{int(s['clicks'])} held-out clicks into a text field")  # fmt: skip
-            continue
-        if args.ticks:
-            pool = tick_clicks(pool)
-            if i == 0:
-                for rounded in (False, True):
-                    on, named = tick_recall(pool, words, rounded)
-                    print(f"outlines on the target of {len(pool)} clicks on a tick box "
-                          f"(round_outlines {rounded}): {on}, carrying a goal word {named}")  # fmt: skip
-            s = evaluate(model, pool, len(pool), words)
-            print(f"{export}: clicks inside the target {s['click_in_target']:.1%} of "
-                  f"{int(s['clicks'])} held-out clicks on a tick box")  # fmt: skip
+                  f"{int(s['clicks'])} held-out {what}")  # fmt: skip
             continue
         if args.typing:
             pool = [x for x in pool if types_value(x)]
@@ -141,26 +137,30 @@ def tick_clicks(pool: list[LoadedSample]) -> list[LoadedSample]:
     ]
 
 
+def _target_page(x: LoadedSample) -> tuple[Box, float, Image.Image]:
+    """A sample's target box, its image px per CSS px, and its screenshot (RGB)."""
+    box = x.sample.target_box
+    assert box is not None
+    with Image.open(x.image_path) as img:
+        return box, x.sample.frame.image_w / x.sample.frame.region_w, img.convert("RGB")
+
+
 def tick_recall(pool: list[LoadedSample], words: Words, rounded: bool) -> tuple[int, int]:
     """Of ``pool``'s targets, how many hold the centre of one of the page's outlines once joined
-    with the page's words (``next`` preset parts, ``round_outlines`` as given), and how many of
+    with the page's words (the ``full`` preset's parts, ``round_outlines`` as given), and how many of
     those outlines carry a goal word."""
-    from PIL import Image
-
     from perception.builtin.proposals import page_proposals
     from perception.builtin.reader import to_css
     from perception.builtin.train import PRESETS
     from perception.builtin.words import holds_goal_token, join_proposals, score_words
 
-    config = PRESETS["next"].model.model_copy(update={"round_outlines": rounded})
+    config = PRESETS["full"].model.model_copy(update={"round_outlines": rounded})
     on = named = 0
     for x in pool:
-        s, box = x.sample, x.sample.target_box
-        assert box is not None
-        scale = s.frame.image_w / s.frame.region_w
-        with Image.open(x.image_path) as img:
-            css = to_css(img.convert("RGB"), scale)
-        scored = score_words(words.get(str(x.image_path), []), s.prompt, split_glyphs=rounded)
+        box, scale, rgb = _target_page(x)
+        css = to_css(rgb, scale)
+        prompt = x.sample.prompt
+        scored = score_words(words.get(str(x.image_path), []), prompt, split_glyphs=rounded)
         joined = join_proposals(page_proposals(css, rounded=rounded), scored, config)
         hits = [f for p, f in joined if not p.text and box.contains(*p.center)]
         on += bool(hits)
@@ -171,8 +171,6 @@ def tick_recall(pool: list[LoadedSample], words: Words, rounded: bool) -> tuple[
 def outline_recall(pool: list[LoadedSample], size: int) -> tuple[int, int]:
     """How many of ``pool``'s targets hold the centre of an outline: a canvas's own (on any of
     the page's tiles), the page's."""
-    from PIL import Image
-
     from perception.builtin.data import Crop, to_canvas
     from perception.builtin.predict import tile_origins
     from perception.builtin.proposals import box_proposals, page_proposals
@@ -180,11 +178,7 @@ def outline_recall(pool: list[LoadedSample], size: int) -> tuple[int, int]:
 
     canvas = page = 0
     for x in pool:
-        s, box = x.sample, x.sample.target_box
-        assert box is not None
-        scale = s.frame.image_w / s.frame.region_w
-        with Image.open(x.image_path) as img:
-            rgb = img.convert("RGB")
+        box, scale, rgb = _target_page(x)
         w, h = rgb.width / scale, rgb.height / scale
         own = [
             p
