@@ -165,6 +165,7 @@ def score_words(words: Sequence[Word], prompt: str, *, split_glyphs: bool = Fals
 
 
 def _unglyph(w: Word) -> Word:
+    """``w`` with its tick glyphs blanked out, for matching ("●Freight" -> " Freight")."""
     if not any(ch in TICK_GLYPHS for ch in w.text):
         return w
     text = "".join(" " if ch in TICK_GLYPHS else ch for ch in w.text)
@@ -214,7 +215,7 @@ def _glyph_labels(scored: Sequence[Scored], *, share: bool) -> list[Scored]:
     features instead of its own, as a tick box's outline does (``_label``)."""
     out: list[Scored] = []
     for w, wf in scored:
-        label = _label(w, scored) if _glyph(w, True) else []
+        label = _label(w, scored) if _glyph(w) else []
         out.append((w, _inherit(label, share=share) if label else wf))
     return out
 
@@ -238,16 +239,16 @@ def _holds(p: Word, w: Word) -> bool:
     return p.x <= cx <= p.x + p.w and p.y <= cy <= p.y + p.h
 
 
-def _glyph(w: Word, rounded: bool) -> bool:
-    """With ``round_outlines``: a word that is only tick-box glyphs, as the OCR reads a radio
-    button or a checkbox ("○", "☐")."""
-    return rounded and bool(w.text) and all(ch in TICK_GLYPHS for ch in w.text.strip())
+def _glyph(w: Word) -> bool:
+    """A word that is only tick-box glyphs, as the OCR reads a radio button or a checkbox ("○",
+    "☐")."""
+    return bool(w.text.strip()) and all(ch in TICK_GLYPHS for ch in w.text.strip())
 
 
 def _tick_mark(p: Word, w: Word) -> bool:
     """Word ``w`` (inside outline ``p``) is the OCR's reading of tick box ``p`` itself: a tick
     glyph, or one character ("O" for a radio button) in a tick-box-sized outline."""
-    return _glyph(w, True) or (_is_tick_box(p) and len(w.text.strip()) == 1)
+    return _glyph(w) or (_is_tick_box(p) and len(w.text.strip()) == 1)
 
 
 def _in_word(p: Word, w: Word) -> bool:
