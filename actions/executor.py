@@ -72,11 +72,41 @@ async def _drag(page: Page, a: Drag) -> None:
     await page.mouse.up()
 
 
+# Wheel events scroll asynchronously (the compositor applies them, smooth scrolling animates
+# them), and Playwright's wheel() does not wait. One animation frame was not always enough: on a
+# loaded 2-core host a replay's click right after an inner box's scroll landed on the row the box
+# showed before it (tests/integration/test_demo_tasks.py, inner_scroll). So a listener counts
+# the scroll events of any element from before the wheel turns, and the action ends when they
+# have been quiet for SCROLL_QUIET_MS (or none came in that long), at most SCROLL_MAX_MS.
+SCROLL_QUIET_MS = 80
+SCROLL_MAX_MS = 1500
+_SCROLL_WATCH_JS = """() => {
+  const w = { last: performance.now(), seen: 0 };
+  w.on = () => { w.last = performance.now(); w.seen += 1; };
+  document.addEventListener('scroll', w.on, { capture: true, passive: true });
+  window.__gazeScrollWatch = w;
+}"""
+_SCROLL_SETTLE_JS = """([quiet, most]) => new Promise(resolve => {
+  const w = window.__gazeScrollWatch, t0 = performance.now();
+  const end = () => {
+    if (w) document.removeEventListener('scroll', w.on, { capture: true });
+    delete window.__gazeScrollWatch;
+    resolve(w ? w.seen : -1);
+  };
+  const tick = () => {
+    const now = performance.now();
+    if (!w || now - t0 >= most || (now - Math.max(w.last, t0) >= quiet)) end();
+    else requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
+})"""
+
+
 async def _scroll(page: Page, a: Scroll) -> None:
     await page.mouse.move(a.x, a.y)
+    await page.evaluate(_SCROLL_WATCH_JS)
     await page.mouse.wheel(a.dx, a.dy)
-    # wheel events scroll asynchronously; give the compositor a frame to apply them
-    await page.evaluate("() => new Promise(r => requestAnimationFrame(() => r(null)))")
+    await page.evaluate(_SCROLL_SETTLE_JS, [SCROLL_QUIET_MS, SCROLL_MAX_MS])
 
 
 # The focused element, through same-origin frames and shadow roots: is it a masked field?

@@ -59,6 +59,22 @@ PAGES = {
 <button id=close style="position:absolute;left:10px;top:10px;width:120px;height:30px"
   onclick="window.close()">close me</button>""",
     "/next": "<!doctype html><title>next</title><h1>Next page</h1>",
+    # the first wheel scroll of the box starts an animated scroll to 1000 px (100 px every 30
+    # ms), as pages that snap or animate a list do
+    "/smooth": """<!doctype html><title>smooth</title><body style="margin:0">
+<div id=list style="position:absolute;left:10px;top:10px;width:200px;height:100px;overflow:auto">
+  <div style="height:3000px">rows</div></div>
+<script>
+  const list = document.getElementById('list'); let once = false;
+  list.addEventListener('scroll', () => {
+    if (once) return;
+    once = true;
+    const step = setInterval(() => {
+      list.scrollTop = Math.min(1000, list.scrollTop + 100);
+      if (list.scrollTop >= 1000) clearInterval(step);
+    }, 30);
+  });
+</script>""",
 }
 
 
@@ -205,6 +221,19 @@ def test_mouse_and_keyboard_actions(page: BrowserEnv) -> None:
     assert page.act(Drag(x=415, y=115, to_x=615, to_y=115)).ok
     assert page.evaluate("() => document.getElementById('knob').offsetLeft") == 600
     assert page.act(Wait(seconds=0.1)).ok
+
+
+def test_a_scroll_ends_when_the_page_has_stopped_scrolling(page: BrowserEnv, site: str) -> None:
+    """The next action sees where the scroll ended: a replay clicks at once after it (the demo
+    task inner_scroll's replay once clicked the row the box showed before its scroll)."""
+    assert page.act(Navigate(url=site + "/smooth")).ok
+    t = time.monotonic()
+    assert page.act(Scroll(x=100, y=50, dy=100)).ok
+    assert page.evaluate("() => document.getElementById('list').scrollTop") == 1000
+    assert time.monotonic() - t < 3
+    t = time.monotonic()  # nothing to scroll: it ends after the quiet time, not the limit
+    assert page.act(Scroll(x=400, y=300, dy=100)).ok
+    assert time.monotonic() - t < 1
 
 
 @pytest.mark.parametrize(
