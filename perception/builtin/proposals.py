@@ -23,7 +23,7 @@ Contract:
   fields were missed. With ``rounded`` (``ModelConfig.round_outlines``) it also proposes fully
   rounded outlines (``_on_rounded_box``: radio buttons, switches, pill buttons), which the box
   test never did: on h_radio's 52 held-out clicks on a tick box an outline lay on the target 20
-  times, with them 51 (docs/BUILTIN.md "Runs 47-49"); the letters among them ("o", "D") are
+  times, with them 51 (docs/BUILTIN.md "Runs 47-50"); the letters among them ("o", "D") are
   dropped when joined with the words (``words.join_proposals``).
 - They join the OCR's words before the slots are cut (``perception.builtin.words``): a proposal
   is a slot with no bytes, its box and the image token under it, and any slot whose centre lies

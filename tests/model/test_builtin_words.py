@@ -617,7 +617,7 @@ def test_an_empty_field_may_take_the_features_of_its_label_left_or_above() -> No
 
 def test_round_outlines_find_radio_buttons_switches_and_pills_but_not_letters() -> None:
     """Radio buttons and switches have no corners, so the box test missed them: on h_radio's 52
-    held-out clicks on a tick box (docs/BUILTIN.md "Runs 47-49") an outline lay on 20 targets,
+    held-out clicks on a tick box (docs/BUILTIN.md "Runs 47-50") an outline lay on 20 targets,
     with rounded outlines on 51."""
     from perception.builtin.proposals import page_proposals
 
