@@ -75,14 +75,14 @@ async def _drag(page: Page, a: Drag) -> None:
 # Wheel events scroll asynchronously (the compositor applies them, smooth scrolling animates
 # them), and Playwright's wheel() does not wait. One animation frame was not always enough: on a
 # loaded 2-core host a replay's click right after an inner box's scroll landed on the row the box
-# showed before it (tests/integration/test_demo_tasks.py, inner_scroll). So a listener counts
+# showed before it (tests/integration/test_demo_tasks.py, inner_scroll). So a listener notes
 # the scroll events of any element from before the wheel turns, and the action ends when they
 # have been quiet for SCROLL_QUIET_MS (or none came in that long), at most SCROLL_MAX_MS.
 SCROLL_QUIET_MS = 80
 SCROLL_MAX_MS = 1500
 _SCROLL_WATCH_JS = """() => {
-  const w = { last: performance.now(), seen: 0 };
-  w.on = () => { w.last = performance.now(); w.seen += 1; };
+  const w = { last: performance.now() };
+  w.on = () => { w.last = performance.now(); };
   document.addEventListener('scroll', w.on, { capture: true, passive: true });
   window.__gazeScrollWatch = w;
 }"""
@@ -91,7 +91,7 @@ _SCROLL_SETTLE_JS = """([quiet, most]) => new Promise(resolve => {
   const end = () => {
     if (w) document.removeEventListener('scroll', w.on, { capture: true });
     delete window.__gazeScrollWatch;
-    resolve(w ? w.seen : -1);
+    resolve(null);
   };
   const tick = () => {
     const now = performance.now();

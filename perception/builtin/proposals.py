@@ -71,17 +71,19 @@ def _touches_edge(x: int, y: int, w: int, h: int, size: int) -> bool:
     return x <= 1 or y <= 1 or x + w >= size - 1 or y + h >= size - 1
 
 
-def _on_rounded_box(pts: np.ndarray, x: int, y: int, w: int, h: int) -> float:
-    """The share of contour points within ``_EDGE`` px of the outline of the fully rounded box
-    in ``(x, y, w, h)``: corner radius half its short side (a circle when square, a pill or a
-    switch's track when long)."""
+def _on_rounded_box(pts: np.ndarray, x: int, y: int, w: int, h: int) -> bool:
+    """The contour ``pts`` goes round the fully rounded box in ``(x, y, w, h)`` (corner radius
+    half its short side: a circle when square, a pill or a switch's track when long): it has at
+    least 0.7 of that outline's length in points, and 90% of them lie within ``_EDGE`` px of it."""
     r = min(w, h) / 2
+    if len(pts) < 0.7 * (2 * (w + h) - (8 - 2 * math.pi) * r):
+        return False
     cx, cy = x + (w - 1) / 2, y + (h - 1) / 2
     qx = np.abs(pts[:, 0] - cx) - ((w - 1) / 2 - r)
     qy = np.abs(pts[:, 1] - cy) - ((h - 1) / 2 - r)
     outside = np.hypot(np.maximum(qx, 0), np.maximum(qy, 0))
     sdf = outside + np.minimum(np.maximum(qx, qy), 0) - r
-    return float((np.abs(sdf) <= _EDGE).mean())
+    return bool((np.abs(sdf) <= _EDGE).mean() >= 0.9)
 
 
 def _closed_boxes(
@@ -109,8 +111,7 @@ def _closed_boxes(
         )
         # the outline goes round the box: its points hug the border and cover most of it
         boxed = on_border.mean() >= 0.9 and len(pts) >= 1.5 * (w + h)
-        round_len = 0.7 * (2 * (w + h) - (4 - math.pi) * min(w, h))  # of the rounded outline
-        if boxed or (rounded and len(pts) >= round_len and _on_rounded_box(pts, x, y, w, h) >= 0.9):
+        if boxed or (rounded and _on_rounded_box(pts, x, y, w, h)):
             found.append((x, y, w, h))
     found.sort(key=lambda b: -b[2] * b[3])
     return edges, found

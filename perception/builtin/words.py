@@ -164,9 +164,13 @@ def score_words(words: Sequence[Word], prompt: str, *, split_glyphs: bool = Fals
     ]
 
 
+def _has_glyph(text: str) -> bool:
+    return any(ch in TICK_GLYPHS for ch in text)
+
+
 def _unglyph(w: Word) -> Word:
     """``w`` with its tick glyphs blanked out, for matching ("●Freight" -> " Freight")."""
-    if not any(ch in TICK_GLYPHS for ch in w.text):
+    if not _has_glyph(w.text):
         return w
     text = "".join(" " if ch in TICK_GLYPHS else ch for ch in w.text)
     return Word(text, w.x, w.y, w.w, w.h, w.score)
@@ -254,14 +258,7 @@ def _tick_mark(p: Word, w: Word) -> bool:
 def _in_word(p: Word, w: Word) -> bool:
     """Outline ``p``'s centre lies inside word ``w``, a word with letters at least 1.5 times as
     wide as ``p``: ``p`` outlines one of its glyphs."""
-    cx, cy = p.center
-    return (
-        bool(w.text)
-        and not any(ch in TICK_GLYPHS for ch in w.text)
-        and w.w >= 1.5 * p.w
-        and w.x <= cx <= w.x + w.w
-        and w.y <= cy <= w.y + w.h
-    )
+    return bool(w.text) and not _has_glyph(w.text) and w.w >= 1.5 * p.w and _holds(w, p)
 
 
 def _is_tick_box(p: Word) -> bool:
