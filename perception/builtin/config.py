@@ -90,6 +90,12 @@ class ModelConfig(BaseModel):
     verb_head: bool = Field(
         False, description="a separate head picks the action's name (policy.py); decoding obeys it"
     )
+    progress_state: bool = Field(
+        False,
+        description="with verb_head, the head also reads the page's progress facts: how many "
+        "words the goal names on the page no earlier click has reached, and whether the newest "
+        "click reached the one it names last (progress.py)",
+    )
     span_head: bool = Field(
         False,
         description="a type() value is a span of the goal picked by start and end pointers over "
@@ -127,6 +133,15 @@ class ModelConfig(BaseModel):
     submit_words: int = Field(
         0, ge=0, description="with span_submit, the buckets of its goal words and word pairs"
     )
+
+    @property
+    def state_size(self) -> int:
+        """Length of a step's state vector: the history's facts (``policy.N_STATE``), then with
+        ``progress_state`` the page's (``progress.N_PROGRESS``)."""
+        from perception.builtin.policy import N_STATE
+        from perception.builtin.progress import N_PROGRESS
+
+        return N_STATE + (N_PROGRESS if self.progress_state else 0)
 
     @property
     def stride(self) -> int:

@@ -46,7 +46,8 @@ from torch import Tensor
 
 from perception.builtin.config import ModelConfig
 from perception.builtin.marks import history_clicks, patch_marks
-from perception.builtin.policy import N_STATE, prompt_state, typed_in, verb_index
+from perception.builtin.policy import typed_in, verb_index
+from perception.builtin.progress import step_state
 from perception.builtin.proposals import box_proposals, page_proposals, tile_proposals
 from perception.builtin.reader import Word, to_css
 from perception.builtin.rephrase import recase, rephrase
@@ -100,7 +101,7 @@ class Example:
     ptr_cell: list[int]
     ptr_off: list[tuple[float, float]]
     marks: Tensor | None = None  # (G, history_marks): earlier clicks (perception.builtin.marks)
-    state: Tensor | None = None  # (N_STATE,): the history's facts (perception.builtin.policy)
+    state: Tensor | None = None  # (config.state_size,): the step's facts (progress.step_state)
 
 
 def compact_prompt(text: str, max_bytes: int) -> str:
@@ -306,14 +307,16 @@ def make_example(
         seen = echo_goal(seen, said, (ox + rng.uniform(0, 20), oy + rng.uniform(0, 30)),
                          char_w, h)  # fmt: skip
     said_here = compact_prompt(prompt_text, FULL_PROMPT)
-    scored = score_words(seen, said_here, split_glyphs=config.round_outlines)
+    page_words = score_words(seen, said_here, split_glyphs=config.round_outlines)
+    found = None
+    scored = page_words
     if config.proposals:  # outlines first: on a crowded canvas they outrank non-goal words
         if config.page_outlines:
             found = page_outlines(image_path, scale, config.round_outlines)
             props = tile_proposals(found, (ox, oy), config.canvas)
         else:
             props = box_proposals(canvas, (ox, oy), drop_slivers=config.drop_slivers)
-        scored = join_proposals(props, scored, config)
+        scored = join_proposals(props, page_words, config)
     slots = canvas_slots(scored, (ox, oy), config)
     dists, cells, offs = [], [], []
     for px, py in pts_css:
@@ -322,7 +325,7 @@ def make_example(
         cells.append(c)
         offs.append(o)
     marks = patch_marks(history_clicks(sample.prompt), (ox, oy), config)
-    state = prompt_state(sample.prompt)
+    state = step_state(said, page_words, found, config)
     return Example(canvas, prompt, slots, list(enc.ids), dists, cells, offs, marks, state)
 
 
@@ -354,7 +357,7 @@ def collate(examples: Sequence[Example], config: ModelConfig) -> dict[str, Any]:
         ).reshape(-1, 2),
         "marks": torch.stack(marks) if len(marks) == b else None,  # all examples have them
         "state": torch.stack(
-            [e.state if e.state is not None else torch.zeros(N_STATE) for e in examples]
+            [e.state if e.state is not None else torch.zeros(config.state_size) for e in examples]
         ),
         "verbs": torch.tensor([verb_index(e.target) for e in examples], dtype=torch.long),
         **span_labels(examples, p_len, any_case=config.span_case),

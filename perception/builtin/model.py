@@ -19,7 +19,8 @@ Contract:
   and returns per row the answer ids, one ``PointGuess`` per emitted ``<point>`` (canvas px: a
   patch plus its offset, or a word's centre; confidence = 1 - P(not here), peak = P(the chosen
   spot)) and the mean log-probability of the text tokens. With ``config.verb_head``, a grammar
-  and the prompts' history facts (``perception.builtin.policy.prompt_state``), a separate head
+  and the steps' facts (``perception.builtin.progress.step_state``: the history's, and with
+  ``progress_state`` the page's), a separate head
   picks each answer's action name first (one choice per ``groups`` entry: the tiles of one page)
   and decoding writes it; the loss then adds the head's cross-entropy on the answer's verb.
   With ``config.span_head`` a ``type("`` value is a span of the goal chosen whole
@@ -244,14 +245,17 @@ class GazeVLM(nn.Module):
             self.mark = nn.Linear(c.history_marks, c.width, bias=False)
             nn.init.zeros_(self.mark.weight)
         # which action (perception.builtin.policy): from the state that writes the answer's first
-        # byte, the patch states under the newest click, and the history's counts; its output
+        # byte, the patch states under the newest click, and the history's counts (with
+        # progress_state, the page's progress facts after them: progress.step_state); its output
         # layer starts at zero (every verb equally likely), so it learns only from its own loss
         self.verb: nn.Sequential | None = None
         if c.verb_head:
             out = nn.Linear(c.width, len(VERBS))
             nn.init.zeros_(out.weight)
             nn.init.zeros_(out.bias)
-            self.verb = nn.Sequential(nn.Linear(2 * c.width + N_STATE, c.width), nn.GELU(), out)
+            self.verb = nn.Sequential(
+                nn.Linear(2 * c.width + c.state_size, c.width), nn.GELU(), out
+            )
         # (created last: the other parts get the same random start as without the span head)
         # where a typed value starts and ends in the goal (perception.builtin.spans): pointers
         # from the state after ``type("`` over the prompt's positions, trained by their own loss
@@ -354,7 +358,7 @@ class GazeVLM(nn.Module):
     ) -> tuple[Tensor, Tensor]:
         """h (N, W) at <point> positions, key_h (N, G+K, W) patch and word states, key_valid
         (N, G+K), feats (N, K, F) the words' match features, state (N, N_STATE) the history
-        facts (used with ``state_vote``) -> logits (N, G+K+1) and offsets inside each patch
+        facts (its first N_STATE columns, used with ``state_vote``) -> logits (N, G+K+1) and offsets inside each patch
         (N, G, 2)."""
         g = self.config.grid**2
         q = self.ptr_q(h)
@@ -364,7 +368,7 @@ class GazeVLM(nn.Module):
         if self.ptr_feat_q is not None:
             vote = vote + (feats.float() * self.ptr_feat_q(h).float()[:, None, :]).sum(-1)
         if self.ptr_feat_s is not None and state is not None:
-            w = self.ptr_feat_s(state.to(self.ptr_feat_s.weight.dtype)).float()
+            w = self.ptr_feat_s(state[:, :N_STATE].to(self.ptr_feat_s.weight.dtype)).float()
             vote = vote + (feats.float() * w[:, None, :]).sum(-1)
         logits = torch.cat([logits[:, :g], logits[:, g:-1] + vote, logits[:, -1:]], 1)
         pad = torch.ones(h.shape[0], 1, dtype=torch.bool, device=h.device)
@@ -424,7 +428,8 @@ class GazeVLM(nn.Module):
         self, h_first: Tensor, patch_h: Tensor, marks: Tensor | None, state: Tensor
     ) -> Tensor:
         """h_first (B, W) the state that writes the answer's first token, patch_h (B, G, W) the
-        patches' decoder states, marks (B, G, M) or None, state (B, N_STATE) -> (B, len(VERBS))."""
+        patches' decoder states, marks (B, G, M) or None, state (B, config.state_size) -> (B,
+        len(VERBS))."""
         assert self.verb is not None
         if marks is not None and marks.shape[-1] >= 2:
             w = marks[..., 1].to(patch_h.dtype)  # the newest step's click
@@ -461,7 +466,7 @@ class GazeVLM(nn.Module):
         of the exact point (-1: none), ptr_off (N, 2) its offset inside that patch in [0, 1].
         ``verb_weight``: the answer's tokens before its first "(" (which action: the policy's
         decision) count this many times in the text loss's weighted mean. With a verb head,
-        ``state`` (B, N_STATE) the prompts' history facts and ``verbs`` (B,) each answer's verb
+        ``state`` (B, config.state_size) the steps' facts and ``verbs`` (B,) each answer's verb
         index (-1: not an action) add its cross-entropy as the "verb" part. With a span head,
         ``span_query`` (B,) the answer index of the quote opening a ``type(`` value (-1: none)
         and ``span_start``/``span_end`` (B, P) that value's positions in the prompt

@@ -47,7 +47,7 @@ from perception.builtin.data import FULL_PROMPT, Crop, compact_prompt, prompt_id
 from perception.builtin.grammar import ActionGrammar
 from perception.builtin.marks import history_clicks, patch_marks
 from perception.builtin.model import Decoded, GazeVLM
-from perception.builtin.policy import prompt_state
+from perception.builtin.progress import step_state
 from perception.builtin.proposals import box_proposals, page_proposals, tile_proposals
 from perception.builtin.reader import Word, read_words, to_css
 from perception.builtin.tokenizer import N_BYTES, PAD, decode_target
@@ -197,7 +197,7 @@ class Predictor:
             said = compact_prompt(p.prompt, FULL_PROMPT)
             scored = score_words(words, said, split_glyphs=c.round_outlines)
             clicks = history_clicks(p.prompt)
-            state = prompt_state(p.prompt)
+            state = step_state(p.prompt, scored, outlines, c)
             for oy in tile_origins(h_css, c.canvas, self.overlap):
                 for ox in tile_origins(w_css, c.canvas, self.overlap):
                     crop = Crop(ox, oy, p.scale)

@@ -81,7 +81,8 @@ NEW_PARTS = (
     "case.",
     "submit.",
 )
-# tensors that read the word features: --init may come from a model with fewer (widen())
+# tensors that read the word features or the step facts: --init may come from a model with fewer
+# (widen())
 WIDENABLE = frozenset(
     {
         "word_geo.weight",
@@ -91,6 +92,7 @@ WIDENABLE = frozenset(
         "ptr_feat_s.weight",
         "ptr_feat_s.bias",
         "case.weight",  # the case head's goal words (case_words)
+        "verb.0.weight",  # the verb head's step facts (progress_state)
     }
 )
 # A step whose loss or gradient is not finite (inf/NaN: a bf16 overflow) is skipped, not applied;
@@ -211,8 +213,8 @@ PARTS: dict[str, Any] = dict(
     round_outlines=True,
 )
 # parts tried since the shipped run, not shipped yet: the "next" preset is
-# "full" with them; "tiny" builds them too, so that the tests cover them (none at present)
-NEXT_PARTS: dict[str, Any] = dict()
+# "full" with them; "tiny" builds them too, so that the tests cover them
+NEXT_PARTS: dict[str, Any] = dict(progress_state=True)
 PRESETS: dict[str, TrainConfig] = {
     "tiny": TrainConfig(
         preset="tiny",

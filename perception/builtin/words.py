@@ -185,41 +185,53 @@ def join_proposals(
     "Submit" does, and an outline around other words no longer looks like an empty field. With
     ``proposal_labels`` too, a small square outline with no word inside (a checkbox, a radio
     button) takes the features of its label: the words just right of it on its line
-    (``_label``); with ``field_labels``, a wide one with no word inside (an empty text field)
-    takes those of the words that label it from its left or from above (``_field_label``).
+    (``tick_label``); with ``field_labels``, a wide one with no word inside (an empty text field)
+    takes those of the words that label it from its left or from above (``field_label``).
     With ``round_outlines`` too, a tick-box-sized outline inside a word is one of its letters
     and is dropped (``_in_word``), and a tick glyph the OCR read ("○") is no word an outline
     holds and takes its label's features (``_glyph_labels``)."""
     out: list[Scored] = []
-    rounded = config.round_outlines and config.proposal_words
     for p in proposals:
-        f = [0.0] * N_FEATURES
-        if rounded and _is_tick_box(p) and any(_in_word(p, w) for w, _ in scored):
-            continue  # a letter's outline ("o", "D"), not a control
-        if config.proposal_words:
-            inside = [
-                (w, wf)
-                for w, wf in scored
-                if w.text and _holds(p, w) and not (rounded and _tick_mark(p, w))
-            ]
-            if not inside and config.proposal_labels and _is_tick_box(p):
-                inside = _label(p, scored)
-            elif not inside and config.field_labels and _is_field(p):
-                inside = _field_label(p, scored)
-            if inside:
-                f = _inherit(inside, share=config.proposal_share)
+        inside = outline_words(p, scored, config)
+        if inside is None:
+            continue
+        f = _inherit(inside, share=config.proposal_share) if inside else [0.0] * N_FEATURES
         out.append((p, f))
-    if rounded and config.proposal_labels:
+    if config.round_outlines and config.proposal_words and config.proposal_labels:
         scored = _glyph_labels(scored, share=config.proposal_share)
     return out + list(scored)
 
 
+def outline_words(
+    p: Word, scored: Sequence[Scored], config: ModelConfig, *, labels: bool = False
+) -> list[Scored] | None:
+    """The words whose features outline ``p`` takes in ``join_proposals`` (empty: none, it
+    scores zeros), or None when ``p`` is no control but a letter's outline (dropped). With
+    ``labels`` a tick box's or a text field's label words come too when it holds words (a
+    field filled in, a box whose tick the OCR read as a letter)."""
+    rounded = config.round_outlines and config.proposal_words
+    if rounded and _is_tick_box(p) and any(_in_word(p, w) for w, _ in scored):
+        return None  # a letter's outline ("o", "D"), not a control
+    if not config.proposal_words:
+        return []
+    inside = [
+        (w, wf)
+        for w, wf in scored
+        if w.text and _holds(p, w) and not (rounded and _tick_mark(p, w))
+    ]
+    if (labels or not inside) and config.proposal_labels and _is_tick_box(p):
+        return inside + tick_label(p, scored)
+    if (labels or not inside) and config.field_labels and _is_field(p):
+        return inside + field_label(p, scored)
+    return inside
+
+
 def _glyph_labels(scored: Sequence[Scored], *, share: bool) -> list[Scored]:
     """The words with each tick glyph the OCR read (a radio button as "○") carrying its label's
-    features instead of its own, as a tick box's outline does (``_label``)."""
+    features instead of its own, as a tick box's outline does (``tick_label``)."""
     out: list[Scored] = []
     for w, wf in scored:
-        label = _label(w, scored) if _glyph(w) else []
+        label = tick_label(w, scored) if _glyph(w) else []
         out.append((w, _inherit(label, share=share) if label else wf))
     return out
 
@@ -271,7 +283,7 @@ def _is_field(p: Word) -> bool:
     return p.w >= 2 * p.h > 0
 
 
-def _field_label(p: Word, scored: Sequence[Scored]) -> list[Scored]:
+def field_label(p: Word, scored: Sequence[Scored]) -> list[Scored]:
     """The words that label text field ``p``: those ending just left of it on its line (the
     last within three word heights of its left edge, and the words before it on that line
     with gaps under a line height), else the line just above it (its bottom within a word
@@ -305,7 +317,7 @@ def _field_label(p: Word, scored: Sequence[Scored]) -> list[Scored]:
     return _run_right(line, first.x, first.h)
 
 
-def _label(p: Word, scored: Sequence[Scored]) -> list[Scored]:
+def tick_label(p: Word, scored: Sequence[Scored]) -> list[Scored]:
     """The words (with their features) that label tick box ``p``: the nearest word starting right of
     it (within two box heights) whose centre is level with the box, and the words that follow
     it on that line with gaps under a line height."""

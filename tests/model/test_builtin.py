@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw
 from actions.types import Click
 from perception.builtin.data import Crop, Example, collate, pointer_label, prompt_ids, to_canvas
 from perception.builtin.model import GazeVLM, cell_point
-from perception.builtin.policy import prompt_state
+from perception.builtin.progress import step_state
 from perception.builtin.tokenizer import EOS, PAD, POINT, decode_target, encode_target
 from perception.builtin.train import NEXT_PARTS, PRESETS, run
 from perception.builtin.weights import MAX_BYTES, WeightsError, export, load
@@ -88,7 +88,7 @@ def _examples(n: int, seed: int = 0) -> list[Example]:
                 [d],
                 [c],
                 [o],
-                state=prompt_state(goal),
+                state=step_state(goal, score_words([], goal), None, TINY),
             )
         )
     return out
@@ -103,7 +103,7 @@ def _blank_examples(n: int) -> list[Example]:
     d, c, o = pointer_label(enc.points[0], None, TINY)
     slots = canvas_slots(score_words([], goal), (0, 0), TINY)
     ex = Example(blank, prompt_ids(goal, TINY), slots, list(enc.ids), [d], [c], [o],
-                 state=prompt_state(goal))  # fmt: skip
+                 state=step_state(goal, score_words([], goal), None, TINY))  # fmt: skip
     return [ex] * n
 
 

@@ -17,6 +17,7 @@ from perception.builtin.marks import history_clicks, patch_marks
 from perception.builtin.model import Decoded, GazeVLM, PointGuess
 from perception.builtin.policy import N_STATE, VERBS, prompt_state, verb_index
 from perception.builtin.predict import _chunks, by_peak, choose_tile
+from perception.builtin.progress import step_state
 from perception.builtin.tokenizer import N_BYTES, encode_target
 from perception.builtin.train import PRESETS
 from perception.builtin.words import canvas_slots, score_words
@@ -158,7 +159,7 @@ def _steps(n: int, seed: int) -> list[Example]:
                 cells,
                 offs,
                 marks=patch_marks(history_clicks(prompt), (0, 0), TINY),
-                state=prompt_state(prompt),
+                state=step_state(prompt, score_words([], prompt), None, TINY),
             )
         )
     return out

@@ -17,7 +17,7 @@ from perception.builtin.config import ModelConfig
 from perception.builtin.data import Crop, Example, collate, prompt_ids, to_canvas
 from perception.builtin.grammar import ActionGrammar
 from perception.builtin.model import GazeVLM
-from perception.builtin.policy import prompt_state
+from perception.builtin.progress import step_state
 from perception.builtin.spans import (
     candidate_spans,
     case_spans,
@@ -69,7 +69,7 @@ def _example(goal: str, value: str, config: ModelConfig = TINY, *, submit: bool 
     slots = canvas_slots(score_words([], goal), (0, 0), config)
     target = encode_target(f'type("{value}"{", submit=true" if submit else ""})')
     return Example(canvas, prompt_ids(goal, config), slots, list(target.ids), [], [], [],
-                   state=prompt_state(goal))  # fmt: skip
+                   state=step_state(goal, score_words([], goal), None, config))  # fmt: skip
 
 
 def test_collate_marks_where_the_value_starts_and_ends() -> None:

@@ -1,0 +1,161 @@
+"""What the goal names on the page that earlier clicks have not reached yet: facts for the verb head.
+
+Contract:
+- ``page_progress(prompt, scored, outlines, config)`` -> a ``(N_PROGRESS,)`` float tensor from
+  the prompt (goal and history lines, as ``policy.prompt_state`` reads them), the page's words
+  with their match features (``words.score_words``, CSS px, the whole page) and the page's
+  control outlines (``proposals.page_proposals``, or None without them). The same function
+  runs on the same inputs at training (``data.make_example``) and at run time
+  (``predict.Predictor``), once per page: every tile of a page gets the same facts.
+- Goal tokens that count: the goal's tokens (``words.goal_tokens``) of two or more characters,
+  not a function word (``spans.FUNCTION_WORDS``) and not in a value the history typed (a typed
+  value shows in its field afterwards, but it was typed, not clicked).
+- On the page: the words that hold such a token, except those on a line that echoes the
+  goal (four or more tokens, three quarters of them goal tokens: a task page that repeats its
+  instruction, or ``words.echo_goal``'s augmentation).
+- Reached: a token is reached when an earlier click (``marks.history_clicks``: since the newest
+  scroll, drag or navigation) lies inside a word that holds it, or inside an outline whose
+  features come from such a word (``words.outline_words``: a button's caption, a tick box's
+  label, a text field's label; a click that no outline holds, on a typed value or right of it
+  on its line, reaches that value's field label, ``words.field_label``: a field drawn as a
+  line has no outline; a click that reaches no word that way reaches the label right of it,
+  ``words.tick_label`` of a 16 px box around it: a switch or a tick box no outline found).
+- ``step_state(prompt, scored, outlines, config)`` -> the verb head's ``(config.state_size,)``
+  input: ``policy.prompt_state``, then with ``config.progress_state`` these facts.
+- Facts: how many page tokens are not reached (one-hot 0, 1, 2, 3 or more), how many are
+  (the same), whether the newest step's click reached any, whether it reached the one the goal
+  names last among those on the page ("... then press Go"), and how many unreached page tokens
+  the goal names after the newest click's (one-hot 0, 1, 2 or more).
+
+Why: the verb head decided ``done()`` from the decoder's state at the answer's first token and
+the history's counts (``policy``), and a fine-tune of the word slots moved those states: the
+checkbox goals and MiniWoB++'s click-tab-2 ended with done() before their last click
+(docs/BUILTIN.md "Runs 47-50"). Whether the page still shows something the goal names and no
+click has reached is free to compute, does not move when the decoder does, and is the question
+``done()`` answers. Nothing here is learned.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from perception.builtin.config import ModelConfig
+from perception.builtin.marks import history_clicks
+from perception.builtin.policy import prompt_state, typed_in
+from perception.builtin.reader import Word
+from perception.builtin.spans import FUNCTION_WORDS
+from perception.builtin.words import (
+    Scored,
+    field_label,
+    goal_tokens,
+    outline_words,
+    tick_label,
+    tokens,
+)
+
+N_PROGRESS = 4 + 4 + 1 + 1 + 3
+_FUNCTION = frozenset(w.decode() for w in FUNCTION_WORDS)
+ECHO_TOKENS = 4  # a line this long ...
+ECHO_SHARE = 0.75  # ... with this share of goal tokens repeats the goal
+_HIT_MARGIN = 2.0  # CSS px around a word that a click may miss it by
+_SPOT = 16.0  # a click that hits no word and no outline: a tick box this size around it
+
+
+def _one_hot(i: int, n: int) -> list[float]:
+    out = [0.0] * n
+    out[min(i, n - 1)] = 1.0
+    return out
+
+
+def _echo_lines(scored: Sequence[Scored], goal: frozenset[str]) -> set[tuple[float, float]]:
+    """The lines (``(y, h)`` keys, as ``words.line_shares`` groups them) that echo the goal."""
+    lines: dict[tuple[float, float], list[str]] = defaultdict(list)
+    for w, _ in scored:
+        lines[(w.y, w.h)].extend(tokens(w.text))
+    return {
+        k
+        for k, toks in lines.items()
+        if len(toks) >= ECHO_TOKENS and sum(t in goal for t in toks) >= ECHO_SHARE * len(toks)
+    }
+
+
+def _inside(x: float, y: float, w: Word, margin: float = 0.0) -> bool:
+    return w.x - margin <= x <= w.x + w.w + margin and w.y - margin <= y <= w.y + w.h + margin
+
+
+def _typed_value(x: float, y: float, page: Sequence[Scored], typed: set[str]) -> list[Word]:
+    """The typed value a click at (x, y) lies on or right of, on its line (a text field drawn
+    with no outline shows it at its left): the nearest such word, or none."""
+    level = [
+        w
+        for w, _ in page
+        if (toks := tokens(w.text))
+        and set(toks) <= typed
+        and w.y - _HIT_MARGIN <= y <= w.y + w.h + _HIT_MARGIN
+        and w.x - _HIT_MARGIN <= x
+    ]
+    return sorted(level, key=lambda w: max(0.0, x - w.x - w.w))[:1]
+
+
+def page_progress(
+    prompt: str, scored: Sequence[Scored], outlines: Sequence[Word] | None, config: ModelConfig
+) -> Tensor:
+    """The page's progress facts (see the module contract), ``(N_PROGRESS,)``."""
+    g = goal_tokens(prompt)
+    on_page, reached, newest = progress_tokens(prompt, scored, outlines, config)
+    left = on_page - reached
+    last = min(on_page, key=lambda t: (g.order[t], t)) if on_page else None
+    after = sum(g.order[t] < min(g.order[n] for n in newest) for t in left) if newest else 0
+    feats = _one_hot(len(left), 4) + _one_hot(len(reached), 4)
+    feats += [float(bool(newest)), float(last is not None and last in newest)]
+    feats += _one_hot(after, 3) if newest else [0.0] * 3
+    assert len(feats) == N_PROGRESS
+    return torch.tensor(feats, dtype=torch.float32)
+
+
+def progress_tokens(
+    prompt: str, scored: Sequence[Scored], outlines: Sequence[Word] | None, config: ModelConfig
+) -> tuple[set[str], set[str], set[str]]:
+    """The goal tokens that count on the page, those earlier clicks reached, and those the
+    newest step's click reached (see the module contract)."""
+    g = goal_tokens(prompt)
+    typed = {t for line in prompt.splitlines() if (v := typed_in(line)) for t in tokens(v)}
+    counted = {t for t in g.goal if len(t) >= 2 and t not in _FUNCTION and t not in typed}
+    echo = _echo_lines(scored, g.goal)
+    page = [(w, wf) for w, wf in scored if (w.y, w.h) not in echo]
+    on_page = {t for w, _ in page for t in tokens(w.text)} & counted
+
+    def reached_by(x: float, y: float) -> set[str]:
+        hit = [w for w, _ in page if _inside(x, y, w, _HIT_MARGIN)]
+        held = [o for o in outlines or () if _inside(x, y, o)]
+        for o in held:
+            hit += [w for w, _ in outline_words(o, page, config, labels=True) or ()]
+        if not held:  # a field no outline found (a line under it): its typed value stands for it
+            hit += [w for v in _typed_value(x, y, page, typed) for w, _ in field_label(v, page)]
+        if not hit:  # a control no outline found (a switch, a bare tick box): its label
+            spot = Word("", x - _SPOT / 2, y - _SPOT / 2, _SPOT, _SPOT, 0.0)
+            hit = [w for w, _ in tick_label(spot, page)]
+        return {t for w in hit for t in tokens(w.text)} & on_page
+
+    reached: set[str] = set()
+    newest: set[str] = set()
+    for x, y, is_newest in history_clicks(prompt):
+        got = reached_by(x, y)
+        reached |= got
+        if is_newest:
+            newest = got
+    return on_page, reached, newest
+
+
+def step_state(
+    prompt: str, scored: Sequence[Scored], outlines: Sequence[Word] | None, config: ModelConfig
+) -> Tensor:
+    """The verb head's input facts of one step (see the module contract)."""
+    state = prompt_state(prompt)
+    if not config.progress_state:
+        return state
+    return torch.cat([state, page_progress(prompt, scored, outlines, config)])

@@ -1,0 +1,139 @@
+"""The verb head's page progress facts: what the goal names on the page that no click reached yet.
+
+Pages here are word lists and outlines as the OCR and ``proposals`` give them (CSS px), so each
+case states exactly which click lies where; ``data.make_example`` and ``predict.Predictor`` call
+the same function on what they read.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from perception.builtin.policy import N_STATE, prompt_state
+from perception.builtin.progress import N_PROGRESS, page_progress, progress_tokens, step_state
+from perception.builtin.reader import Word
+from perception.builtin.train import PRESETS
+from perception.builtin.words import score_words
+
+CONFIG = PRESETS["next"].model
+GOAL = 'Goal: Select "Auto update", Show avatars and "Gift wrap", then press Go.'
+
+
+def _boxes_page() -> tuple[list[Word], list[Word]]:
+    """Three checkboxes with labels to their right, a Go button, and a heading."""
+    words = [Word("Preferences", 20, 10, 90, 18, 0.99)]
+    outlines = []
+    for i, label in enumerate(["Auto update", "Show avatars", "Gift wrap"]):
+        y = 50 + 30 * i
+        outlines.append(Word("", 20, y, 14, 14, 0.0))
+        x = 42.0
+        for piece in label.split():
+            words.append(Word(piece, x, y - 2, 8 * len(piece), 18, 0.99))
+            x += 8 * len(piece) + 6
+    words.append(Word("Go", 30, 160, 16, 18, 0.99))
+    outlines.append(Word("", 20, 154, 40, 30, 0.0))
+    return words, outlines
+
+
+def _facts(prompt: str, words: list[Word], outlines: list[Word] | None) -> dict[str, object]:
+    scored = score_words(words, prompt, split_glyphs=True)
+    f = page_progress(prompt, scored, outlines, CONFIG).tolist()
+    on_page, reached, newest = progress_tokens(prompt, scored, outlines, CONFIG)
+    return {
+        "left": f[:4].index(1.0),
+        "reached": f[4:8].index(1.0),
+        "newest_any": f[8],
+        "newest_last": f[9],
+        "after": f[10:13],
+        "on_page": on_page,
+        "reached_tokens": reached,
+        "newest_tokens": newest,
+    }
+
+
+def test_ticked_boxes_reach_their_labels_and_the_rest_is_left() -> None:
+    words, outlines = _boxes_page()
+    prompt = f"{GOAL}\nEarlier steps:\n1. click(x=27, y=57) -> ok\n2. click(x=27, y=87) -> ok"
+    got = _facts(prompt, words, outlines)
+    assert got["on_page"] == {"auto", "update", "show", "avatars", "gift", "wrap", "go"}
+    assert got["reached_tokens"] == {"auto", "update", "show", "avatars"}
+    assert got["newest_tokens"] == {"show", "avatars"}
+    assert got["left"] == 3  # gift, wrap, go: "3 or more"
+    assert got["reached"] == 3
+    assert got["newest_any"] == 1.0 and got["newest_last"] == 0.0
+    assert got["after"] == [0.0, 0.0, 1.0]  # gift, wrap and go are named after "show avatars"
+
+
+def test_the_last_click_on_the_button_the_goal_names_last_leaves_nothing() -> None:
+    words, outlines = _boxes_page()
+    clicks = [(27, 57), (27, 87), (27, 117), (40, 169)]
+    history = "\n".join(f"{i + 1}. click(x={x}, y={y}) -> ok" for i, (x, y) in enumerate(clicks))
+    got = _facts(f"{GOAL}\nEarlier steps:\n{history}", words, outlines)
+    assert got["left"] == 0
+    assert got["newest_tokens"] == {"go"}
+    assert got["newest_last"] == 1.0
+    assert got["after"] == [1.0, 0.0, 0.0]
+
+
+def test_no_click_yet_and_a_click_on_nothing_reach_nothing() -> None:
+    words, outlines = _boxes_page()
+    fresh = _facts(GOAL, words, outlines)
+    assert fresh["left"] == 3 and fresh["reached"] == 0 and fresh["newest_any"] == 0.0
+    assert fresh["after"] == [0.0, 0.0, 0.0]
+    missed = _facts(f"{GOAL}\n1. click(x=300, y=300) -> ok", words, outlines)
+    assert missed["reached"] == 0 and missed["newest_any"] == 0.0
+
+
+def test_a_scroll_forgets_the_clicks_before_it() -> None:
+    words, outlines = _boxes_page()
+    prompt = f"{GOAL}\n1. click(x=27, y=57) -> ok\n2. scroll(x=100, y=100, dx=0, dy=200) -> ok"
+    assert _facts(prompt, words, outlines)["reached"] == 0
+
+
+def test_a_line_that_repeats_the_goal_is_not_something_to_click() -> None:
+    words, outlines = _boxes_page()
+    echo = [
+        Word(piece, 200 + 50 * i, 10, 45, 16, 0.95)
+        for i, piece in enumerate(["Select", '"Auto', 'update",', "Show", "avatars"])
+    ]
+    clicks = "1. click(x=27, y=57) -> ok\n2. click(x=27, y=87) -> ok\n3. click(x=27, y=117) -> ok"
+    got = _facts(f"{GOAL}\n{clicks}\n4. click(x=40, y=169) -> ok", words + echo, outlines)
+    assert "select" not in got["on_page"]  # on the echo line only
+    assert got["left"] == 0
+
+
+def test_a_field_drawn_as_a_line_is_reached_through_its_typed_value() -> None:
+    """No outline: the click right of the typed value on its line reaches the label above."""
+    goal = "Goal: Fill in Job title with Petrov, then press Apply."
+    words = [
+        Word("Job", 22, 46, 19, 19, 0.98),
+        Word("title", 50, 46, 36, 19, 0.98),
+        Word("Petrov", 25, 69, 44, 19, 0.99),
+        Word("Apply", 25, 95, 37, 22, 0.97),
+    ]
+    prompt = f"{goal}\n1. click(x=160, y=79) -> ok\n2. type(text='Petrov', submit=False) -> ok"
+    got = _facts(prompt, words, [])
+    assert "petrov" not in got["on_page"]  # typed, not something to click
+    assert got["reached_tokens"] == {"job", "title"}
+    assert got["on_page"] - got["reached_tokens"] == {"apply"}
+
+
+def test_a_click_on_a_control_no_outline_found_reaches_the_label_right_of_it() -> None:
+    """A switch the outline finder missed: the click on it hits no word and no outline."""
+    words, _ = _boxes_page()
+    got = _facts(f"{GOAL}\n1. click(x=27, y=87) -> ok", words, [])
+    assert got["newest_tokens"] == {"show", "avatars"}
+    far = _facts(f"{GOAL}\n1. click(x=-40, y=87) -> ok", words, [])
+    assert far["newest_tokens"] == set()  # the label starts 80 px right of it: not its label
+
+
+def test_step_state_adds_the_facts_only_to_a_model_that_reads_them() -> None:
+    words, outlines = _boxes_page()
+    scored = score_words(words, GOAL)
+    with_facts = step_state(GOAL, scored, outlines, CONFIG)
+    assert CONFIG.progress_state and with_facts.shape == (CONFIG.state_size,)
+    assert CONFIG.state_size == N_STATE + N_PROGRESS
+    assert torch.equal(with_facts[:N_STATE], prompt_state(GOAL))
+    without = CONFIG.model_copy(update={"progress_state": False})
+    assert torch.equal(step_state(GOAL, scored, outlines, without), prompt_state(GOAL))
+    assert without.state_size == N_STATE
