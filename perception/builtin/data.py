@@ -325,7 +325,7 @@ def make_example(
         cells.append(c)
         offs.append(o)
     marks = patch_marks(history_clicks(sample.prompt), (ox, oy), config)
-    state = step_state(said, page_words, found, config)
+    state = step_state(compact_prompt(said, FULL_PROMPT), page_words, found, config)
     return Example(canvas, prompt, slots, list(enc.ids), dists, cells, offs, marks, state)
 
 

@@ -81,6 +81,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "'span_flag.'): a head fine-tune on top of --init, the rest frozen",
     )  # fmt: skip
     p.add_argument(
+        "--reset", action="append", default=None, metavar="PREFIX",
+        help="with --init, the parameters whose names start with PREFIX (one of the heads a run "
+        "may add, e.g. 'verb.') start fresh, as in a new model, not from --init (repeatable)",
+    )  # fmt: skip
+    p.add_argument(
         "--extra-data", action="append", default=None, metavar="DIR[:weight=W][:width=A-B]",
         help="another dataset folder whose train split joins the pool (repeatable): weight "
         "scales its share (2: each sample twice, 0.25: a quarter of them), width keeps the "

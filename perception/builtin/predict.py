@@ -197,7 +197,7 @@ class Predictor:
             said = compact_prompt(p.prompt, FULL_PROMPT)
             scored = score_words(words, said, split_glyphs=c.round_outlines)
             clicks = history_clicks(p.prompt)
-            state = step_state(p.prompt, scored, outlines, c)
+            state = step_state(said, scored, outlines, c)  # as trained: no URL or title lines
             for oy in tile_origins(h_css, c.canvas, self.overlap):
                 for ox in tile_origins(w_css, c.canvas, self.overlap):
                     crop = Crop(ox, oy, p.scale)

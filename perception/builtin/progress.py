@@ -2,7 +2,10 @@
 
 Contract:
 - ``page_progress(prompt, scored, outlines, config)`` -> a ``(N_PROGRESS,)`` float tensor from
-  the prompt (goal and history lines, as ``policy.prompt_state`` reads them), the page's words
+  the prompt (goal and history lines, as ``policy.prompt_state`` reads them: the callers pass
+  ``data.compact_prompt``'s text, which drops the agent's ``URL:`` and ``Title:`` lines that
+  training prompts lack; "Title: Click Tab Task" made "tab" the token the goal named last),
+  the page's words
   with their match features (``words.score_words``, CSS px, the whole page) and the page's
   control outlines (``proposals.page_proposals``, or None without them). The same function
   runs on the same inputs at training (``data.make_example``) and at run time

@@ -27,7 +27,8 @@ Contract:
 - Fine-tuning: ``init`` starts a fresh run from another run's weights (its ``checkpoint.pt`` or
   an export folder) instead of random ones; ``extra_data`` adds more datasets' train splits to
   the pool (held-out samples come from ``data``). Both are part of the config, so a resume
-  checks them too.
+  checks them too. ``reset`` names heads (``NEW_PARTS`` prefixes) that start fresh instead
+  of from ``init``: a head refitted from scratch on new inputs (run 54's verb head).
 - Export writes ``OUT/export`` (``perception.builtin.weights``) and checks the size budget.
 - bf16 autocast on CPU and CUDA; CUDA when available.
 """
@@ -47,7 +48,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from torch.utils.data import DataLoader, Dataset
@@ -156,6 +164,11 @@ class TrainConfig(BaseModel):
         description="parameter name prefixes to train (e.g. 'case.'); every other weight stays "
         "as --init gave it (a head fine-tune). Empty: train everything",
     )
+    reset: tuple[str, ...] = Field(
+        (),
+        description="parameter name prefixes, each one of NEW_PARTS, that start fresh (as in a "
+        "new model of this seed) instead of from --init",
+    )
     ckpt_every: int = 50
     eval_every: int = 1000
     eval_samples: int = Field(48, description="held-out samples per evaluation")
@@ -178,6 +191,22 @@ class TrainConfig(BaseModel):
     @classmethod
     def _sources_parse(cls, v: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(str(DataSource.parse(d)) for d in v)
+
+    @field_validator("reset")
+    @classmethod
+    def _resets_are_heads(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [x for x in v if x not in NEW_PARTS]
+        if bad:
+            raise ValueError(
+                f"{', '.join(bad)}: only a part a run may add starts fresh ({' '.join(NEW_PARTS)})"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _reset_needs_init(self) -> TrainConfig:
+        if self.reset and not self.init:
+            raise ValueError("--reset needs --init (without it every part starts fresh)")
+        return self
 
     @field_validator("data_options")
     @classmethod
@@ -211,10 +240,11 @@ PARTS: dict[str, Any] = dict(
     page_outlines=True,  # these three since run 48 (runs 44-49 of docs/BUILTIN.md)
     field_labels=True,
     round_outlines=True,
+    progress_state=True,  # since run 56 (runs 51-56 of docs/BUILTIN.md)
 )
 # parts tried since the shipped run, not shipped yet: the "next" preset is
-# "full" with them; "tiny" builds them too, so that the tests cover them
-NEXT_PARTS: dict[str, Any] = dict(progress_state=True)
+# "full" with them; "tiny" builds them too, so that the tests cover them (none at present)
+NEXT_PARTS: dict[str, Any] = dict()
 PRESETS: dict[str, TrainConfig] = {
     "tiny": TrainConfig(
         preset="tiny",
@@ -648,6 +678,7 @@ def run(
     start = 0
     if cfg.init and not ckpt.is_file():
         init = initial_weights(Path(cfg.init))
+        init = {k: v for k, v in init.items() if not k.startswith(cfg.reset)}
         widened = widen(init, model.state_dict())
         if widened:
             err.print(f"--init tensors widened with zeros: {', '.join(widened)}", markup=False)
@@ -777,6 +808,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
             ("verb_weight", args.verb_weight),
             ("init", str(args.init) if args.init else None),
             ("train_only", tuple(args.train_only) if args.train_only else None),
+            ("reset", tuple(args.reset) if args.reset else None),
             ("extra_data", tuple(args.extra_data) if args.extra_data else None),
             ("data_options", data_source(args).options if args.data else None),
         )

@@ -435,6 +435,43 @@ def test_fine_tune_starts_from_given_weights_and_pools_extra_data(
     wrong = tune.model_copy(update={"init": str(tmp_path / "nowhere.pt")})
     with pytest.raises(ValueError, match="no such checkpoint"):
         run(wrong, tmp_path / "wrong", tiny_data)
+    # --reset verb.: the verb head starts as a new model's (the seed's), the rest from --init
+    bumped = {k: v + 1 if k.startswith("verb.") else v for k, v in got.items()}
+    torch.save({"model": bumped}, tmp_path / "bumped.pt")
+    again = tune.model_copy(update={"init": str(tmp_path / "bumped.pt")})
+    run(again, tmp_path / "again", tiny_data)
+    kept = torch.load(tmp_path / "again" / "checkpoint.pt", weights_only=True)["model"]
+    assert all(torch.equal(v, bumped[k]) for k, v in kept.items())
+    run(again.model_copy(update={"reset": ("verb.",)}), tmp_path / "fresh", tiny_data)
+    fresh = torch.load(tmp_path / "fresh" / "checkpoint.pt", weights_only=True)["model"]
+    assert all(torch.equal(v, got[k]) for k, v in fresh.items())  # verb.*: the seed's again
+
+
+def test_reset_names_a_head_and_needs_init() -> None:
+    from pydantic import ValidationError
+
+    tiny = PRESETS["tiny"]
+    with pytest.raises(ValidationError, match="needs --init"):
+        tiny.model_validate({**tiny.model_dump(), "reset": ("verb.",)})
+    with pytest.raises(ValidationError, match="word_geo"):
+        tiny.model_validate({**tiny.model_dump(), "reset": ("word_geo.",), "init": "x.pt"})
+
+
+def test_a_verb_head_without_progress_facts_widens_to_one_with_them() -> None:
+    """--init from a model whose verb head read the history's facts only (run 48): the page's
+    progress facts get zero weights, so the head answers as before until trained."""
+    from perception.builtin.train import widen
+
+    tiny = PRESETS["tiny"].model
+    assert tiny.progress_state
+    old = GazeVLM(tiny.model_copy(update={"progress_state": False})).state_dict()
+    target = GazeVLM(tiny).state_dict()
+    init = dict(old)
+    assert "verb.0.weight" in widen(init, target)
+    w = init["verb.0.weight"]
+    assert w.shape == target["verb.0.weight"].shape
+    n = old["verb.0.weight"].shape[1]
+    assert torch.equal(w[:, :n], old["verb.0.weight"]) and not w[:, n:].any()
 
 
 @pytest.mark.browser

@@ -15,7 +15,7 @@ from perception.builtin.reader import Word
 from perception.builtin.train import PRESETS
 from perception.builtin.words import score_words
 
-CONFIG = PRESETS["next"].model
+CONFIG = PRESETS["full"].model
 GOAL = 'Goal: Select "Auto update", Show avatars and "Gift wrap", then press Go.'
 
 
