@@ -357,9 +357,9 @@ class GazeVLM(nn.Module):
         state: Tensor | None = None,
     ) -> tuple[Tensor, Tensor]:
         """h (N, W) at <point> positions, key_h (N, G+K, W) patch and word states, key_valid
-        (N, G+K), feats (N, K, F) the words' match features, state (N, N_STATE) the history
-        facts (its first N_STATE columns, used with ``state_vote``) -> logits (N, G+K+1) and offsets inside each patch
-        (N, G, 2)."""
+        (N, G+K), feats (N, K, F) the words' match features, state (N, config.state_size) the
+        step's facts (its first N_STATE, the history's, used with ``state_vote``) -> logits
+        (N, G+K+1) and offsets inside each patch (N, G, 2)."""
         g = self.config.grid**2
         q = self.ptr_q(h)
         keys = torch.cat([self.ptr_k(key_h), self.ptr_null.expand(h.shape[0], 1, -1)], 1)

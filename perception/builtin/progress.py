@@ -5,10 +5,9 @@ Contract:
   the prompt (goal and history lines, as ``policy.prompt_state`` reads them: the callers pass
   ``data.compact_prompt``'s text, which drops the agent's ``URL:`` and ``Title:`` lines that
   training prompts lack; "Title: Click Tab Task" made "tab" the token the goal named last),
-  the page's words
-  with their match features (``words.score_words``, CSS px, the whole page) and the page's
-  control outlines (``proposals.page_proposals``, or None without them). The same function
-  runs on the same inputs at training (``data.make_example``) and at run time
+  the page's words with their match features (``words.score_words``, CSS px, the whole page)
+  and the page's control outlines (``proposals.page_proposals``, or None without them). The
+  same function runs on the same inputs at training (``data.make_example``) and at run time
   (``predict.Predictor``), once per page: every tile of a page gets the same facts.
 - Goal tokens that count: the goal's tokens (``words.goal_tokens``) of two or more characters,
   not a function word (``spans.FUNCTION_WORDS``) and not in a value the history typed (a typed
