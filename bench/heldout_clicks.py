@@ -48,10 +48,9 @@ from PIL import Image
 from perception.builtin.spans import TYPING_MISSES, typing_miss
 from perception.builtin.train import Words, ensure_ocr, evaluate, load_pool, types_value
 from perception.builtin.weights import load
+from perception.builtin.words import TICK_BOX
 from tasks.synth.annotations import Box
 from tasks.synth.shards import LoadedSample
-
-TICK = 32  # CSS px: words._is_tick_box's size
 
 
 def main() -> int:
@@ -126,14 +125,14 @@ def field_clicks(pool: list[LoadedSample]) -> list[LoadedSample]:
 
 
 def tick_clicks(pool: list[LoadedSample]) -> list[LoadedSample]:
-    """The demonstration steps that click a target at most ``TICK`` CSS px a side."""
+    """The demonstration steps that click a target at most ``words.TICK_BOX`` CSS px a side."""
     return [
         x
         for x in pool
         if x.sample.kind == "demo"
         and x.sample.target.startswith("click(")
         and (box := x.sample.target_box) is not None
-        and max(box.w, box.h) <= TICK
+        and max(box.w, box.h) <= TICK_BOX
     ]
 
 

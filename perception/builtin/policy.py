@@ -74,7 +74,7 @@ def _words(text: str) -> set[str]:
     return {w for w in (t.strip(".,;:!?\"'()“”") for t in text.split()) if len(w) >= 2}
 
 
-def _one_hot(i: int, n: int) -> list[float]:
+def one_hot(i: int, n: int) -> list[float]:
     out = [0.0] * n
     out[i] = 1.0
     return out
@@ -111,11 +111,11 @@ def prompt_state(prompt: str) -> Tensor:
     typed_text = " ".join(typed)
     quoted = _QUOTED.findall(goal)
     goal_words = _words(goal)
-    feats = _one_hot(min(len(steps), MAX_STEPS), MAX_STEPS + 1)
-    feats += _one_hot(verbs[-1], rows) if verbs else [0.0] * rows
-    feats += _one_hot(verbs[-2], rows) if len(verbs) >= 2 else [0.0] * rows
+    feats = one_hot(min(len(steps), MAX_STEPS), MAX_STEPS + 1)
+    feats += one_hot(verbs[-1], rows) if verbs else [0.0] * rows
+    feats += one_hot(verbs[-2], rows) if len(verbs) >= 2 else [0.0] * rows
     feats.append(float(bool(steps) and not steps[-1][2].startswith("ok")))
-    feats += _one_hot(min(len(typed), 2), 3)
+    feats += one_hot(min(len(typed), 2), 3)
     feats.append(min(since_typed, 4) / 4 if typed else 1.0)
     feats.append(min(len(quoted), 3) / 3)
     feats.append(sum(q in typed_text for q in quoted) / len(quoted) if quoted else 0.0)

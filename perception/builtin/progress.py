@@ -47,7 +47,7 @@ from torch import Tensor
 
 from perception.builtin.config import ModelConfig
 from perception.builtin.marks import history_clicks
-from perception.builtin.policy import prompt_state, typed_in
+from perception.builtin.policy import one_hot, prompt_state, typed_in
 from perception.builtin.reader import Word
 from perception.builtin.spans import FUNCTION_WORDS
 from perception.builtin.words import (
@@ -65,12 +65,6 @@ ECHO_TOKENS = 4  # a line this long ...
 ECHO_SHARE = 0.75  # ... with this share of goal tokens repeats the goal
 _HIT_MARGIN = 2.0  # CSS px around a word that a click may miss it by
 _SPOT = 16.0  # a click that hits no word and no outline: a tick box this size around it
-
-
-def _one_hot(i: int, n: int) -> list[float]:
-    out = [0.0] * n
-    out[min(i, n - 1)] = 1.0
-    return out
 
 
 def _echo_lines(scored: Sequence[Scored], goal: frozenset[str]) -> set[tuple[float, float]]:
@@ -112,9 +106,9 @@ def page_progress(
     left = on_page - reached
     last = min(on_page, key=lambda t: (g.order[t], t)) if on_page else None
     after = sum(g.order[t] < min(g.order[n] for n in newest) for t in left) if newest else 0
-    feats = _one_hot(len(left), 4) + _one_hot(len(reached), 4)
+    feats = one_hot(min(len(left), 3), 4) + one_hot(min(len(reached), 3), 4)
     feats += [float(bool(newest)), float(last is not None and last in newest)]
-    feats += _one_hot(after, 3) if newest else [0.0] * 3
+    feats += one_hot(min(after, 2), 3) if newest else [0.0] * 3
     assert len(feats) == N_PROGRESS
     return torch.tensor(feats, dtype=torch.float32)
 

@@ -45,6 +45,7 @@ def feature_count(config: ModelConfig) -> int:
     return N_FEATURES if config.goal_order else N_FEATURES - 1
 
 
+TICK_BOX = 32  # CSS px: the longest side of an outline read as a checkbox or a radio button
 TICK_GLYPHS = frozenset("○●◯◉◎□■☐☑☒◻◼▢⚪⚫")  # the OCR's reading of radio buttons and checkboxes
 _TOKEN = re.compile(r"[^\s\"'“”‘’`.,:;!?()\[\]{}<>]+")
 _QUOTED = re.compile(r"[\"“”«»]([^\"“”«»]+)[\"“”«»]|(?<!\w)'([^']+)'(?!\w)")
@@ -274,8 +275,8 @@ def _in_word(p: Word, w: Word) -> bool:
 
 
 def _is_tick_box(p: Word) -> bool:
-    """Checkbox- or radio-sized: at most 32 CSS px a side and roughly square."""
-    return 0 < p.w <= 32 and 0 < p.h <= 32 and min(p.w, p.h) >= 0.6 * max(p.w, p.h)
+    """Checkbox- or radio-sized: at most ``TICK_BOX`` CSS px a side and roughly square."""
+    return 0 < p.w <= TICK_BOX and 0 < p.h <= TICK_BOX and min(p.w, p.h) >= 0.6 * max(p.w, p.h)
 
 
 def _is_field(p: Word) -> bool:
