@@ -7,7 +7,7 @@ settings (steps, learning rate, data) live in ``perception.builtin.train.TrainCo
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 FORMAT = "gaze-builtin/2"
 
@@ -118,6 +118,13 @@ class ModelConfig(BaseModel):
         "comes (1 for the goal's first token, towards 0 for its last; words.word_features): "
         "'Click ONE, then TWO' names ONE first",
     )
+    reached_words: bool = Field(
+        False,
+        description="with goal_order, an eighth word feature: 1 on a word an earlier click "
+        "reached (progress.mark_reached: the word clicked, a ticked box's label, a field's "
+        "label), and on the outlines that take its features: the pointer tells the box it "
+        "ticked from the one the goal names next",
+    )
     span_flags: bool = Field(
         False,
         description="the span head's keys also weigh two facts per prompt byte: already typed "
@@ -133,6 +140,12 @@ class ModelConfig(BaseModel):
     submit_words: int = Field(
         0, ge=0, description="with span_submit, the buckets of its goal words and word pairs"
     )
+
+    @model_validator(mode="after")
+    def _reached_needs_order(self) -> ModelConfig:
+        if self.reached_words and not self.goal_order:
+            raise ValueError("reached_words needs goal_order (the word features are a prefix)")
+        return self
 
     @property
     def state_size(self) -> int:

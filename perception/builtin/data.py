@@ -47,7 +47,7 @@ from torch import Tensor
 from perception.builtin.config import ModelConfig
 from perception.builtin.marks import history_clicks, patch_marks
 from perception.builtin.policy import typed_in, verb_index
-from perception.builtin.progress import step_state
+from perception.builtin.progress import mark_reached, step_state
 from perception.builtin.proposals import box_proposals, page_proposals, tile_proposals
 from perception.builtin.reader import Word, to_css
 from perception.builtin.rephrase import recase, rephrase
@@ -307,12 +307,16 @@ def make_example(
         seen = echo_goal(seen, said, (ox + rng.uniform(0, 20), oy + rng.uniform(0, 30)),
                          char_w, h)  # fmt: skip
     said_here = compact_prompt(prompt_text, FULL_PROMPT)
+    said_css = compact_prompt(said, FULL_PROMPT)  # the history's clicks in page CSS px
     page_words = score_words(seen, said_here, split_glyphs=config.round_outlines)
     found = None
+    if config.proposals and config.page_outlines:
+        found = page_outlines(image_path, scale, config.round_outlines)
+    if config.reached_words:
+        page_words = mark_reached(said_css, page_words, found, config)
     scored = page_words
     if config.proposals:  # outlines first: on a crowded canvas they outrank non-goal words
-        if config.page_outlines:
-            found = page_outlines(image_path, scale, config.round_outlines)
+        if found is not None:
             props = tile_proposals(found, (ox, oy), config.canvas)
         else:
             props = box_proposals(canvas, (ox, oy), drop_slivers=config.drop_slivers)
@@ -325,7 +329,7 @@ def make_example(
         cells.append(c)
         offs.append(o)
     marks = patch_marks(history_clicks(sample.prompt), (ox, oy), config)
-    state = step_state(compact_prompt(said, FULL_PROMPT), page_words, found, config)
+    state = step_state(said_css, page_words, found, config)
     return Example(canvas, prompt, slots, list(enc.ids), dists, cells, offs, marks, state)
 
 

@@ -51,6 +51,7 @@ from perception.builtin.policy import one_hot, prompt_state, typed_in
 from perception.builtin.reader import Word
 from perception.builtin.spans import FUNCTION_WORDS
 from perception.builtin.words import (
+    REACHED,
     Scored,
     field_label,
     goal_tokens,
@@ -119,13 +120,54 @@ def progress_tokens(
     """The goal tokens that count on the page, those earlier clicks reached, and those the
     newest step's click reached (see the module contract)."""
     g = goal_tokens(prompt)
-    typed = {t for line in prompt.splitlines() if (v := typed_in(line)) for t in tokens(v)}
+    typed = _typed_tokens(prompt)
     counted = {t for t in g.goal if len(t) >= 2 and t not in _FUNCTION and t not in typed}
-    echo = _echo_lines(scored, g.goal)
-    page = [(w, wf) for w, wf in scored if (w.y, w.h) not in echo]
+    page = _page(scored, prompt)
     on_page = {t for w, _ in page for t in tokens(w.text)} & counted
+    reached: set[str] = set()
+    newest: set[str] = set()
+    for hit, is_newest in _clicked(prompt, page, outlines, config):
+        got = {t for w in hit for t in tokens(w.text)} & on_page
+        reached |= got
+        if is_newest:
+            newest = got
+    return on_page, reached, newest
 
-    def reached_by(x: float, y: float) -> set[str]:
+
+def mark_reached(
+    prompt: str, scored: Sequence[Scored], outlines: Sequence[Word] | None, config: ModelConfig
+) -> list[Scored]:
+    """``scored`` with feature ``words.REACHED`` set to 1 on each word an earlier click reached
+    (the same reach as the facts': the word clicked, an outline's caption or label, a field's
+    label through its typed value, a bare tick box's label), for ``ModelConfig.reached_words``.
+    Outlines joined afterwards (``words.join_proposals``) take it from the words they hold or
+    their label: a ticked box's outline is reached too."""
+    hit = {w for got, _ in _clicked(prompt, _page(scored, prompt), outlines, config) for w in got}
+    if not hit:
+        return list(scored)
+    return [
+        (w, [*wf[:REACHED], 1.0, *wf[REACHED + 1 :]]) if w in hit else (w, wf) for w, wf in scored
+    ]
+
+
+def _typed_tokens(prompt: str) -> set[str]:
+    return {t for line in prompt.splitlines() if (v := typed_in(line)) for t in tokens(v)}
+
+
+def _page(scored: Sequence[Scored], prompt: str) -> list[Scored]:
+    """The page's words but those on lines that echo the goal."""
+    echo = _echo_lines(scored, goal_tokens(prompt).goal)
+    return [(w, wf) for w, wf in scored if (w.y, w.h) not in echo]
+
+
+def _clicked(
+    prompt: str, page: Sequence[Scored], outlines: Sequence[Word] | None, config: ModelConfig
+) -> list[tuple[set[Word], bool]]:
+    """Per history click (``marks.history_clicks``): the words of ``page`` it reached, and
+    whether it was the newest step's."""
+    typed = _typed_tokens(prompt)
+
+    def reached_by(x: float, y: float) -> set[Word]:
         hit = [w for w, _ in page if _inside(x, y, w, _HIT_MARGIN)]
         held = [o for o in outlines or () if _inside(x, y, o)]
         for o in held:
@@ -135,16 +177,9 @@ def progress_tokens(
         if not hit:  # a control no outline found (a switch, a bare tick box): its label
             spot = Word("", x - _SPOT / 2, y - _SPOT / 2, _SPOT, _SPOT, 0.0)
             hit = [w for w, _ in tick_label(spot, page)]
-        return {t for w in hit for t in tokens(w.text)} & on_page
+        return set(hit)
 
-    reached: set[str] = set()
-    newest: set[str] = set()
-    for x, y, is_newest in history_clicks(prompt):
-        got = reached_by(x, y)
-        reached |= got
-        if is_newest:
-            newest = got
-    return on_page, reached, newest
+    return [(reached_by(x, y), is_newest) for x, y, is_newest in history_clicks(prompt)]
 
 
 def step_state(

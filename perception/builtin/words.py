@@ -15,7 +15,9 @@ Contract:
   (a page that repeats the instruction shows a line of nothing but goal words); the OCR score;
   how early the goal names it (``1 - i/n`` for the earliest of its tokens at index ``i`` of the
   goal's ``n`` tokens, 0 for a word the goal does not name), read only by a model with
-  ``ModelConfig.goal_order`` (``feature_count``).
+  ``ModelConfig.goal_order`` (``feature_count``); whether an earlier click reached the word,
+  0 here: ``progress.mark_reached`` sets it from the prompt's history, read only by a model
+  with ``ModelConfig.reached_words``.
 - Words of one line share their ``y`` and ``h`` (``reader.words_from_line``), which is how lines
   are recovered here.
 
@@ -37,12 +39,14 @@ from perception.builtin.config import ModelConfig
 from perception.builtin.reader import Word
 from perception.builtin.tokenizer import PAD, encode_text
 
-N_FEATURES = 7  # computed for every word; a model reads the first feature_count(config)
+N_FEATURES = 8  # computed for every word; a model reads the first feature_count(config)
+REACHED = 7  # the feature progress.mark_reached sets: an earlier click reached the word
 
 
 def feature_count(config: ModelConfig) -> int:
-    """How many of the ``N_FEATURES`` a model of ``config`` reads (the goal order is opt-in)."""
-    return N_FEATURES if config.goal_order else N_FEATURES - 1
+    """How many of the ``N_FEATURES`` a model of ``config`` reads (the goal order and the
+    reached flag are opt-in; the config refuses the flag without the order)."""
+    return 6 + config.goal_order + config.reached_words
 
 
 TICK_BOX = 32  # CSS px: the longest side of an outline read as a checkbox or a radio button
@@ -117,7 +121,7 @@ def _similarity(tok: str, goal: frozenset[str]) -> float:
 def word_features(word: Word, line_share: float, g: GoalTokens) -> list[float]:
     toks = tokens(word.text)
     if not toks:
-        return [0.0, 0.0, 0.0, 0.0, line_share, word.score, 0.0]
+        return [0.0, 0.0, 0.0, 0.0, line_share, word.score, 0.0, 0.0]
     n = len(toks)
     return [
         sum(t in g.goal for t in toks) / n,
@@ -127,6 +131,7 @@ def word_features(word: Word, line_share: float, g: GoalTokens) -> list[float]:
         line_share,
         word.score,
         max(g.order.get(t, 0.0) for t in toks),
+        0.0,  # REACHED: progress.mark_reached
     ]
 
 

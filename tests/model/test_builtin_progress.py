@@ -7,13 +7,29 @@ the same function on what they read.
 
 from __future__ import annotations
 
+import pytest
 import torch
+from pydantic import ValidationError
 
+from perception.builtin.config import ModelConfig
 from perception.builtin.policy import N_STATE, prompt_state
-from perception.builtin.progress import N_PROGRESS, page_progress, progress_tokens, step_state
+from perception.builtin.progress import (
+    N_PROGRESS,
+    mark_reached,
+    page_progress,
+    progress_tokens,
+    step_state,
+)
 from perception.builtin.reader import Word
 from perception.builtin.train import PRESETS
-from perception.builtin.words import score_words
+from perception.builtin.words import (
+    N_FEATURES,
+    REACHED,
+    canvas_slots,
+    feature_count,
+    join_proposals,
+    score_words,
+)
 
 CONFIG = PRESETS["full"].model
 GOAL = 'Goal: Select "Auto update", Show avatars and "Gift wrap", then press Go.'
@@ -137,3 +153,38 @@ def test_step_state_adds_the_facts_only_to_a_model_that_reads_them() -> None:
     without = CONFIG.model_copy(update={"progress_state": False})
     assert torch.equal(step_state(GOAL, scored, outlines, without), prompt_state(GOAL))
     assert without.state_size == N_STATE
+
+
+NEXT = PRESETS["next"].model
+
+
+def test_mark_reached_flags_the_ticked_labels_and_their_outlines_only() -> None:
+    """``reached_words``: the two ticked boxes' labels and outlines carry the flag; "Gift wrap",
+    its box and Go do not, so the pointer can tell the next box from the ticked ones."""
+    words, outlines = _boxes_page()
+    prompt = f"{GOAL}\nEarlier steps:\n1. click(x=27, y=57) -> ok\n2. click(x=27, y=87) -> ok"
+    marked = mark_reached(prompt, score_words(words, prompt, split_glyphs=True), outlines, NEXT)
+    flagged = {w.text for w, f in marked if f[REACHED] == 1.0}
+    assert flagged == {"Auto", "update", "Show", "avatars"}
+    assert all(f[REACHED] == 0.0 for w, f in marked if w.text not in flagged)
+    joined = join_proposals(outlines, marked, NEXT)
+    boxes = [f[REACHED] for w, f in joined if not w.text]
+    assert boxes == [1.0, 1.0, 0.0, 0.0]  # the two ticked boxes, then Gift wrap's and Go's
+    slots = canvas_slots(joined, (0, 0), NEXT)
+    assert slots.feats.shape[1] == feature_count(NEXT) == N_FEATURES
+    assert slots.feats[:, REACHED].sum().item() == 6  # 2 outlines and their 4 words
+    fresh = mark_reached(GOAL, score_words(words, GOAL), outlines, NEXT)
+    assert all(f[REACHED] == 0.0 for _, f in fresh)  # no click yet
+
+
+def test_a_scroll_clears_the_reached_flags() -> None:
+    words, outlines = _boxes_page()
+    prompt = f"{GOAL}\n1. click(x=27, y=57) -> ok\n2. scroll(x=100, y=100, dx=0, dy=200) -> ok"
+    marked = mark_reached(prompt, score_words(words, prompt), outlines, NEXT)
+    assert all(f[REACHED] == 0.0 for _, f in marked)
+
+
+def test_the_reached_flag_needs_the_goal_order_before_it() -> None:
+    with pytest.raises(ValidationError, match="reached_words needs goal_order"):
+        ModelConfig(reached_words=True)
+    assert feature_count(ModelConfig(goal_order=True)) == N_FEATURES - 1
