@@ -120,10 +120,12 @@ class ModelConfig(BaseModel):
     )
     reached_words: bool = Field(
         False,
-        description="with goal_order, an eighth word feature: 1 on a word an earlier click "
-        "reached (progress.mark_reached: the word clicked, a ticked box's label, a field's "
-        "label), and on the outlines that take its features: the pointer tells the box it "
-        "ticked from the one the goal names next",
+        description="with goal_order, two more word features (progress.mark_progress): 1 on a "
+        "word an earlier click reached (the word clicked, a ticked box's label, a field's "
+        "label), and 1 on a word the goal names later than one on the page no click reached; "
+        "outlines take them from their words: the pointer tells the box it ticked from the one "
+        "the goal names next, and a tile showing Go but not the unticked box named before it "
+        "can tell Go is not next",
     )
     span_flags: bool = Field(
         False,

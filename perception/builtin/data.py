@@ -47,7 +47,7 @@ from torch import Tensor
 from perception.builtin.config import ModelConfig
 from perception.builtin.marks import history_clicks, patch_marks
 from perception.builtin.policy import typed_in, verb_index
-from perception.builtin.progress import mark_reached, step_state
+from perception.builtin.progress import mark_progress, step_state
 from perception.builtin.proposals import box_proposals, page_proposals, tile_proposals
 from perception.builtin.reader import Word, to_css
 from perception.builtin.rephrase import recase, rephrase
@@ -313,7 +313,7 @@ def make_example(
     if config.proposals and config.page_outlines:
         found = page_outlines(image_path, scale, config.round_outlines)
     if config.reached_words:
-        page_words = mark_reached(said_css, page_words, found, config)
+        page_words = mark_progress(said_css, page_words, found, config)
     scored = page_words
     if config.proposals:  # outlines first: on a crowded canvas they outrank non-goal words
         if found is not None:

@@ -47,7 +47,7 @@ from perception.builtin.data import FULL_PROMPT, Crop, compact_prompt, prompt_id
 from perception.builtin.grammar import ActionGrammar
 from perception.builtin.marks import history_clicks, patch_marks
 from perception.builtin.model import Decoded, GazeVLM
-from perception.builtin.progress import mark_reached, step_state
+from perception.builtin.progress import mark_progress, step_state
 from perception.builtin.proposals import box_proposals, page_proposals, tile_proposals
 from perception.builtin.reader import Word, read_words, to_css
 from perception.builtin.tokenizer import N_BYTES, PAD, decode_target
@@ -197,7 +197,7 @@ class Predictor:
             said = compact_prompt(p.prompt, FULL_PROMPT)
             scored = score_words(words, said, split_glyphs=c.round_outlines)
             if c.reached_words:
-                scored = mark_reached(said, scored, outlines, c)
+                scored = mark_progress(said, scored, outlines, c)
             clicks = history_clicks(p.prompt)
             state = step_state(said, scored, outlines, c)  # as trained: no URL or title lines
             for oy in tile_origins(h_css, c.canvas, self.overlap):

@@ -51,6 +51,8 @@ from perception.builtin.policy import one_hot, prompt_state, typed_in
 from perception.builtin.reader import Word
 from perception.builtin.spans import FUNCTION_WORDS
 from perception.builtin.words import (
+    ORDER,
+    PENDING,
     REACHED,
     Scored,
     field_label,
@@ -119,6 +121,38 @@ def progress_tokens(
 ) -> tuple[set[str], set[str], set[str]]:
     """The goal tokens that count on the page, those earlier clicks reached, and those the
     newest step's click reached (see the module contract)."""
+    on_page, reached, newest, _ = _progress(prompt, scored, outlines, config)
+    return on_page, reached, newest
+
+
+def mark_progress(
+    prompt: str, scored: Sequence[Scored], outlines: Sequence[Word] | None, config: ModelConfig
+) -> list[Scored]:
+    """``scored`` with two word features set, for ``ModelConfig.reached_words``:
+    ``words.REACHED``, 1 on each word an earlier click reached (the same reach as the facts':
+    the word clicked, an outline's caption or label, a field's label through its typed value, a
+    bare tick box's label), and ``words.PENDING``, 1 on each word the goal names later than a
+    token on the page that no click reached (a word the goal does not name: later than all),
+    so a tile that shows "Go" but not the unticked "Gift wrap" the goal names before it can
+    still tell Go is not next. Outlines joined afterwards (``words.join_proposals``) take
+    REACHED from the words they hold or their label (any), PENDING from them all (``words``'
+    ``_inherit``): "Gift wrap" is pending only if "Gift" is."""
+    on_page, reached, _, hit = _progress(prompt, scored, outlines, config)
+    g = goal_tokens(prompt)
+    first_left = max((g.order[t] for t in on_page - reached), default=None)
+    out: list[Scored] = []
+    for w, wf in scored:
+        f = list(wf)
+        f[REACHED] = float(w in hit)
+        f[PENDING] = float(first_left is not None and wf[ORDER] < first_left)
+        out.append((w, f))
+    return out
+
+
+def _progress(
+    prompt: str, scored: Sequence[Scored], outlines: Sequence[Word] | None, config: ModelConfig
+) -> tuple[set[str], set[str], set[str], set[Word]]:
+    """``progress_tokens``' three sets, and every word an earlier click reached."""
     g = goal_tokens(prompt)
     typed = _typed_tokens(prompt)
     counted = {t for t in g.goal if len(t) >= 2 and t not in _FUNCTION and t not in typed}
@@ -126,28 +160,14 @@ def progress_tokens(
     on_page = {t for w, _ in page for t in tokens(w.text)} & counted
     reached: set[str] = set()
     newest: set[str] = set()
-    for hit, is_newest in _clicked(prompt, page, outlines, config):
-        got = {t for w in hit for t in tokens(w.text)} & on_page
+    hit: set[Word] = set()
+    for got_words, is_newest in _clicked(prompt, page, outlines, config):
+        hit |= got_words
+        got = {t for w in got_words for t in tokens(w.text)} & on_page
         reached |= got
         if is_newest:
             newest = got
-    return on_page, reached, newest
-
-
-def mark_reached(
-    prompt: str, scored: Sequence[Scored], outlines: Sequence[Word] | None, config: ModelConfig
-) -> list[Scored]:
-    """``scored`` with feature ``words.REACHED`` set to 1 on each word an earlier click reached
-    (the same reach as the facts': the word clicked, an outline's caption or label, a field's
-    label through its typed value, a bare tick box's label), for ``ModelConfig.reached_words``.
-    Outlines joined afterwards (``words.join_proposals``) take it from the words they hold or
-    their label: a ticked box's outline is reached too."""
-    hit = {w for got, _ in _clicked(prompt, _page(scored, prompt), outlines, config) for w in got}
-    if not hit:
-        return list(scored)
-    return [
-        (w, [*wf[:REACHED], 1.0, *wf[REACHED + 1 :]]) if w in hit else (w, wf) for w, wf in scored
-    ]
+    return on_page, reached, newest, hit
 
 
 def _typed_tokens(prompt: str) -> set[str]:

@@ -16,8 +16,9 @@ Contract:
   how early the goal names it (``1 - i/n`` for the earliest of its tokens at index ``i`` of the
   goal's ``n`` tokens, 0 for a word the goal does not name), read only by a model with
   ``ModelConfig.goal_order`` (``feature_count``); whether an earlier click reached the word,
-  0 here: ``progress.mark_reached`` sets it from the prompt's history, read only by a model
-  with ``ModelConfig.reached_words``.
+  and whether the goal names it later than a word on the page no click reached, both 0 here:
+  ``progress.mark_progress`` sets them from the prompt's history, read only by a model with
+  ``ModelConfig.reached_words``.
 - Words of one line share their ``y`` and ``h`` (``reader.words_from_line``), which is how lines
   are recovered here.
 
@@ -39,14 +40,15 @@ from perception.builtin.config import ModelConfig
 from perception.builtin.reader import Word
 from perception.builtin.tokenizer import PAD, encode_text
 
-N_FEATURES = 8  # computed for every word; a model reads the first feature_count(config)
-REACHED = 7  # the feature progress.mark_reached sets: an earlier click reached the word
+N_FEATURES = 9  # computed for every word; a model reads the first feature_count(config)
+ORDER = 6  # how early the goal names the word (goal_order)
+REACHED, PENDING = 7, 8  # set by progress.mark_progress (reached_words)
 
 
 def feature_count(config: ModelConfig) -> int:
     """How many of the ``N_FEATURES`` a model of ``config`` reads (the goal order and the
     reached flag are opt-in; the config refuses the flag without the order)."""
-    return 6 + config.goal_order + config.reached_words
+    return 6 + config.goal_order + 2 * config.reached_words
 
 
 TICK_BOX = 32  # CSS px: the longest side of an outline read as a checkbox or a radio button
@@ -121,7 +123,7 @@ def _similarity(tok: str, goal: frozenset[str]) -> float:
 def word_features(word: Word, line_share: float, g: GoalTokens) -> list[float]:
     toks = tokens(word.text)
     if not toks:
-        return [0.0, 0.0, 0.0, 0.0, line_share, word.score, 0.0, 0.0]
+        return [0.0, 0.0, 0.0, 0.0, line_share, word.score, 0.0, 0.0, 0.0]
     n = len(toks)
     return [
         sum(t in g.goal for t in toks) / n,
@@ -131,7 +133,8 @@ def word_features(word: Word, line_share: float, g: GoalTokens) -> list[float]:
         line_share,
         word.score,
         max(g.order.get(t, 0.0) for t in toks),
-        0.0,  # REACHED: progress.mark_reached
+        0.0,  # REACHED and PENDING: progress.mark_progress
+        0.0,
     ]
 
 
@@ -245,15 +248,21 @@ def _glyph_labels(scored: Sequence[Scored], *, share: bool) -> list[Scored]:
 def _inherit(inside: Sequence[Scored], *, share: bool) -> list[float]:
     """The features of an outline from the words it holds: their elementwise max, or with
     ``share`` the token-weighted mean of the first four (share of the outline's tokens that are
-    goal / quoted / history tokens, mean similarity) and the max of line share and OCR score.
-    Max lets one goal word ("Tab", "the") light up every outline that holds it; the mean tells
+    goal / quoted / history tokens, mean similarity) and the max of the rest (line share, OCR
+    score, goal order, reached); ``PENDING`` is their min either way (``progress.mark_progress``;
+    an outline with no words scores zeros, so it is never pending). Max lets one goal word ("Tab", "the") light up every outline that holds it; the mean tells
     "Tab #2" (2 of 2 tokens) from "Tab #1" (1 of 2)."""
     if not share:
-        return [max(col) for col in zip(*(wf for _, wf in inside), strict=True)]
-    n = [max(1, len(tokens(w.text))) for w, _ in inside]
-    total = sum(n)
-    mean = [sum(k * wf[i] for k, (_, wf) in zip(n, inside, strict=True)) / total for i in range(4)]
-    return mean + [max(wf[i] for _, wf in inside) for i in range(4, N_FEATURES)]
+        out = [max(col) for col in zip(*(wf for _, wf in inside), strict=True)]
+    else:
+        n = [max(1, len(tokens(w.text))) for w, _ in inside]
+        total = sum(n)
+        out = [
+            sum(k * wf[i] for k, (_, wf) in zip(n, inside, strict=True)) / total for i in range(4)
+        ]
+        out += [max(wf[i] for _, wf in inside) for i in range(4, N_FEATURES)]
+    out[PENDING] = min(wf[PENDING] for _, wf in inside)  # "Gift wrap" waits only if "Gift" does
+    return out
 
 
 def _holds(p: Word, w: Word) -> bool:

@@ -15,7 +15,7 @@ from perception.builtin.config import ModelConfig
 from perception.builtin.policy import N_STATE, prompt_state
 from perception.builtin.progress import (
     N_PROGRESS,
-    mark_reached,
+    mark_progress,
     page_progress,
     progress_tokens,
     step_state,
@@ -24,6 +24,7 @@ from perception.builtin.reader import Word
 from perception.builtin.train import PRESETS
 from perception.builtin.words import (
     N_FEATURES,
+    PENDING,
     REACHED,
     canvas_slots,
     feature_count,
@@ -158,12 +159,12 @@ def test_step_state_adds_the_facts_only_to_a_model_that_reads_them() -> None:
 NEXT = PRESETS["next"].model
 
 
-def test_mark_reached_flags_the_ticked_labels_and_their_outlines_only() -> None:
-    """``reached_words``: the two ticked boxes' labels and outlines carry the flag; "Gift wrap",
+def test_mark_progress_flags_the_ticked_labels_and_their_outlines_only() -> None:
+    """``reached_words``: the two ticked boxes' labels and outlines carry REACHED; "Gift wrap",
     its box and Go do not, so the pointer can tell the next box from the ticked ones."""
     words, outlines = _boxes_page()
     prompt = f"{GOAL}\nEarlier steps:\n1. click(x=27, y=57) -> ok\n2. click(x=27, y=87) -> ok"
-    marked = mark_reached(prompt, score_words(words, prompt, split_glyphs=True), outlines, NEXT)
+    marked = mark_progress(prompt, score_words(words, prompt, split_glyphs=True), outlines, NEXT)
     flagged = {w.text for w, f in marked if f[REACHED] == 1.0}
     assert flagged == {"Auto", "update", "Show", "avatars"}
     assert all(f[REACHED] == 0.0 for w, f in marked if w.text not in flagged)
@@ -173,18 +174,38 @@ def test_mark_reached_flags_the_ticked_labels_and_their_outlines_only() -> None:
     slots = canvas_slots(joined, (0, 0), NEXT)
     assert slots.feats.shape[1] == feature_count(NEXT) == N_FEATURES
     assert slots.feats[:, REACHED].sum().item() == 6  # 2 outlines and their 4 words
-    fresh = mark_reached(GOAL, score_words(words, GOAL), outlines, NEXT)
+    fresh = mark_progress(GOAL, score_words(words, GOAL), outlines, NEXT)
     assert all(f[REACHED] == 0.0 for _, f in fresh)  # no click yet
+
+
+def test_pending_marks_what_the_goal_names_after_an_unreached_word() -> None:
+    """Two boxes ticked: "gift" is the earliest unreached token, so "wrap" (named after it),
+    "Go" and the unnamed heading are pending, "Gift" is not; Gift wrap's box takes the min of
+    its label's words (not pending), Go's outline its caption's (pending). Once Gift wrap is
+    ticked too, only "go" is left and nothing the goal names waits on it."""
+    words, outlines = _boxes_page()
+    two = f"{GOAL}\n1. click(x=27, y=57) -> ok\n2. click(x=27, y=87) -> ok"
+    marked = mark_progress(two, score_words(words, two, split_glyphs=True), outlines, NEXT)
+    pending = {w.text for w, f in marked if f[PENDING] == 1.0}
+    assert pending == {"Preferences", "wrap", "Go"}
+    joined = join_proposals(outlines, marked, NEXT)
+    assert [f[PENDING] for w, f in joined if not w.text] == [0.0, 0.0, 0.0, 1.0]
+    three = f"{two}\n3. click(x=27, y=117) -> ok"
+    marked = mark_progress(three, score_words(words, three, split_glyphs=True), outlines, NEXT)
+    assert {w.text for w, f in marked if f[PENDING] == 1.0} == {"Preferences"}
+    done = f"{three}\n4. click(x=40, y=169) -> ok"
+    marked = mark_progress(done, score_words(words, done), outlines, NEXT)
+    assert all(f[PENDING] == 0.0 for _, f in marked)  # nothing left
 
 
 def test_a_scroll_clears_the_reached_flags() -> None:
     words, outlines = _boxes_page()
     prompt = f"{GOAL}\n1. click(x=27, y=57) -> ok\n2. scroll(x=100, y=100, dx=0, dy=200) -> ok"
-    marked = mark_reached(prompt, score_words(words, prompt), outlines, NEXT)
+    marked = mark_progress(prompt, score_words(words, prompt), outlines, NEXT)
     assert all(f[REACHED] == 0.0 for _, f in marked)
 
 
 def test_the_reached_flag_needs_the_goal_order_before_it() -> None:
     with pytest.raises(ValidationError, match="reached_words needs goal_order"):
         ModelConfig(reached_words=True)
-    assert feature_count(ModelConfig(goal_order=True)) == N_FEATURES - 1
+    assert feature_count(ModelConfig(goal_order=True)) == N_FEATURES - 2

@@ -494,9 +494,7 @@ def test_goal_order_says_which_name_the_goal_gives_first() -> None:
     order = [f[6] for _, f in scored]
     # tokens: click button one then click button two -> ONE at 2 of 7, TWO at 6 of 7
     assert order == pytest.approx([1 - 6 / 7, 1 - 2 / 7, 0.0])
-    with_order = TINY.model_copy(
-        update={"canvas": 224, "goal_order": True, "reached_words": False}
-    )
+    with_order = TINY.model_copy(update={"canvas": 224, "goal_order": True, "reached_words": False})
     without = with_order.model_copy(update={"goal_order": False})
     assert feature_count(with_order) == 7 and feature_count(without) == 6
     a, b = canvas_slots(scored, (0, 0), with_order), canvas_slots(scored, (0, 0), without)
