@@ -39,6 +39,7 @@ from perception.builtin.predict import (
     Page,
     Predictor,
     by_goal_word,
+    by_next_word,
     by_peak,
     choose_tile,
     names_goal,
@@ -48,6 +49,7 @@ from perception.builtin.weights import load
 
 RULES: dict[str, Callable[[Decoded], float]] = {
     "goal word, then confidence (shipped)": by_goal_word,
+    "next goal word, goal word, confidence": by_next_word,
     "peak (before 2026-11-27)": by_peak,
     "confidence": lambda d: d.points[0].confidence,
     "peak x confidence": lambda d: d.points[0].peak * d.points[0].confidence,

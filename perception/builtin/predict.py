@@ -52,6 +52,8 @@ from perception.builtin.proposals import box_proposals, page_proposals, tile_pro
 from perception.builtin.reader import Word, read_words, to_css
 from perception.builtin.tokenizer import N_BYTES, PAD, decode_target
 from perception.builtin.words import (
+    PENDING,
+    REACHED,
     WordSlots,
     canvas_slots,
     holds_goal_token,
@@ -120,7 +122,20 @@ def by_goal_word(d: Decoded) -> float:
     return float(names_goal(d)) + d.points[0].confidence
 
 
-def choose_tile(tiles: Sequence[Decoded], placer: Callable[[Decoded], float] = by_goal_word) -> int:
+def is_next(d: Decoded) -> bool:
+    """The answer's point names the goal (``names_goal``) and, with ``reached_words``, is no
+    word an earlier click reached nor one the goal names after a page word no click reached
+    (``progress.mark_progress``): the next thing the goal asks for."""
+    f = d.points[0].feats
+    return names_goal(d) and (len(f) <= PENDING or f[REACHED] == f[PENDING] == 0)
+
+
+def by_next_word(d: Decoded) -> float:
+    """``by_goal_word``, a point on the next word the goal names (``is_next``) first of all."""
+    return float(is_next(d)) + by_goal_word(d)
+
+
+def choose_tile(tiles: Sequence[Decoded], placer: Callable[[Decoded], float] = by_next_word) -> int:
     """Which of one page's tile answers is the page's: the action from the tile whose text is
     most likely; when it has a point, the tile (among those writing the same action with a
     point) that ``placer`` scores highest places it (default ``by_goal_word``)."""
