@@ -54,6 +54,7 @@ from perception.builtin.words import (
     ORDER,
     PENDING,
     REACHED,
+    GoalTokens,
     Scored,
     field_label,
     goal_tokens,
@@ -64,22 +65,30 @@ from perception.builtin.words import (
 
 N_PROGRESS = 4 + 4 + 1 + 1 + 3
 _FUNCTION = frozenset(w.decode() for w in FUNCTION_WORDS)
-ECHO_TOKENS = 4  # a line this long ...
-ECHO_SHARE = 0.75  # ... with this share of goal tokens repeats the goal
+ECHO_TOKENS = 4  # a line with this many distinct goal words that count ...
+ECHO_SHARE = 0.75  # ... and this share of goal tokens repeats the goal
 _HIT_MARGIN = 2.0  # CSS px around a word that a click may miss it by
 _SPOT = 16.0  # a click that hits no word and no outline: a tick box this size around it
 
 
-def _echo_lines(scored: Sequence[Scored], goal: frozenset[str]) -> set[tuple[float, float]]:
-    """The lines (``(y, h)`` keys, as ``words.line_shares`` groups them) that echo the goal."""
+def _echo_lines(scored: Sequence[Scored], g: GoalTokens) -> set[tuple[float, float]]:
+    """The lines (``(y, h)`` keys, as ``words.line_shares`` groups them) that echo the goal:
+    four distinct goal words that count (not a radio button's label "O Twice a week", whose
+    "O" is its button and "a" a function word) and three quarters of the line's tokens."""
     lines: dict[tuple[float, float], list[str]] = defaultdict(list)
     for w, _ in scored:
         lines[(w.y, w.h)].extend(tokens(w.text))
     return {
         k
         for k, toks in lines.items()
-        if len(toks) >= ECHO_TOKENS and sum(t in goal for t in toks) >= ECHO_SHARE * len(toks)
+        if len(set(toks) & _counted(g)) >= ECHO_TOKENS
+        and sum(t in g.goal for t in toks) >= ECHO_SHARE * len(toks)
     }
+
+
+def _counted(g: GoalTokens, typed: frozenset[str] | set[str] = frozenset()) -> set[str]:
+    """The goal's tokens that count: two or more characters, no function word, not typed."""
+    return {t for t in g.goal if len(t) >= 2 and t not in _FUNCTION and t not in typed}
 
 
 def _inside(x: float, y: float, w: Word, margin: float = 0.0) -> bool:
@@ -134,12 +143,19 @@ def mark_progress(
     bare tick box's label), and ``words.PENDING``, 1 on each word the goal names later than a
     token on the page that no click reached (a word the goal does not name: later than all),
     so a tile that shows "Go" but not the unticked "Gift wrap" the goal names before it can
-    still tell Go is not next. Outlines joined afterwards (``words.join_proposals``) take
+    still tell Go is not next. With outlines, only the words of a control (an outline's
+    caption or label, ``words.outline_words``) hold others back: a group's heading ("How
+    often?") is named but never clicked. Outlines joined afterwards (``words.join_proposals``) take
     REACHED from the words they hold or their label (any), PENDING from them all (``words``'
     ``_inherit``): "Gift wrap" is pending only if "Gift" is."""
     on_page, reached, _, hit = _progress(prompt, scored, outlines, config)
     g = goal_tokens(prompt)
-    first_left = max((g.order[t] for t in on_page - reached), default=None)
+    left = on_page - reached
+    if outlines is not None:  # only a control's words hold the rest back (no heading)
+        page = _page(scored, prompt)
+        held = (outline_words(o, page, config, labels=True) or () for o in outlines)
+        left &= {t for inside in held for w, _ in inside for t in tokens(w.text)}
+    first_left = max((g.order[t] for t in left), default=None)
     out: list[Scored] = []
     for w, wf in scored:
         f = list(wf)
@@ -155,7 +171,7 @@ def _progress(
     """``progress_tokens``' three sets, and every word an earlier click reached."""
     g = goal_tokens(prompt)
     typed = _typed_tokens(prompt)
-    counted = {t for t in g.goal if len(t) >= 2 and t not in _FUNCTION and t not in typed}
+    counted = _counted(g, typed)
     page = _page(scored, prompt)
     on_page = {t for w, _ in page for t in tokens(w.text)} & counted
     reached: set[str] = set()
@@ -176,7 +192,7 @@ def _typed_tokens(prompt: str) -> set[str]:
 
 def _page(scored: Sequence[Scored], prompt: str) -> list[Scored]:
     """The page's words but those on lines that echo the goal."""
-    echo = _echo_lines(scored, goal_tokens(prompt).goal)
+    echo = _echo_lines(scored, goal_tokens(prompt))
     return [(w, wf) for w, wf in scored if (w.y, w.h) not in echo]
 
 

@@ -209,3 +209,41 @@ def test_the_reached_flag_needs_the_goal_order_before_it() -> None:
     with pytest.raises(ValidationError, match="reached_words needs goal_order"):
         ModelConfig(reached_words=True)
     assert feature_count(ModelConfig(goal_order=True)) == N_FEATURES - 2
+
+
+def _radio_page() -> tuple[list[Word], list[Word]]:
+    """A radio group under a heading, as the OCR reads it (each button an "O"), and Done."""
+    words = [Word("How", 25, 21, 32, 23, 0.99), Word("often?", 68, 21, 52, 23, 0.99)]
+    outlines = []
+    for y, label in ((44, "Never"), (68, "Twice a week"), (89, "Weekly")):
+        words.append(Word("O", 26, y, 8, 20, 0.6))
+        outlines.append(Word("", 23, y + 3, 15, 15, 0.0))
+        x = 43.0
+        for piece in label.split():
+            words.append(Word(piece, x, y, 9 * len(piece), 20, 0.99))
+            x += 9 * len(piece) + 8
+    words.append(Word("Done", 29, 112, 33, 24, 0.99))
+    outlines.append(Word("", 25, 114, 45, 19, 0.0))
+    return words, outlines
+
+
+def test_a_label_with_three_goal_tokens_is_no_echo_and_a_heading_holds_nothing_back() -> None:
+    """ "O Twice a week" is four tokens, three of them the goal's, but only two goal words that
+    count: a radio button's label, not the goal repeated, so the click on its button reaches it.
+    The heading "How often?" is named before Done and never clicked: with outlines, only a
+    control's words make later ones pending, so Done is next."""
+    goal = 'Goal: Pick "Twice a week" under How often?, then click Done.'
+    words, outlines = _radio_page()
+    prompt = f"{goal}\n1. click(x=30, y=78) -> ok"
+    got = _facts(prompt, words, outlines)
+    assert got["reached_tokens"] == {"twice", "week"}
+    assert got["on_page"] == {"twice", "week", "how", "often", "done"}
+    marked = dict(
+        (w.text, f) for w, f in mark_progress(prompt, score_words(words, prompt), outlines, NEXT)
+    )
+    assert marked["Done"][PENDING] == 0.0 and marked["Twice"][REACHED] == 1.0
+    assert marked["Never"][PENDING] == 1.0  # not named: after everything left
+    bare = dict(
+        (w.text, f) for w, f in mark_progress(prompt, score_words(words, prompt), None, NEXT)
+    )
+    assert bare["Done"][PENDING] == 1.0  # without outlines every word on the page counts
