@@ -2,12 +2,15 @@
 
 A page larger than the built-in model's canvas is cut into tiles, every tile answers, and one
 answer is kept (``perception.builtin.predict.choose_tile``: the most likely text, then
-``by_goal_word`` among the tiles that agree). This bench decodes every held-out click sample of a
+``by_next_word`` among the tiles that agree). This bench decodes every held-out click sample of a
 dataset once (the cached OCR words, the held-out screens read first where unread; the agent's
 grammar), records every tile's answer, and replays selection rules on the recorded answers:
 
-- ``goal word, then confidence``: the shipped rule (``predict.by_goal_word``): a point on a
-  word the goal names first, then 1 - P("not here");
+- ``next goal word, goal word, confidence``: the shipped rule (``predict.by_next_word``): a
+  point on the next word the goal names (neither reached by an earlier click nor named after
+  a control's word no click reached, ``progress.mark_progress``) first, then as below;
+- ``goal word, then confidence``: the rule until 2026-11-28 (``predict.by_goal_word``): a
+  point on a word the goal names first, then 1 - P("not here");
 - ``peak``: P(the chosen patch or word), the rule before 2026-11-27;
 - ``confidence`` alone, ``peak x confidence``, ``goal word, then peak``;
 - ``best tile``: a tile whose point lies in the target box, whenever one does (the ceiling of
@@ -48,8 +51,8 @@ from perception.builtin.train import ensure_ocr, is_click, load_pool
 from perception.builtin.weights import load
 
 RULES: dict[str, Callable[[Decoded], float]] = {
-    "goal word, then confidence (shipped)": by_goal_word,
-    "next goal word, goal word, confidence": by_next_word,
+    "goal word, then confidence (until 2026-11-28)": by_goal_word,
+    "next goal word, goal word, confidence (shipped)": by_next_word,
     "peak (before 2026-11-27)": by_peak,
     "confidence": lambda d: d.points[0].confidence,
     "peak x confidence": lambda d: d.points[0].peak * d.points[0].confidence,
@@ -81,7 +84,7 @@ def one_screen(pred: Predictor, screenshot: Path, prompt: str, top: int) -> None
         print(f"  {name:38s} {show(choose_tile(decoded, rule))}")
     ranked = sorted(
         (k for k in range(len(decoded)) if decoded[k].points),
-        key=lambda k: -by_goal_word(decoded[k]),
+        key=lambda k: -by_next_word(decoded[k]),
     )
     for k in ranked[:top]:
         print(f"    {show(k)}")

@@ -1,20 +1,24 @@
 """Screenshot + prompt -> answer text, through canvas tiles and the model's own pointer confidence.
 
 Contract:
-- ``Predictor.predict(pages)`` takes ``Page``s (an image, its image px per CSS px, the prompt) and
-  returns one ``Prediction`` per page, in order. Each page is scaled to CSS px and cut into
-  canvas-sized tiles overlapping by a quarter canvas (one tile when it fits); every tile of every
-  page runs in one batched greedy decode (a page's tiles always share a batch). With a verb head
-  (``ModelConfig.verb_head``) and ``actions_only``, the head's mean over a page's tiles picks
-  the action's name for all of them (``GazeVLM.generate``). The action comes from the tile whose text has the best
-  mean log-probability; when it is one with a point, the tile (among those writing the same
-  action) that ``by_goal_word`` ranks first places it: a tile whose pointer chose a word (or an
-  outline holding one) that the goal names, then the pointer's confidence in the tile, 1 -
-  P("not here"). (The pointer's peak, P(the chosen spot), was the rule before 2026-11-27: on
-  672 held-out clicks of two datasets and two models it chose right 77.4%, this rule 81.0%, the
-  best tile 88.7%; it picked empty outlines that a tile's edge had cut, docs/BUILTIN.md "Tile
-  choice".) Points come back in the page's image px, written into the text as ``X, Y`` integers
-  (gaze dialect).
+- ``Predictor.predict(pages)`` takes ``Page``s (an image, its image px per CSS px, the prompt)
+  and returns one ``Prediction`` per page, in order. Each page is scaled to CSS px and cut into
+  canvas-sized tiles overlapping by a quarter canvas (one tile when it fits); every tile of
+  every page runs in one batched greedy decode (a page's tiles always share a batch). With a
+  verb head (``ModelConfig.verb_head``) and ``actions_only``, the head's mean over a page's
+  tiles picks the action's name for all of them (``GazeVLM.generate``). The action comes from
+  the tile whose text has the best mean log-probability; when it is one with a point, the tile
+  (among those writing the same action) that ``by_next_word`` ranks first places it: a tile
+  whose pointer chose the next word the goal names (with ``ModelConfig.reached_words``: no word
+  an earlier click reached, none the goal names after a control's word no click reached,
+  ``progress.mark_progress``; a tile cannot see the unticked box named before the Go button it
+  shows), then one whose pointer chose a word (or an outline holding one) that the goal names,
+  then the pointer's confidence in the tile, 1 - P("not here") (``by_goal_word``, the rule until
+  2026-11-28). (The pointer's peak, P(the chosen spot), was the rule before 2026-11-27: on 672
+  held-out clicks of two datasets and two models it chose right 77.4%, ``by_goal_word`` 81.0%,
+  the best tile 88.7%; it picked empty outlines that a tile's edge had cut, docs/BUILTIN.md
+  "Tile choice".) Points come back in the page's image px, written into the text as ``X, Y``
+  integers (gaze dialect).
 - Words: each page is read once by the OCR (``perception.builtin.reader``) at CSS scale, unless
   the ``Page`` brings its words already (training's evaluation uses the cached reads), and its
   words are scored against the goal once; each tile gets the word slots of its area

@@ -156,25 +156,22 @@ def test_step_state_adds_the_facts_only_to_a_model_that_reads_them() -> None:
     assert without.state_size == N_STATE
 
 
-NEXT = PRESETS["next"].model
-
-
 def test_mark_progress_flags_the_ticked_labels_and_their_outlines_only() -> None:
     """``reached_words``: the two ticked boxes' labels and outlines carry REACHED; "Gift wrap",
     its box and Go do not, so the pointer can tell the next box from the ticked ones."""
     words, outlines = _boxes_page()
     prompt = f"{GOAL}\nEarlier steps:\n1. click(x=27, y=57) -> ok\n2. click(x=27, y=87) -> ok"
-    marked = mark_progress(prompt, score_words(words, prompt, split_glyphs=True), outlines, NEXT)
+    marked = mark_progress(prompt, score_words(words, prompt, split_glyphs=True), outlines, CONFIG)
     flagged = {w.text for w, f in marked if f[REACHED] == 1.0}
     assert flagged == {"Auto", "update", "Show", "avatars"}
     assert all(f[REACHED] == 0.0 for w, f in marked if w.text not in flagged)
-    joined = join_proposals(outlines, marked, NEXT)
+    joined = join_proposals(outlines, marked, CONFIG)
     boxes = [f[REACHED] for w, f in joined if not w.text]
     assert boxes == [1.0, 1.0, 0.0, 0.0]  # the two ticked boxes, then Gift wrap's and Go's
-    slots = canvas_slots(joined, (0, 0), NEXT)
-    assert slots.feats.shape[1] == feature_count(NEXT) == N_FEATURES
+    slots = canvas_slots(joined, (0, 0), CONFIG)
+    assert slots.feats.shape[1] == feature_count(CONFIG) == N_FEATURES
     assert slots.feats[:, REACHED].sum().item() == 6  # 2 outlines and their 4 words
-    fresh = mark_progress(GOAL, score_words(words, GOAL), outlines, NEXT)
+    fresh = mark_progress(GOAL, score_words(words, GOAL), outlines, CONFIG)
     assert all(f[REACHED] == 0.0 for _, f in fresh)  # no click yet
 
 
@@ -185,23 +182,23 @@ def test_pending_marks_what_the_goal_names_after_an_unreached_word() -> None:
     ticked too, only "go" is left and nothing the goal names waits on it."""
     words, outlines = _boxes_page()
     two = f"{GOAL}\n1. click(x=27, y=57) -> ok\n2. click(x=27, y=87) -> ok"
-    marked = mark_progress(two, score_words(words, two, split_glyphs=True), outlines, NEXT)
+    marked = mark_progress(two, score_words(words, two, split_glyphs=True), outlines, CONFIG)
     pending = {w.text for w, f in marked if f[PENDING] == 1.0}
     assert pending == {"Preferences", "wrap", "Go"}
-    joined = join_proposals(outlines, marked, NEXT)
+    joined = join_proposals(outlines, marked, CONFIG)
     assert [f[PENDING] for w, f in joined if not w.text] == [0.0, 0.0, 0.0, 1.0]
     three = f"{two}\n3. click(x=27, y=117) -> ok"
-    marked = mark_progress(three, score_words(words, three, split_glyphs=True), outlines, NEXT)
+    marked = mark_progress(three, score_words(words, three, split_glyphs=True), outlines, CONFIG)
     assert {w.text for w, f in marked if f[PENDING] == 1.0} == {"Preferences"}
     done = f"{three}\n4. click(x=40, y=169) -> ok"
-    marked = mark_progress(done, score_words(words, done), outlines, NEXT)
+    marked = mark_progress(done, score_words(words, done), outlines, CONFIG)
     assert all(f[PENDING] == 0.0 for _, f in marked)  # nothing left
 
 
 def test_a_scroll_clears_the_reached_flags() -> None:
     words, outlines = _boxes_page()
     prompt = f"{GOAL}\n1. click(x=27, y=57) -> ok\n2. scroll(x=100, y=100, dx=0, dy=200) -> ok"
-    marked = mark_progress(prompt, score_words(words, prompt), outlines, NEXT)
+    marked = mark_progress(prompt, score_words(words, prompt), outlines, CONFIG)
     assert all(f[REACHED] == 0.0 for _, f in marked)
 
 
@@ -239,11 +236,11 @@ def test_a_label_with_three_goal_tokens_is_no_echo_and_a_heading_holds_nothing_b
     assert got["reached_tokens"] == {"twice", "week"}
     assert got["on_page"] == {"twice", "week", "how", "often", "done"}
     marked = dict(
-        (w.text, f) for w, f in mark_progress(prompt, score_words(words, prompt), outlines, NEXT)
+        (w.text, f) for w, f in mark_progress(prompt, score_words(words, prompt), outlines, CONFIG)
     )
     assert marked["Done"][PENDING] == 0.0 and marked["Twice"][REACHED] == 1.0
     assert marked["Never"][PENDING] == 1.0  # not named: after everything left
     bare = dict(
-        (w.text, f) for w, f in mark_progress(prompt, score_words(words, prompt), None, NEXT)
+        (w.text, f) for w, f in mark_progress(prompt, score_words(words, prompt), None, CONFIG)
     )
     assert bare["Done"][PENDING] == 1.0  # without outlines every word on the page counts
