@@ -22,6 +22,10 @@ Contract:
   on its line, reaches that value's field label, ``words.field_label``: a field drawn as a
   line has no outline; a click that reaches no word that way reaches the label right of it,
   ``words.tick_label`` of a 16 px box around it: a switch or a tick box no outline found).
+- ``mark_progress(prompt, scored, outlines, config)`` -> the same words with two of their
+  match features set from these facts (``ModelConfig.reached_words``): ``words.REACHED``, an
+  earlier click reached the word; ``words.PENDING``, the goal names it after a control's word
+  on the page that no click reached. The tile rule ``predict.by_next_word`` reads them.
 - ``step_state(prompt, scored, outlines, config)`` -> the verb head's ``(config.state_size,)``
   input: ``policy.prompt_state``, then with ``config.progress_state`` these facts.
 - Facts: how many page tokens are not reached (one-hot 0, 1, 2, 3 or more), how many are
@@ -130,7 +134,7 @@ def progress_tokens(
 ) -> tuple[set[str], set[str], set[str]]:
     """The goal tokens that count on the page, those earlier clicks reached, and those the
     newest step's click reached (see the module contract)."""
-    on_page, reached, newest, _ = _progress(prompt, scored, outlines, config)
+    on_page, reached, newest, _, _ = _progress(prompt, scored, outlines, config)
     return on_page, reached, newest
 
 
@@ -141,18 +145,17 @@ def mark_progress(
     ``words.REACHED``, 1 on each word an earlier click reached (the same reach as the facts':
     the word clicked, an outline's caption or label, a field's label through its typed value, a
     bare tick box's label), and ``words.PENDING``, 1 on each word the goal names later than a
-    token on the page that no click reached (a word the goal does not name: later than all),
-    so a tile that shows "Go" but not the unticked "Gift wrap" the goal names before it can
-    still tell Go is not next. With outlines, only the words of a control (an outline's
-    caption or label, ``words.outline_words``) hold others back: a group's heading ("How
-    often?") is named but never clicked. Outlines joined afterwards (``words.join_proposals``) take
-    REACHED from the words they hold or their label (any), PENDING from them all (``words``'
-    ``_inherit``): "Gift wrap" is pending only if "Gift" is."""
-    on_page, reached, _, hit = _progress(prompt, scored, outlines, config)
+    token on the page that no click reached (a word the goal does not name: later than all), so
+    a tile that shows "Go" but not the unticked "Gift wrap" the goal names before it can still
+    tell Go is not next. With outlines, only the words of a control (an outline's caption or
+    label, ``words.outline_words``) hold others back: a group's heading ("How often?") is named
+    but never clicked. Outlines joined afterwards (``words.join_proposals``) take REACHED from
+    the words they hold or their label (any), PENDING from them all (``words``' ``_inherit``):
+    "Gift wrap" is pending only if "Gift" is."""
+    on_page, reached, _, hit, page = _progress(prompt, scored, outlines, config)
     g = goal_tokens(prompt)
     left = on_page - reached
     if outlines is not None:  # only a control's words hold the rest back (no heading)
-        page = _page(scored, prompt)
         held = (outline_words(o, page, config, labels=True) or () for o in outlines)
         left &= {t for inside in held for w, _ in inside for t in tokens(w.text)}
     first_left = max((g.order[t] for t in left), default=None)
@@ -167,8 +170,9 @@ def mark_progress(
 
 def _progress(
     prompt: str, scored: Sequence[Scored], outlines: Sequence[Word] | None, config: ModelConfig
-) -> tuple[set[str], set[str], set[str], set[Word]]:
-    """``progress_tokens``' three sets, and every word an earlier click reached."""
+) -> tuple[set[str], set[str], set[str], set[Word], list[Scored]]:
+    """``progress_tokens``' three sets, every word an earlier click reached, and the page's
+    words but the goal-echo lines'."""
     g = goal_tokens(prompt)
     typed = _typed_tokens(prompt)
     counted = _counted(g, typed)
@@ -183,7 +187,7 @@ def _progress(
         reached |= got
         if is_newest:
             newest = got
-    return on_page, reached, newest, hit
+    return on_page, reached, newest, hit, page
 
 
 def _typed_tokens(prompt: str) -> set[str]:
