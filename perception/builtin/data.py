@@ -47,7 +47,7 @@ from torch import Tensor
 from perception.builtin.config import ModelConfig
 from perception.builtin.marks import history_clicks, patch_marks
 from perception.builtin.policy import typed_in, verb_index
-from perception.builtin.progress import mark_progress, step_state
+from perception.builtin.progress import page_inputs
 from perception.builtin.proposals import box_proposals, page_proposals, tile_proposals
 from perception.builtin.reader import Word, to_css
 from perception.builtin.rephrase import recase, rephrase
@@ -101,7 +101,7 @@ class Example:
     ptr_cell: list[int]
     ptr_off: list[tuple[float, float]]
     marks: Tensor | None = None  # (G, history_marks): earlier clicks (perception.builtin.marks)
-    state: Tensor | None = None  # (config.state_size,): the step's facts (progress.step_state)
+    state: Tensor | None = None  # (config.state_size,): the step's facts (progress.page_inputs)
 
 
 def compact_prompt(text: str, max_bytes: int) -> str:
@@ -312,8 +312,7 @@ def make_example(
     found = None
     if config.proposals and config.page_outlines:
         found = page_outlines(image_path, scale, config.round_outlines)
-    if config.reached_words:
-        page_words = mark_progress(said_css, page_words, found, config)
+    page_words, state = page_inputs(said_css, page_words, found, config)
     scored = page_words
     if config.proposals:  # outlines first: on a crowded canvas they outrank non-goal words
         if found is not None:
@@ -329,7 +328,6 @@ def make_example(
         cells.append(c)
         offs.append(o)
     marks = patch_marks(history_clicks(sample.prompt), (ox, oy), config)
-    state = step_state(said_css, page_words, found, config)
     return Example(canvas, prompt, slots, list(enc.ids), dists, cells, offs, marks, state)
 
 

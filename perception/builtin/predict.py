@@ -51,7 +51,7 @@ from perception.builtin.data import FULL_PROMPT, Crop, compact_prompt, prompt_id
 from perception.builtin.grammar import ActionGrammar
 from perception.builtin.marks import history_clicks, patch_marks
 from perception.builtin.model import Decoded, GazeVLM
-from perception.builtin.progress import mark_progress, step_state
+from perception.builtin.progress import page_inputs
 from perception.builtin.proposals import box_proposals, page_proposals, tile_proposals
 from perception.builtin.reader import Word, read_words, to_css
 from perception.builtin.tokenizer import N_BYTES, PAD, decode_target
@@ -142,7 +142,7 @@ def by_next_word(d: Decoded) -> float:
 def choose_tile(tiles: Sequence[Decoded], placer: Callable[[Decoded], float] = by_next_word) -> int:
     """Which of one page's tile answers is the page's: the action from the tile whose text is
     most likely; when it has a point, the tile (among those writing the same action with a
-    point) that ``placer`` scores highest places it (default ``by_goal_word``)."""
+    point) that ``placer`` scores highest places it (default ``by_next_word``)."""
     best = max(range(len(tiles)), key=lambda k: tiles[k].mean_logprob)
     if tiles[best].points:
         verb = _verb(tiles[best].ids)
@@ -215,10 +215,8 @@ class Predictor:
             )
             said = compact_prompt(p.prompt, FULL_PROMPT)
             scored = score_words(words, said, split_glyphs=c.round_outlines)
-            if c.reached_words:
-                scored = mark_progress(said, scored, outlines, c)
+            scored, state = page_inputs(said, scored, outlines, c)  # as trained: no URL, title
             clicks = history_clicks(p.prompt)
-            state = step_state(said, scored, outlines, c)  # as trained: no URL or title lines
             for oy in tile_origins(h_css, c.canvas, self.overlap):
                 for ox in tile_origins(w_css, c.canvas, self.overlap):
                     crop = Crop(ox, oy, p.scale)

@@ -13,8 +13,8 @@ Contract:
   not a function word (``spans.FUNCTION_WORDS``) and not in a value the history typed (a typed
   value shows in its field afterwards, but it was typed, not clicked).
 - On the page: the words that hold such a token, except those on a line that echoes the
-  goal (four or more tokens, three quarters of them goal tokens: a task page that repeats its
-  instruction, or ``words.echo_goal``'s augmentation).
+  goal (four distinct goal tokens that count, and three quarters of the line's tokens the
+  goal's: a task page that repeats its instruction, or ``words.echo_goal``'s augmentation).
 - Reached: a token is reached when an earlier click (``marks.history_clicks``: since the newest
   scroll, drag or navigation) lies inside a word that holds it, or inside an outline whose
   features come from such a word (``words.outline_words``: a button's caption, a tick box's
@@ -28,6 +28,8 @@ Contract:
   on the page that no click reached. The tile rule ``predict.by_next_word`` reads them.
 - ``step_state(prompt, scored, outlines, config)`` -> the verb head's ``(config.state_size,)``
   input: ``policy.prompt_state``, then with ``config.progress_state`` these facts.
+- ``page_inputs(prompt, scored, outlines, config)`` -> both, the words and the state, for the
+  model of ``config``, reading the page's progress once (what training and run time call).
 - Facts: how many page tokens are not reached (one-hot 0, 1, 2, 3 or more), how many are
   (the same), whether the newest step's click reached any, whether it reached the one the goal
   names last among those on the page ("... then press Go"), and how many unreached page tokens
@@ -45,6 +47,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -113,20 +116,23 @@ def _typed_value(x: float, y: float, page: Sequence[Scored], typed: set[str]) ->
     return sorted(level, key=lambda w: max(0.0, x - w.x - w.w))[:1]
 
 
+@dataclass(frozen=True)
+class _Progress:
+    """One page's progress, read once (``_progress``) for the facts and the word flags."""
+
+    goal: GoalTokens
+    page: list[Scored]  # the page's words but the goal-echo lines'
+    on_page: set[str]  # goal tokens that count, on the page
+    reached: set[str]  # of those, the ones earlier clicks reached
+    newest: set[str]  # of those, the ones the newest step's click reached
+    hit: set[Word]  # every word an earlier click reached
+
+
 def page_progress(
     prompt: str, scored: Sequence[Scored], outlines: Sequence[Word] | None, config: ModelConfig
 ) -> Tensor:
     """The page's progress facts (see the module contract), ``(N_PROGRESS,)``."""
-    g = goal_tokens(prompt)
-    on_page, reached, newest = progress_tokens(prompt, scored, outlines, config)
-    left = on_page - reached
-    last = min(on_page, key=lambda t: (g.order[t], t)) if on_page else None
-    after = sum(g.order[t] < min(g.order[n] for n in newest) for t in left) if newest else 0
-    feats = one_hot(min(len(left), 3), 4) + one_hot(min(len(reached), 3), 4)
-    feats += [float(bool(newest)), float(last is not None and last in newest)]
-    feats += one_hot(min(after, 2), 3) if newest else [0.0] * 3
-    assert len(feats) == N_PROGRESS
-    return torch.tensor(feats, dtype=torch.float32)
+    return _facts(_progress(prompt, scored, outlines, config))
 
 
 def progress_tokens(
@@ -134,8 +140,8 @@ def progress_tokens(
 ) -> tuple[set[str], set[str], set[str]]:
     """The goal tokens that count on the page, those earlier clicks reached, and those the
     newest step's click reached (see the module contract)."""
-    on_page, reached, newest, _, _ = _progress(prompt, scored, outlines, config)
-    return on_page, reached, newest
+    p = _progress(prompt, scored, outlines, config)
+    return p.on_page, p.reached, p.newest
 
 
 def mark_progress(
@@ -152,17 +158,59 @@ def mark_progress(
     but never clicked. Outlines joined afterwards (``words.join_proposals``) take REACHED from
     the words they hold or their label (any), PENDING from them all (``words``' ``_inherit``):
     "Gift wrap" is pending only if "Gift" is."""
-    on_page, reached, _, hit, page = _progress(prompt, scored, outlines, config)
-    g = goal_tokens(prompt)
-    left = on_page - reached
+    return _mark(_progress(prompt, scored, outlines, config), scored, outlines, config)
+
+
+def step_state(
+    prompt: str, scored: Sequence[Scored], outlines: Sequence[Word] | None, config: ModelConfig
+) -> Tensor:
+    """The verb head's input facts of one step (see the module contract)."""
+    if not config.progress_state:
+        return prompt_state(prompt)
+    return _state(prompt, _progress(prompt, scored, outlines, config))
+
+
+def page_inputs(
+    prompt: str, scored: Sequence[Scored], outlines: Sequence[Word] | None, config: ModelConfig
+) -> tuple[list[Scored], Tensor]:
+    """What a model of ``config`` reads of one page beside its pixels, the page's progress read
+    once: its words (``mark_progress``'s with ``reached_words``, else ``scored``) and the
+    step's state (``step_state``). ``data.make_example`` and ``predict.Predictor`` call this."""
+    if not (config.progress_state or config.reached_words):
+        return list(scored), prompt_state(prompt)
+    p = _progress(prompt, scored, outlines, config)
+    words = _mark(p, scored, outlines, config) if config.reached_words else list(scored)
+    return words, _state(prompt, p) if config.progress_state else prompt_state(prompt)
+
+
+def _state(prompt: str, p: _Progress) -> Tensor:
+    return torch.cat([prompt_state(prompt), _facts(p)])
+
+
+def _facts(p: _Progress) -> Tensor:
+    left = p.on_page - p.reached
+    order = p.goal.order
+    last = min(p.on_page, key=lambda t: (order[t], t)) if p.on_page else None
+    after = sum(order[t] < min(order[n] for n in p.newest) for t in left) if p.newest else 0
+    feats = one_hot(min(len(left), 3), 4) + one_hot(min(len(p.reached), 3), 4)
+    feats += [float(bool(p.newest)), float(last is not None and last in p.newest)]
+    feats += one_hot(min(after, 2), 3) if p.newest else [0.0] * 3
+    assert len(feats) == N_PROGRESS
+    return torch.tensor(feats, dtype=torch.float32)
+
+
+def _mark(
+    p: _Progress, scored: Sequence[Scored], outlines: Sequence[Word] | None, config: ModelConfig
+) -> list[Scored]:
+    left = p.on_page - p.reached
     if outlines is not None:  # only a control's words hold the rest back (no heading)
-        held = (outline_words(o, page, config, labels=True) or () for o in outlines)
+        held = (outline_words(o, p.page, config, labels=True) or () for o in outlines)
         left &= {t for inside in held for w, _ in inside for t in tokens(w.text)}
-    first_left = max((g.order[t] for t in left), default=None)
+    first_left = max((p.goal.order[t] for t in left), default=None)
     out: list[Scored] = []
     for w, wf in scored:
         f = list(wf)
-        f[REACHED] = float(w in hit)
+        f[REACHED] = float(w in p.hit)
         f[PENDING] = float(first_left is not None and wf[ORDER] < first_left)
         out.append((w, f))
     return out
@@ -170,63 +218,41 @@ def mark_progress(
 
 def _progress(
     prompt: str, scored: Sequence[Scored], outlines: Sequence[Word] | None, config: ModelConfig
-) -> tuple[set[str], set[str], set[str], set[Word], list[Scored]]:
-    """``progress_tokens``' three sets, every word an earlier click reached, and the page's
-    words but the goal-echo lines'."""
+) -> _Progress:
     g = goal_tokens(prompt)
-    typed = _typed_tokens(prompt)
-    counted = _counted(g, typed)
-    page = _page(scored, prompt)
-    on_page = {t for w, _ in page for t in tokens(w.text)} & counted
+    typed = {t for line in prompt.splitlines() if (v := typed_in(line)) for t in tokens(v)}
+    echo = _echo_lines(scored, g)
+    page = [(w, wf) for w, wf in scored if (w.y, w.h) not in echo]
+    on_page = {t for w, _ in page for t in tokens(w.text)} & _counted(g, typed)
     reached: set[str] = set()
     newest: set[str] = set()
     hit: set[Word] = set()
-    for got_words, is_newest in _clicked(prompt, page, outlines, config):
+    for x, y, is_newest in history_clicks(prompt):
+        got_words = _reached_by(x, y, page, outlines, typed, config)
         hit |= got_words
         got = {t for w in got_words for t in tokens(w.text)} & on_page
         reached |= got
         if is_newest:
             newest = got
-    return on_page, reached, newest, hit, page
+    return _Progress(g, page, on_page, reached, newest, hit)
 
 
-def _typed_tokens(prompt: str) -> set[str]:
-    return {t for line in prompt.splitlines() if (v := typed_in(line)) for t in tokens(v)}
-
-
-def _page(scored: Sequence[Scored], prompt: str) -> list[Scored]:
-    """The page's words but those on lines that echo the goal."""
-    echo = _echo_lines(scored, goal_tokens(prompt))
-    return [(w, wf) for w, wf in scored if (w.y, w.h) not in echo]
-
-
-def _clicked(
-    prompt: str, page: Sequence[Scored], outlines: Sequence[Word] | None, config: ModelConfig
-) -> list[tuple[set[Word], bool]]:
-    """Per history click (``marks.history_clicks``): the words of ``page`` it reached, and
-    whether it was the newest step's."""
-    typed = _typed_tokens(prompt)
-
-    def reached_by(x: float, y: float) -> set[Word]:
-        hit = [w for w, _ in page if _inside(x, y, w, _HIT_MARGIN)]
-        held = [o for o in outlines or () if _inside(x, y, o)]
-        for o in held:
-            hit += [w for w, _ in outline_words(o, page, config, labels=True) or ()]
-        if not held:  # a field no outline found (a line under it): its typed value stands for it
-            hit += [w for v in _typed_value(x, y, page, typed) for w, _ in field_label(v, page)]
-        if not hit:  # a control no outline found (a switch, a bare tick box): its label
-            spot = Word("", x - _SPOT / 2, y - _SPOT / 2, _SPOT, _SPOT, 0.0)
-            hit = [w for w, _ in tick_label(spot, page)]
-        return set(hit)
-
-    return [(reached_by(x, y), is_newest) for x, y, is_newest in history_clicks(prompt)]
-
-
-def step_state(
-    prompt: str, scored: Sequence[Scored], outlines: Sequence[Word] | None, config: ModelConfig
-) -> Tensor:
-    """The verb head's input facts of one step (see the module contract)."""
-    state = prompt_state(prompt)
-    if not config.progress_state:
-        return state
-    return torch.cat([state, page_progress(prompt, scored, outlines, config)])
+def _reached_by(
+    x: float,
+    y: float,
+    page: Sequence[Scored],
+    outlines: Sequence[Word] | None,
+    typed: set[str],
+    config: ModelConfig,
+) -> set[Word]:
+    """The words of ``page`` a click at (x, y) reaches (see the module contract)."""
+    hit = [w for w, _ in page if _inside(x, y, w, _HIT_MARGIN)]
+    held = [o for o in outlines or () if _inside(x, y, o)]
+    for o in held:
+        hit += [w for w, _ in outline_words(o, page, config, labels=True) or ()]
+    if not held:  # a field no outline found (a line under it): its typed value stands for it
+        hit += [w for v in _typed_value(x, y, page, typed) for w, _ in field_label(v, page)]
+    if not hit:  # a control no outline found (a switch, a bare tick box): its label
+        spot = Word("", x - _SPOT / 2, y - _SPOT / 2, _SPOT, _SPOT, 0.0)
+        hit = [w for w, _ in tick_label(spot, page)]
+    return set(hit)

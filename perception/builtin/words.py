@@ -249,8 +249,9 @@ def _inherit(inside: Sequence[Scored], *, share: bool) -> list[float]:
     """The features of an outline from the words it holds: their elementwise max, or with
     ``share`` the token-weighted mean of the first four (share of the outline's tokens that are
     goal / quoted / history tokens, mean similarity) and the max of the rest (line share, OCR
-    score, goal order, reached); ``PENDING`` is their min either way (``progress.mark_progress``;
-    an outline with no words scores zeros, so it is never pending). Max lets one goal word ("Tab", "the") light up every outline that holds it; the mean tells
+    score, goal order, reached); ``PENDING`` is their min either way
+    (``progress.mark_progress``; an outline with no words scores zeros, so it is never pending).
+    Max lets one goal word ("Tab", "the") light up every outline that holds it; the mean tells
     "Tab #2" (2 of 2 tokens) from "Tab #1" (1 of 2)."""
     if not share:
         out = [max(col) for col in zip(*(wf for _, wf in inside), strict=True)]

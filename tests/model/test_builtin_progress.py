@@ -16,6 +16,7 @@ from perception.builtin.policy import N_STATE, prompt_state
 from perception.builtin.progress import (
     N_PROGRESS,
     mark_progress,
+    page_inputs,
     page_progress,
     progress_tokens,
     step_state,
@@ -244,3 +245,17 @@ def test_a_label_with_three_goal_tokens_is_no_echo_and_a_heading_holds_nothing_b
         (w.text, f) for w, f in mark_progress(prompt, score_words(words, prompt), None, CONFIG)
     )
     assert bare["Done"][PENDING] == 1.0  # without outlines every word on the page counts
+
+
+def test_page_inputs_read_the_page_once_and_give_what_the_parts_give() -> None:
+    """``page_inputs`` (what training and run time call) equals ``mark_progress`` and
+    ``step_state`` called apart, and for a model reading neither, the words as scored."""
+    words, outlines = _boxes_page()
+    prompt = f"{GOAL}\n1. click(x=27, y=57) -> ok\n2. click(x=27, y=87) -> ok"
+    scored = score_words(words, prompt, split_glyphs=True)
+    marked, state = page_inputs(prompt, scored, outlines, CONFIG)
+    assert marked == mark_progress(prompt, scored, outlines, CONFIG)
+    assert torch.equal(state, step_state(prompt, scored, outlines, CONFIG))
+    bare = CONFIG.model_copy(update={"progress_state": False, "reached_words": False})
+    words_only, history = page_inputs(prompt, scored, outlines, bare)
+    assert words_only == scored and torch.equal(history, prompt_state(prompt))
