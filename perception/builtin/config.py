@@ -132,6 +132,13 @@ class ModelConfig(BaseModel):
         description="the span head's keys also weigh two facts per prompt byte: already typed "
         "by an earlier step, inside quotes (spans.position_flags)",
     )
+    span_page: bool = Field(
+        False,
+        description="with span_flags, eight more facts per goal byte (spans.page_flags): the "
+        "byte's word, the word before it and the word after it each shown on the page (a label, "
+        "a caption), and each reached by the latest click (the label of the field in focus); "
+        "whether the word starts a phrase, whether it ends one",
+    )
 
     span_submit: bool = Field(
         False,
@@ -147,6 +154,8 @@ class ModelConfig(BaseModel):
     def _reached_needs_order(self) -> ModelConfig:
         if self.reached_words and not self.goal_order:
             raise ValueError("reached_words needs goal_order (the word features are a prefix)")
+        if self.span_page and not self.span_flags:
+            raise ValueError("span_page needs span_flags (its votes extend span_flags')")
         return self
 
     @property

@@ -35,6 +35,7 @@ import functools
 import random
 import re
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,7 +52,14 @@ from perception.builtin.progress import page_inputs
 from perception.builtin.proposals import box_proposals, page_proposals, tile_proposals
 from perception.builtin.reader import Word, to_css
 from perception.builtin.rephrase import recase, rephrase
-from perception.builtin.spans import CASES, case_spans, typed_value, value_spans
+from perception.builtin.spans import (
+    CASES,
+    N_PAGE_FLAGS,
+    case_spans,
+    page_flags,
+    typed_value,
+    value_spans,
+)
 from perception.builtin.tokenizer import (
     BOS,
     EOS,
@@ -102,6 +110,7 @@ class Example:
     ptr_off: list[tuple[float, float]]
     marks: Tensor | None = None  # (G, history_marks): earlier clicks (perception.builtin.marks)
     state: Tensor | None = None  # (config.state_size,): the step's facts (progress.page_inputs)
+    span_page: Tensor | None = None  # (len(prompt), N_PAGE_FLAGS): spans.page_flags (span_page)
 
 
 def compact_prompt(text: str, max_bytes: int) -> str:
@@ -312,7 +321,8 @@ def make_example(
     found = None
     if config.proposals and config.page_outlines:
         found = page_outlines(image_path, scale, config.round_outlines)
-    page_words, state = page_inputs(said_css, page_words, found, config)
+    read = page_inputs(said_css, page_words, found, config)
+    page_words, state = read.words, read.state
     scored = page_words
     if config.proposals:  # outlines first: on a crowded canvas they outrank non-goal words
         if found is not None:
@@ -328,7 +338,31 @@ def make_example(
         cells.append(c)
         offs.append(o)
     marks = patch_marks(history_clicks(sample.prompt), (ox, oy), config)
-    return Example(canvas, prompt, slots, list(enc.ids), dists, cells, offs, marks, state)
+    flags = prompt_page_flags(prompt, read.named, read.focus) if config.span_page else None
+    return Example(canvas, prompt, slots, list(enc.ids), dists, cells, offs, marks, state, flags)
+
+
+def prompt_page_flags(
+    prompt: Sequence[int], named: AbstractSet[str], focus: AbstractSet[str]
+) -> Tensor:
+    """``spans.page_flags`` of a prompt's ids (``<bos>`` bytes ``<sep>``) -> (len(prompt),
+    N_PAGE_FLAGS), zeros on ``<bos>`` and ``<sep>``."""
+    out = torch.zeros(len(prompt), N_PAGE_FLAGS)
+    if len(prompt) > 2:
+        out[1:-1] = torch.tensor(page_flags(bytes(prompt[1:-1]), named, focus))
+    return out
+
+
+def _page_flags_of(e: Example) -> Tensor:
+    return e.span_page if e.span_page is not None else torch.zeros(len(e.prompt), N_PAGE_FLAGS)
+
+
+def left_pad(rows: Sequence[Tensor], width: int) -> Tensor:
+    """(len_i, F) rows -> (N, width, F), each row at the right end, zeros before it."""
+    out = torch.zeros(len(rows), width, rows[0].shape[-1])
+    for i, r in enumerate(rows):
+        out[i, width - len(r) :] = r
+    return out
 
 
 def collate(examples: Sequence[Example], config: ModelConfig) -> dict[str, Any]:
@@ -363,6 +397,9 @@ def collate(examples: Sequence[Example], config: ModelConfig) -> dict[str, Any]:
         ),
         "verbs": torch.tensor([verb_index(e.target) for e in examples], dtype=torch.long),
         **span_labels(examples, p_len, any_case=config.span_case),
+        "span_page": (
+            left_pad([_page_flags_of(e) for e in examples], p_len) if config.span_page else None
+        ),
     }
 
 

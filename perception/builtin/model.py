@@ -25,7 +25,9 @@ Contract:
   and decoding writes it; the loss then adds the head's cross-entropy on the answer's verb.
   With ``config.span_head`` a ``type("`` value is a span of the goal chosen whole
   (``spans.candidate_spans``; ``span_case``: a head picks its letter case), and with
-  ``span_submit`` a head decides what follows its closing quote, ``, submit=true)`` or ``)``.
+  ``span_submit`` a head decides what follows its closing quote, ``, submit=true)`` or ``)``;
+  with ``span_page`` the span votes also read ``span_page`` (B, P, ``spans.N_PAGE_FLAGS``), the
+  page's facts about each goal byte (``spans.page_flags``; zeros where not given).
 
 Why the image comes after the prompt: the decoder is causal, so image tokens placed after the goal
 attend to its words in every layer; the pointer's keys are those goal-aware image states, which is
@@ -51,7 +53,14 @@ from perception.builtin.config import ModelConfig
 from perception.builtin.grammar import ActionGrammar
 from perception.builtin.grammar import State as GrammarState
 from perception.builtin.policy import N_STATE, VERBS, verb_positions
-from perception.builtin.spans import CASES, candidate_spans, goal_end, in_case, position_flags
+from perception.builtin.spans import (
+    CASES,
+    N_PAGE_FLAGS,
+    candidate_spans,
+    goal_end,
+    in_case,
+    position_flags,
+)
 from perception.builtin.tokenizer import BOS, EOS, N_BYTES, PAD, POINT, VOCAB_SIZE
 from perception.builtin.words import WordSlots, feature_count, tokens
 
@@ -264,10 +273,11 @@ class GazeVLM(nn.Module):
         if c.span_head:
             self.span = nn.ModuleList(nn.Linear(c.width, c.pointer_dim) for _ in range(4))
         # ... with span_flags, a weight per position fact (typed, quoted) for start and end, from
-        # the same state; zero at start, like the votes
+        # the same state; zero at start, like the votes; with span_page, then one per page fact
+        # (spans.page_flags) for start and end
         self.span_flag: nn.Linear | None = None
         if c.span_head and c.span_flags:
-            self.span_flag = nn.Linear(c.width, 4)
+            self.span_flag = nn.Linear(c.width, 4 + (2 * N_PAGE_FLAGS if c.span_page else 0))
             nn.init.zeros_(self.span_flag.weight)
             nn.init.zeros_(self.span_flag.bias)
         # ... with span_case, the value's letter case (spans.CASES), from the same state; its
@@ -377,19 +387,28 @@ class GazeVLM(nn.Module):
         off = torch.sigmoid(self.ptr_off(img_h + h[:, None, :]))
         return logits, off
 
-    def span_logp(self, q_h: Tensor, prompt_h: Tensor, prompts: Tensor) -> tuple[Tensor, Tensor]:
+    def span_logp(
+        self, q_h: Tensor, prompt_h: Tensor, prompts: Tensor, page: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
         """q_h (N, W) the states after ``type("``, prompt_h (N, P, W), prompts (N, P) -> the
         log-probabilities (N, P) of each prompt position being the value's first byte, and of
         being the position just after its last (``<pad>`` positions: never). With
         ``span_flags`` the position facts of ``spans.position_flags`` add a learned vote: a
-        start's own byte, an end's previous byte."""
+        start's own byte, an end's previous byte; with ``span_page`` so do ``page`` (N, P,
+        ``N_PAGE_FLAGS``), the page's facts (``spans.page_flags``; None: zeros)."""
         assert self.span is not None
         qs, ks, qe, ke = self.span
         ok = prompts != PAD
         votes: list[Tensor | float] = [0.0, 0.0]
         if self.span_flag is not None:
             flags = prompt_flags(prompts).to(q_h.device)
-            w = self.span_flag(q_h).float().view(-1, 2, 2)
+            raw = self.span_flag(q_h).float()
+            w = raw[:, :4].view(-1, 2, 2)  # [start, end] x [typed, quoted]
+            if self.config.span_page:  # ... then [start, end] x the page's facts
+                w = torch.cat([w, raw[:, 4:].view(-1, 2, N_PAGE_FLAGS)], -1)
+                if page is None:
+                    page = torch.zeros(*prompts.shape, N_PAGE_FLAGS)
+                flags = torch.cat([flags, page.to(flags)], -1)
             before = torch.cat([torch.zeros_like(flags[:, :1]), flags[:, :-1]], 1)
             votes = [(flags * w[:, None, 0]).sum(-1), (before * w[:, None, 1]).sum(-1)]
         out = []
@@ -460,6 +479,7 @@ class GazeVLM(nn.Module):
         span_case: Tensor | None = None,
         span_close: Tensor | None = None,
         span_submit: Tensor | None = None,
+        span_page: Tensor | None = None,
     ) -> tuple[Tensor, dict[str, float]]:
         """targets (B, L) answer ids, <pad> after <eos>; one pointer row per <point> in
         ``targets`` (row-major order): ptr_dist (N, G+K+1) soft targets, ptr_cell (N,) the patch
@@ -474,7 +494,8 @@ class GazeVLM(nn.Module):
         ``span_case`` (B, 3) the letter cases that fit each value, -log P(any of them) joins it.
         With a submit head, ``span_close`` (B,) the answer index of a typed value's closing
         quote (-1: none) and ``span_submit`` (B,) whether the answer presses Enter add the
-        head's binary cross-entropy as the "submit" part."""
+        head's binary cross-entropy as the "submit" part. ``span_page`` (B, P, N_PAGE_FLAGS):
+        the page facts the span votes read with ``config.span_page`` (None: zeros)."""
         x, valid = self._prefix(images, prompts, words, marks)
         n_pre = x.shape[1]
         tin = targets.clone()
@@ -504,7 +525,8 @@ class GazeVLM(nn.Module):
             assert span_start is not None and span_end is not None
             rows = (span_query >= 0).nonzero().flatten()
             q_h = h[rows, n_pre + span_query[rows]]
-            ls, le = self.span_logp(q_h, h[rows, :p], prompts[rows])
+            page = None if span_page is None else span_page[rows]
+            ls, le = self.span_logp(q_h, h[rows, :p], prompts[rows], page)
             hit_s = torch.logsumexp(ls.masked_fill(~span_start[rows], NEG), -1)
             hit_e = torch.logsumexp(le.masked_fill(~span_end[rows], NEG), -1)
             span = -(hit_s + hit_e).mean()
@@ -572,11 +594,13 @@ class GazeVLM(nn.Module):
         marks: Tensor | None = None,
         state: Tensor | None = None,
         groups: Sequence[int] | None = None,
+        span_page: Tensor | None = None,
     ) -> list[Decoded]:
         """Greedy decoding (see the module contract). With a verb head, a grammar and ``state``,
         the head picks each answer's action name and decoding writes it: rows with the same
         ``groups`` entry (tiles of one page; default: each row alone) share one choice, the verb
-        of highest mean probability over them among those the grammar allows."""
+        of highest mean probability over them among those the grammar allows. ``span_page``
+        (B, P, N_PAGE_FLAGS): the page facts of the span votes (``config.span_page``)."""
         x, valid = self._prefix(images, prompts, words, marks)
         n_pre, nk, g = x.shape[1], self.config.keys, self.config.grid**2
         h, caches = self._run(x, valid)
@@ -614,7 +638,8 @@ class GazeVLM(nn.Module):
             for r in range(b):  # with a span head, a type() value is picked whole
                 if self.span is not None and states and not forced[r] and _opens_type(states[r]):
                     room = max_new - len(out[r].ids) - _TYPE_TAIL
-                    forced[r] = self._span_value(last[r], prompt_h[r], prompts[r], room)
+                    page = None if span_page is None else span_page[r]
+                    forced[r] = self._span_value(last[r], prompt_h[r], prompts[r], room, page)
                 elif (
                     self.submit is not None and states and not forced[r] and _closes_type(states[r])
                 ):
@@ -655,7 +680,9 @@ class GazeVLM(nn.Module):
             for o, lp_ in zip(out, logps, strict=True)
         ]
 
-    def _span_value(self, q_h: Tensor, prompt_h: Tensor, prompt: Tensor, room: int) -> list[int]:
+    def _span_value(
+        self, q_h: Tensor, prompt_h: Tensor, prompt: Tensor, room: int, page: Tensor | None
+    ) -> list[int]:
         """The bytes to write after ``type("`` (the value and its closing quote): of the goal's
         candidate spans (``spans.candidate_spans``) no longer than ``room``, the one with the
         highest log P(start) + log P(end). [] (decode freely) when none fits."""
@@ -663,7 +690,9 @@ class GazeVLM(nn.Module):
         spans = [(s, e) for s, e in candidate_spans(text) if e - s <= room]
         if not spans:
             return []
-        ls, le = self.span_logp(q_h[None], prompt_h[None], prompt[None])
+        ls, le = self.span_logp(
+            q_h[None], prompt_h[None], prompt[None], None if page is None else page[None]
+        )
         score = [float(ls[0, base + s] + le[0, base + e]) for s, e in spans]
         s, e = spans[max(range(len(spans)), key=score.__getitem__)]
         value = text[s:e]

@@ -47,7 +47,15 @@ from PIL import Image
 from torch import Tensor
 
 from perception.builtin.config import ModelConfig
-from perception.builtin.data import FULL_PROMPT, Crop, compact_prompt, prompt_ids, to_canvas
+from perception.builtin.data import (
+    FULL_PROMPT,
+    Crop,
+    compact_prompt,
+    left_pad,
+    prompt_ids,
+    prompt_page_flags,
+    to_canvas,
+)
 from perception.builtin.grammar import ActionGrammar
 from perception.builtin.marks import history_clicks, patch_marks
 from perception.builtin.model import Decoded, GazeVLM
@@ -196,6 +204,7 @@ class Predictor:
         slots: list[WordSlots] = []
         marks: list[Tensor] = []
         states: list[Tensor] = []
+        flags: list[Tensor] = []  # spans.page_flags of each tile's prompt (span_page)
         ocr_s = 0.0
         for i, p in enumerate(pages):
             w_css, h_css = p.image.width / p.scale, p.image.height / p.scale
@@ -215,7 +224,9 @@ class Predictor:
             )
             said = compact_prompt(p.prompt, FULL_PROMPT)
             scored = score_words(words, said, split_glyphs=c.round_outlines)
-            scored, state = page_inputs(said, scored, outlines, c)  # as trained: no URL, title
+            read = page_inputs(said, scored, outlines, c)  # as trained: no URL, title
+            scored, state = read.words, read.state
+            page_flags = prompt_page_flags(ids, read.named, read.focus) if c.span_page else None
             clicks = history_clicks(p.prompt)
             for oy in tile_origins(h_css, c.canvas, self.overlap):
                 for ox in tile_origins(w_css, c.canvas, self.overlap):
@@ -235,6 +246,8 @@ class Predictor:
                     slots.append(canvas_slots(here, (ox, oy), c))
                     marks.append(patch_marks(clicks, (ox, oy), c))
                     states.append(state)
+                    if page_flags is not None:
+                        flags.append(page_flags)
         t1 = time.perf_counter()
         decoded = []
         dev = next(self.model.parameters()).device
@@ -248,9 +261,12 @@ class Predictor:
             ws = slots_to(stack_slots(slots[s:e]), dev)
             mk = torch.stack(marks[s:e]).to(dev)
             st = torch.stack(states[s:e]).to(dev)
+            sp = left_pad(flags[s:e], width).to(dev) if flags else None
             args = (imgs.to(dev), pt.to(dev), ws, max_new, self.grammar)
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=self.bf16):
-                decoded.extend(self.model.generate(*args, marks=mk, state=st, groups=owners[s:e]))
+                decoded.extend(
+                    self.model.generate(*args, marks=mk, state=st, groups=owners[s:e], span_page=sp)
+                )
         t2 = time.perf_counter()
         self.timings = {"preprocess_s": t1 - t0 - ocr_s, "ocr_s": ocr_s, "model_s": t2 - t1}
         self.last_tiles = [

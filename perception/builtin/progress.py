@@ -28,8 +28,14 @@ Contract:
   on the page that no click reached. The tile rule ``predict.by_next_word`` reads them.
 - ``step_state(prompt, scored, outlines, config)`` -> the verb head's ``(config.state_size,)``
   input: ``policy.prompt_state``, then with ``config.progress_state`` these facts.
-- ``page_inputs(prompt, scored, outlines, config)`` -> both, the words and the state, for the
-  model of ``config``, reading the page's progress once (what training and run time call).
+- ``page_inputs(prompt, scored, outlines, config)`` -> a ``PageRead``: both, the words and the
+  state, for the model of ``config``, reading the page's progress once (what training and run
+  time call), and for the span head's page flags (``spans.page_flags``,
+  ``ModelConfig.span_page``) the goal tokens that count on the page but in a block of lines that
+  names four of them (a task page's instruction wrapped over lines, which no line's echo rule
+  catches: MiniWoB++'s "Enter the username "karrie" and the / password "AU" into ..." names the
+  value "AU" too), and those the latest click (the newest step's or not: ``click,
+  key(Control+a), type`` types into the field clicked) reached.
 - Facts: how many page tokens are not reached (one-hot 0, 1, 2, 3 or more), how many are
   (the same), whether the newest step's click reached any, whether it reached the one the goal
   names last among those on the page ("... then press Go"), and how many unreached page tokens
@@ -48,6 +54,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
@@ -74,6 +81,7 @@ N_PROGRESS = 4 + 4 + 1 + 1 + 3
 _FUNCTION = frozenset(w.decode() for w in FUNCTION_WORDS)
 ECHO_TOKENS = 4  # a line with this many distinct goal words that count ...
 ECHO_SHARE = 0.75  # ... and this share of goal tokens repeats the goal
+_BLOCK_GAP = 0.3  # lines this share of their height apart, or closer, are one block of text
 _HIT_MARGIN = 2.0  # CSS px around a word that a click may miss it by
 _SPOT = 16.0  # a click that hits no word and no outline: a tick box this size around it
 
@@ -125,6 +133,7 @@ class _Progress:
     on_page: set[str]  # goal tokens that count, on the page
     reached: set[str]  # of those, the ones earlier clicks reached
     newest: set[str]  # of those, the ones the newest step's click reached
+    latest: set[str]  # of those, the ones the latest click reached (the newest step's or not)
     hit: set[Word]  # every word an earlier click reached
 
 
@@ -170,17 +179,26 @@ def step_state(
     return _state(prompt, _progress(prompt, scored, outlines, config))
 
 
+class PageRead(NamedTuple):
+    words: list[Scored]  # mark_progress's with reached_words, else the words as scored
+    state: Tensor  # step_state's
+    named: frozenset[str]  # goal tokens that count, on the page but echo blocks (empty: not read)
+    focus: frozenset[str]  # of those, the ones the latest click reached
+
+
 def page_inputs(
     prompt: str, scored: Sequence[Scored], outlines: Sequence[Word] | None, config: ModelConfig
-) -> tuple[list[Scored], Tensor]:
+) -> PageRead:
     """What a model of ``config`` reads of one page beside its pixels, the page's progress read
-    once: its words (``mark_progress``'s with ``reached_words``, else ``scored``) and the
-    step's state (``step_state``). ``data.make_example`` and ``predict.Predictor`` call this."""
-    if not (config.progress_state or config.reached_words):
-        return list(scored), prompt_state(prompt)
+    once: its words (``mark_progress``'s with ``reached_words``, else ``scored``), the step's
+    state (``step_state``) and the tokens of the span head's page flags (``span_page``).
+    ``data.make_example`` and ``predict.Predictor`` call this."""
+    if not (config.progress_state or config.reached_words or config.span_page):
+        return PageRead(list(scored), prompt_state(prompt), frozenset(), frozenset())
     p = _progress(prompt, scored, outlines, config)
     words = _mark(p, scored, outlines, config) if config.reached_words else list(scored)
-    return words, _state(prompt, p) if config.progress_state else prompt_state(prompt)
+    state = _state(prompt, p) if config.progress_state else prompt_state(prompt)
+    return PageRead(words, state, frozenset(_named(p)), frozenset(p.latest))
 
 
 def _state(prompt: str, p: _Progress) -> Tensor:
@@ -204,8 +222,7 @@ def _mark(
 ) -> list[Scored]:
     left = p.on_page - p.reached
     if outlines is not None:  # only a control's words hold the rest back (no heading)
-        held = (outline_words(o, p.page, config, labels=True) or () for o in outlines)
-        left &= {t for inside in held for w, _ in inside for t in tokens(w.text)}
+        left &= _control_tokens(p, outlines, config)
     first_left = max((p.goal.order[t] for t in left), default=None)
     out: list[Scored] = []
     for w, wf in scored:
@@ -214,6 +231,40 @@ def _mark(
         f[PENDING] = float(first_left is not None and wf[ORDER] < first_left)
         out.append((w, f))
     return out
+
+
+def _named(p: _Progress) -> set[str]:
+    """``p.on_page`` less the words of a block of two or more lines (each starting at most
+    ``_BLOCK_GAP`` of its height below the one above, their spans overlapping) holding
+    ``ECHO_TOKENS`` distinct goal words that count and two function words: a goal echoed over
+    several lines, in prose (a compact form's labels and placeholders, "Nickname / Nickname /
+    Full name / Full name / Join", lie as close but hold no function word)."""
+    lines: dict[tuple[float, float], list[Word]] = defaultdict(list)
+    for w, _ in p.page:
+        lines[(w.y, w.h)].append(w)
+    blocks: list[list[list[Word]]] = []  # blocks of lines
+    last: tuple[float, float, float, float] | None = None  # y + h, h, x0, x1 of the line above
+    for (y, h), ws in sorted(lines.items()):
+        x0, x1 = min(w.x for w in ws), max(w.x + w.w for w in ws)
+        if last is not None and y - last[0] <= _BLOCK_GAP * h and x0 < last[3] and last[2] < x1:
+            blocks[-1].append(ws)
+        else:
+            blocks.append([ws])
+        last = (y + h, h, x0, x1)
+    counted = _counted(p.goal)
+    echo: set[Word] = set()
+    for b in blocks:
+        toks = [t for line in b for w in line for t in tokens(w.text)]
+        prose = sum(t in _FUNCTION for t in toks) >= 2
+        if len(b) >= 2 and prose and len(set(toks) & counted) >= ECHO_TOKENS:
+            echo.update(w for line in b for w in line)
+    return {t for w, _ in p.page if w not in echo for t in tokens(w.text)} & p.on_page
+
+
+def _control_tokens(p: _Progress, outlines: Sequence[Word], config: ModelConfig) -> set[str]:
+    """The tokens of the page's controls' words: an outline's caption or label."""
+    held = (outline_words(o, p.page, config, labels=True) or () for o in outlines)
+    return {t for inside in held for w, _ in inside for t in tokens(w.text)}
 
 
 def _progress(
@@ -226,15 +277,16 @@ def _progress(
     on_page = {t for w, _ in page for t in tokens(w.text)} & _counted(g, typed)
     reached: set[str] = set()
     newest: set[str] = set()
+    latest: set[str] = set()
     hit: set[Word] = set()
     for x, y, is_newest in history_clicks(prompt):
         got_words = _reached_by(x, y, page, outlines, typed, config)
         hit |= got_words
-        got = {t for w in got_words for t in tokens(w.text)} & on_page
-        reached |= got
+        latest = {t for w in got_words for t in tokens(w.text)} & on_page
+        reached |= latest
         if is_newest:
-            newest = got
-    return _Progress(g, page, on_page, reached, newest, hit)
+            newest = latest
+    return _Progress(g, page, on_page, reached, newest, latest, hit)
 
 
 def _reached_by(

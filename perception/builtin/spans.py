@@ -31,6 +31,22 @@ Contract:
   byte lies inside a quoted span of the goal. Where a value starts is then "the quoted one not
   typed yet", which a key reading one byte at a time would otherwise have to work out from the
   causal states.
+- ``page_flags(text, named, focus)`` -> ``N_PAGE_FLAGS`` facts per byte of ``text`` from the page
+  (``ModelConfig.span_page``), for the goal part's words (whitespace-separated): the byte's word
+  holds a goal token on the page (``named``: ``progress``'s goal tokens that count, on the
+  page: a field's label, a button's caption; a value to type is not on the page until it is
+  typed, and typed values do not count), the word holds one the latest click reached
+  (``focus``: the label of the field just clicked), then the same two for the nearest word
+  before it and the nearest word after it that is not a function word. A value's start then
+  sees "the word before me is the label of the field in focus" ("Fill in Office with Lisbon",
+  Office clicked), its end "the word after me is" ("Type "x" as the badge number"), and a
+  label's own bytes "I am on the page" ("Fill in Website with ...", not "Website"). Two facts
+  of the phrase follow: the word starts one (the goal's first word, one that opens with a quote
+  or a bracket, one after a function word or after a word that ends in punctuation), the word
+  ends one (the goal's last word, one that ends in punctuation, one before a function word or
+  before a word that opens with a quote or a bracket):
+  "Type Table fan in the box" ends a phrase at "fan", not at "Table"; "Write lima in the
+  input field" not at "input".
 
 Why: typing is copying, and the byte-by-byte copy head of a 3 M model drifts off its source
 after a byte or two (held-out values came out as ``type("ne(")`` for "Lena" and ``"joooooe"``
@@ -41,11 +57,14 @@ over the prompt's positions instead, the way extractive QA models answer.
 from __future__ import annotations
 
 import re
+from collections.abc import Set as AbstractSet
 from typing import AnyStr
 
 from perception.builtin.policy import typed_in
+from perception.builtin.words import tokens
 
 MAX_WORDS = 4
+N_PAGE_FLAGS = 8
 MAX_BYTES = 40
 
 _HISTORY_LINE = re.compile(rb"(?:^|\n)(?:\d+\.\s|Earlier steps:)")
@@ -166,6 +185,50 @@ def position_flags(text: bytes) -> list[tuple[float, float]]:
         g = 1 if m.group(1) is not None else 2
         quoted[m.start(g) : m.end(g)] = [1.0] * (m.end(g) - m.start(g))
     return list(zip(typed, quoted, strict=True))
+
+
+def page_flags(
+    text: bytes, named: AbstractSet[str], focus: AbstractSet[str]
+) -> list[tuple[float, ...]]:
+    """See the module contract: (own, before, after) x (named, focus), then (starts, ends) a
+    phrase, per byte; zeros outside the goal's words."""
+    found = list(_WORD.finditer(text[: goal_end(text)]))
+    function = [m.group().strip(_EDGE).lower() in FUNCTION_WORDS for m in found]
+    phrase: list[tuple[float, float]] = []
+    for i, m in enumerate(found):
+        w = m.group()
+        starts = i == 0 or w[0] in _EDGE or function[i - 1] or found[i - 1].group()[-1] in _EDGE
+        ends = (
+            i == len(found) - 1
+            or w[-1] in _EDGE
+            or function[i + 1]
+            or found[i + 1].group()[0] in _EDGE
+        )
+        phrase.append((float(starts), float(ends)))
+    facts: list[tuple[float, float] | None] = []
+    for m in found:
+        bare = m.group().strip(_EDGE).lower()
+        toks = tokens(m.group().decode("utf-8", errors="replace"))
+        facts.append(
+            None
+            if bare in FUNCTION_WORDS
+            else (float(any(t in named for t in toks)), float(any(t in focus for t in toks)))
+        )
+    before: list[tuple[float, float]] = []
+    last = (0.0, 0.0)
+    for f in facts:
+        before.append(last)
+        last = f or last
+    after: list[tuple[float, float]] = []
+    last = (0.0, 0.0)
+    for f in reversed(facts):
+        after.append(last)
+        last = f or last
+    after.reverse()
+    out: list[tuple[float, ...]] = [(0.0,) * N_PAGE_FLAGS] * len(text)
+    for m, f, b, a, ph in zip(found, facts, before, after, phrase, strict=True):
+        out[m.start() : m.end()] = [(*(f or (0.0, 0.0)), *b, *a, *ph)] * (m.end() - m.start())
+    return out
 
 
 def typed_value(target: str) -> bytes | None:

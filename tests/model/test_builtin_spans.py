@@ -7,6 +7,7 @@ The model is miniature and trained on the spot; no shipped weights.
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from collections.abc import Iterator
 
 import pytest
@@ -14,20 +15,29 @@ import torch
 from PIL import Image
 
 from perception.builtin.config import ModelConfig
-from perception.builtin.data import Crop, Example, collate, prompt_ids, to_canvas
+from perception.builtin.data import (
+    Crop,
+    Example,
+    collate,
+    prompt_ids,
+    prompt_page_flags,
+    to_canvas,
+)
 from perception.builtin.grammar import ActionGrammar
 from perception.builtin.model import GazeVLM
 from perception.builtin.progress import step_state
 from perception.builtin.spans import (
     candidate_spans,
     case_spans,
+    N_PAGE_FLAGS,
     goal_end,
+    page_flags,
     position_flags,
     typed_value,
     value_spans,
 )
-from perception.builtin.tokenizer import PAD, decode_bytes, encode_target
-from perception.builtin.train import PRESETS
+from perception.builtin.tokenizer import BOS, PAD, decode_bytes, encode_target
+from perception.builtin.train import PRESETS, widen
 from perception.builtin.words import canvas_slots, score_words, stack_slots
 
 TINY = PRESETS["tiny"].model
@@ -226,6 +236,73 @@ def test_span_flags_start_silent() -> None:
         plain.span_logp(q, keys, prompt), flagged.span_logp(q, keys, prompt), strict=True
     ):
         assert torch.equal(a, b)
+
+
+def test_page_flags_mark_labels_and_the_words_beside_the_field_in_focus() -> None:
+    """Per goal byte: own word / word before / word after (function words skipped), each as
+    (on the page, reached by the latest click), then whether the word starts and ends a phrase;
+    nothing in the history lines."""
+    text = (
+        b'Goal: Fill in Office with Lisbon and "Full name" with Samir Mendes, then press Join.\n'
+        b"1. click(x=3, y=4) -> ok"
+    )
+    flags = page_flags(text, {"office", "full", "name", "join"}, {"office"})
+    assert len(flags) == len(text) and len(flags[0]) == N_PAGE_FLAGS
+
+    def at(word: bytes) -> tuple[float, ...]:
+        i = text.index(word)
+        assert len({flags[k] for k in range(i, i + len(word))}) == 1  # the same on every byte
+        return flags[i]
+
+    assert at(b"Lisbon") == (0, 0, 1, 1, 1, 0, 1, 1)  # after Office (in focus), before "Full
+    assert at(b"Office") == (1, 1, 0, 0, 0, 0, 1, 1)  # "Fill" and "Lisbon" are not on the page
+    assert at(b"Samir") == (0, 0, 1, 0, 0, 0, 1, 0)  # a phrase starts, "Mendes," ends it
+    assert at(b"Mendes") == (0, 0, 0, 0, 0, 0, 0, 1)  # "press" is not on the page either
+    assert at(b"with") == (0, 0, 1, 1, 0, 0, 0, 0)  # a function word: nothing of its own
+    assert at(b"Fill") == (0, 0, 0, 0, 1, 1, 1, 1)  # after "Goal:", before "in" and Office
+    assert at(b"Goal") == (0,) * 6 + (1, 1)
+    assert not any(any(f) for f in flags[text.index(b"1. click") :])
+    assert not any(any(f[:6]) for f in page_flags(text, set(), set()))  # the phrase stays
+
+
+def test_collate_left_pads_the_page_facts_with_the_prompts() -> None:
+    a = _example("Goal: Fill in Office with Lisbon.", "Lisbon")
+    a = replace(a, span_page=prompt_page_flags(a.prompt, {"office"}, {"office"}))
+    b = _example("Goal: Go.", "Go")  # made without them: zeros
+    batch = collate([a, b], TINY)
+    sp, p = batch["span_page"], batch["prompts"]
+    assert sp.shape == (*p.shape, N_PAGE_FLAGS) and not sp[1].any()
+    row = bytes(t if t < 256 else 0 for t in p[0].tolist())
+    at = row.index(b"Lisbon")
+    assert sp[0, at].tolist() == [0, 0, 1, 1, 0, 0, 1, 1]  # after Office, the one in focus
+    assert sp[0, row.index(b"Office")].tolist()[:2] == [1, 1]
+    assert not sp[0, at + len(b"Lisbon.") :].any() and not sp[0, : row.index(b"Goal")].any()
+
+
+def test_span_page_votes_start_silent_and_can_move_the_start() -> None:
+    """Weights trained without the page facts (``--init`` widens ``span_flag`` with zero rows)
+    give the same span scores; a vote on a page fact moves the start towards the bytes it marks."""
+    torch.manual_seed(0)
+    plain = GazeVLM(TINY.model_copy(update={"span_page": False}))
+    paged = GazeVLM(TINY.model_copy(update={"span_page": True}))
+    state = plain.state_dict()
+    target = paged.state_dict()
+    assert widen(state, target) == ["span_flag.weight", "span_flag.bias"]
+    paged.load_state_dict(state)
+    text = "Goal: Fill in Office with Lisbon.\n1. click(x=3, y=4) -> ok"
+    prompt = torch.tensor([prompt_ids(text, TINY)])
+    flags = prompt_page_flags(prompt[0].tolist(), {"office"}, {"office"})[None]
+    q, keys = torch.randn(1, TINY.width), torch.randn(1, prompt.shape[1], TINY.width)
+    for a, b in zip(
+        plain.span_logp(q, keys, prompt), paged.span_logp(q, keys, prompt, flags), strict=True
+    ):
+        assert torch.equal(a, b)
+    with torch.no_grad():  # start: +8 where the word before is in focus
+        assert paged.span_flag is not None
+        paged.span_flag.bias[4 + 3] = 8.0  # [start, end] x N_PAGE_FLAGS: before, in focus
+    start, _ = paged.span_logp(q, keys, prompt, flags)
+    base = prompt[0].tolist().index(BOS) + 1
+    assert int(start[0].argmax()) - base in range(text.index("Lisbon"), text.index("Lisbon") + 6)
 
 
 def test_the_compact_prompt_keeps_what_was_typed_when_the_history_does_not_fit() -> None:
