@@ -198,7 +198,7 @@ def page_inputs(
     p = _progress(prompt, scored, outlines, config)
     words = _mark(p, scored, outlines, config) if config.reached_words else list(scored)
     state = _state(prompt, p) if config.progress_state else prompt_state(prompt)
-    return PageRead(words, state, frozenset(_named(p)), frozenset(p.latest))
+    return PageRead(words, state, frozenset(_named(p, scored)), frozenset(p.latest))
 
 
 def _state(prompt: str, p: _Progress) -> Tensor:
@@ -233,14 +233,16 @@ def _mark(
     return out
 
 
-def _named(p: _Progress) -> set[str]:
+def _named(p: _Progress, scored: Sequence[Scored]) -> set[str]:
     """``p.on_page`` less the words of a block of two or more lines (each starting at most
     ``_BLOCK_GAP`` of its height below the one above, their spans overlapping) holding
     ``ECHO_TOKENS`` distinct goal words that count and two function words: a goal echoed over
     several lines, in prose (a compact form's labels and placeholders, "Nickname / Nickname /
-    Full name / Full name / Join", lie as close but hold no function word)."""
+    Full name / Full name / Join", lie as close but hold no function word). The blocks are made
+    of all of ``scored``'s lines, echo lines too: "Enter an item that starts with / "Guer"."
+    ends on a line of its own."""
     lines: dict[tuple[float, float], list[Word]] = defaultdict(list)
-    for w, _ in p.page:
+    for w, _ in scored:
         lines[(w.y, w.h)].append(w)
     blocks: list[list[list[Word]]] = []  # blocks of lines
     last: tuple[float, float, float, float] | None = None  # y + h, h, x0, x1 of the line above

@@ -319,3 +319,20 @@ def test_a_compact_forms_stacked_labels_are_no_echo() -> None:
     prompt = 'Goal: Fill in Nickname with Marco and Full name with Yosef Varga, then press "Join".'
     read = page_inputs(prompt, score_words(words, prompt), None, CONFIG)
     assert read.named == {"nickname", "full", "name", "join"}
+
+
+def test_an_instructions_last_line_goes_with_the_echo_line_above_it() -> None:
+    """MiniWoB++ use-autocomplete, 160 px wide: "Enter an item that starts with" is a line that
+    echoes the goal, and '"Guer".' below it, alone, is not; as one block they are the goal
+    in prose, so the value is not named on the page (the span head would take it for a
+    label and type "starts")."""
+    words = [
+        Word(t, x, 0, 8 * len(t), 10, 0.99)
+        for t, x in (("Enter", 4), ("an", 31), ("item", 42), ("that", 65), ("starts", 84),
+                     ("with", 113))
+    ]  # fmt: skip
+    words += [Word('"Guer".', 1, 11, 40, 10, 0.99), Word("Tags:", 9, 60, 30, 10, 0.99)]
+    words.append(Word("Submit", 38, 105, 40, 12, 0.99))
+    prompt = 'Goal: Enter an item that starts with "Guer".'
+    read = page_inputs(prompt, score_words(words, prompt), None, CONFIG)
+    assert read.named == frozenset()

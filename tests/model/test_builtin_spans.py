@@ -7,8 +7,8 @@ The model is miniature and trained on the spot; no shipped weights.
 from __future__ import annotations
 
 import random
-from dataclasses import replace
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 import torch
@@ -27,9 +27,9 @@ from perception.builtin.grammar import ActionGrammar
 from perception.builtin.model import GazeVLM
 from perception.builtin.progress import step_state
 from perception.builtin.spans import (
+    N_PAGE_FLAGS,
     candidate_spans,
     case_spans,
-    N_PAGE_FLAGS,
     goal_end,
     page_flags,
     position_flags,
