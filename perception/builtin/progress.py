@@ -31,11 +31,12 @@ Contract:
 - ``page_inputs(prompt, scored, outlines, config)`` -> a ``PageRead``: both, the words and the
   state, for the model of ``config``, reading the page's progress once (what training and run
   time call), and for the span head's page flags (``spans.page_flags``,
-  ``ModelConfig.span_page``) the goal tokens that count on the page but in a block of lines that
-  names four of them (a task page's instruction wrapped over lines, which no line's echo rule
-  catches: MiniWoB++'s "Enter the username "karrie" and the / password "AU" into ..." names the
-  value "AU" too), and those the latest click (the newest step's or not: ``click,
-  key(Control+a), type`` types into the field clicked) reached.
+  ``ModelConfig.span_page``) the goal tokens that count on the page but in a block of lines
+  that names four of them in prose, two function words or more (a task page's instruction
+  wrapped over lines, which no line's echo rule catches: MiniWoB++'s "Enter the username
+  "karrie" and the / password "AU" into ..." names the value "AU" too; ``_named``), and those
+  the latest click (the newest step's or not: ``click, key(Control+a), type`` types into the
+  field clicked) reached.
 - Facts: how many page tokens are not reached (one-hot 0, 1, 2, 3 or more), how many are
   (the same), whether the newest step's click reached any, whether it reached the one the goal
   names last among those on the page ("... then press Go"), and how many unreached page tokens
