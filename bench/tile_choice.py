@@ -64,7 +64,7 @@ def by_open_word(d: Decoded) -> float:
     """``by_next_word`` with a point that ``waits`` last: the next word the goal names, then a
     point on no goal word (a field no label was joined to, a patch), then a goal word that
     waits (tried 2026-11-28 for a form whose next field has no label joined: 142/165 on
-    f_new against 143 for the shipped rule)."""
+    f_new against 143 for the shipped rule; 58/120 held-out goals against 57)."""
     return 2.0 * float(is_next(d)) + float(not waits(d)) + d.points[0].confidence
 
 
