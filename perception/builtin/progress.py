@@ -91,15 +91,22 @@ def _echo_lines(scored: Sequence[Scored], g: GoalTokens) -> set[tuple[float, flo
     """The lines (``(y, h)`` keys, as ``words.line_shares`` groups them) that echo the goal:
     four distinct goal words that count (not a radio button's label "O Twice a week", whose
     "O" is its button and "a" a function word) and three quarters of the line's tokens."""
-    lines: dict[tuple[float, float], list[str]] = defaultdict(list)
-    for w, _ in scored:
-        lines[(w.y, w.h)].extend(tokens(w.text))
+    counted = _counted(g)
+    lines = {k: [t for w in ws for t in tokens(w.text)] for k, ws in _lines(scored).items()}
     return {
         k
         for k, toks in lines.items()
-        if len(set(toks) & _counted(g)) >= ECHO_TOKENS
+        if len(set(toks) & counted) >= ECHO_TOKENS
         and sum(t in g.goal for t in toks) >= ECHO_SHARE * len(toks)
     }
+
+
+def _lines(scored: Sequence[Scored]) -> dict[tuple[float, float], list[Word]]:
+    """The words by line: the ``(y, h)`` keys ``words.line_shares`` groups them by."""
+    lines: dict[tuple[float, float], list[Word]] = defaultdict(list)
+    for w, _ in scored:
+        lines[(w.y, w.h)].append(w)
+    return lines
 
 
 def _counted(g: GoalTokens, typed: frozenset[str] | set[str] = frozenset()) -> set[str]:
@@ -183,7 +190,7 @@ def step_state(
 class PageRead(NamedTuple):
     words: list[Scored]  # mark_progress's with reached_words, else the words as scored
     state: Tensor  # step_state's
-    named: frozenset[str]  # goal tokens that count, on the page but echo blocks (empty: not read)
+    named: frozenset[str]  # goal tokens that count, on the page but echo blocks (span_page)
     focus: frozenset[str]  # of those, the ones the latest click reached
 
 
@@ -199,6 +206,8 @@ def page_inputs(
     p = _progress(prompt, scored, outlines, config)
     words = _mark(p, scored, outlines, config) if config.reached_words else list(scored)
     state = _state(prompt, p) if config.progress_state else prompt_state(prompt)
+    if not config.span_page:  # nothing reads them
+        return PageRead(words, state, frozenset(), frozenset())
     return PageRead(words, state, frozenset(_named(p, scored)), frozenset(p.latest))
 
 
@@ -242,12 +251,9 @@ def _named(p: _Progress, scored: Sequence[Scored]) -> set[str]:
     Full name / Full name / Join", lie as close but hold no function word). The blocks are made
     of all of ``scored``'s lines, echo lines too: "Enter an item that starts with / "Guer"."
     ends on a line of its own."""
-    lines: dict[tuple[float, float], list[Word]] = defaultdict(list)
-    for w, _ in scored:
-        lines[(w.y, w.h)].append(w)
     blocks: list[list[list[Word]]] = []  # blocks of lines
     last: tuple[float, float, float, float] | None = None  # y + h, h, x0, x1 of the line above
-    for (y, h), ws in sorted(lines.items()):
+    for (y, h), ws in sorted(_lines(scored).items()):
         x0, x1 = min(w.x for w in ws), max(w.x + w.w for w in ws)
         if last is not None and y - last[0] <= _BLOCK_GAP * h and x0 < last[3] and last[2] < x1:
             blocks[-1].append(ws)

@@ -205,29 +205,29 @@ def page_flags(
             or found[i + 1].group()[0] in _EDGE
         )
         phrase.append((float(starts), float(ends)))
-    facts: list[tuple[float, float] | None] = []
-    for m in found:
-        bare = m.group().strip(_EDGE).lower()
+    facts: list[tuple[float, float] | None] = []  # None: a function word
+    for m, is_function in zip(found, function, strict=True):
         toks = tokens(m.group().decode("utf-8", errors="replace"))
         facts.append(
             None
-            if bare in FUNCTION_WORDS
+            if is_function
             else (float(any(t in named for t in toks)), float(any(t in focus for t in toks)))
         )
-    before: list[tuple[float, float]] = []
-    last = (0.0, 0.0)
-    for f in facts:
-        before.append(last)
-        last = f or last
-    after: list[tuple[float, float]] = []
-    last = (0.0, 0.0)
-    for f in reversed(facts):
-        after.append(last)
-        last = f or last
-    after.reverse()
+    before = _nearest_before(facts)
+    after = _nearest_before(facts[::-1])[::-1]
     out: list[tuple[float, ...]] = [(0.0,) * N_PAGE_FLAGS] * len(text)
     for m, f, b, a, ph in zip(found, facts, before, after, phrase, strict=True):
         out[m.start() : m.end()] = [(*(f or (0.0, 0.0)), *b, *a, *ph)] * (m.end() - m.start())
+    return out
+
+
+def _nearest_before(facts: list[tuple[float, float] | None]) -> list[tuple[float, float]]:
+    """Per item, the nearest earlier item that is not None (zeros when there is none)."""
+    out: list[tuple[float, float]] = []
+    last = (0.0, 0.0)
+    for f in facts:
+        out.append(last)
+        last = f or last
     return out
 
 
