@@ -36,6 +36,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="processes that make batches ahead of the training step (0: in the trainer itself; "
         "the batches are the same either way); worth it when a GPU trains",
     )  # fmt: skip
+    p.add_argument(
+        "--minutes", type=float, default=None,
+        help="time budget for this call's steps: the learning rate decays over it (or over the "
+        "steps, whichever is further along) and the run evaluates and exports when it is spent",
+    )  # fmt: skip
     p.add_argument("--lr", type=float, default=None, help="peak learning rate")
     p.add_argument(
         "--demo-mix", type=float, default=None, help="share of demonstrations in a stage-2 batch"

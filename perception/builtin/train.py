@@ -289,10 +289,12 @@ PRESETS: dict[str, TrainConfig] = {
 assert set(PRESETS) == set(PRESET_NAMES), "perception.builtin.options lists the presets"
 
 
-def _lr(cfg: TrainConfig, step: int) -> float:
+def _lr(cfg: TrainConfig, step: int, spent: float = 0.0) -> float:
+    """The learning rate at ``step``: linear warm-up, then a cosine to 10% of ``cfg.lr`` over the
+    steps, or over the time budget where ``spent`` (the share of it used) is further along."""
     if step < cfg.warmup:
         return cfg.lr * (step + 1) / cfg.warmup
-    t = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    t = max(spent, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
     return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, t))))
 
 
@@ -635,9 +637,15 @@ def run(
     export_now: bool = False,
     read_all: bool = True,
     workers: int = 0,
+    minutes: float | None = None,
 ) -> dict[str, float]:
     """Train (or resume) into ``out``; returns the step and export size. ``stop_after`` ends the
     run early after that many steps in total (a checkpoint is written), as an interruption would;
+    ``minutes`` is a time budget for this call's steps: the learning rate's cosine follows
+    whichever of the steps and the budget is further along, and when the budget is spent the run
+    ends as if its last step were the last (evaluation, export; ``result["cut"]`` = 1), so a
+    lent machine's minutes are used whole whatever its speed (such a run is not repeatable
+    step for step: its rates depend on the clock);
     ``export_now`` evaluates and exports the checkpoint as it is, without training;
     ``read_all=False`` trains only on samples whose screenshots the OCR has read already (the
     held-out split, which evaluations score, is read either way: it is small);
@@ -712,7 +720,12 @@ def run(
         log.write(json.dumps({"format": LOG_FORMAT, **rec}) + "\n")
         log.flush()
 
-    step, bad = start, 0
+    step, bad, cut = start, 0, False
+    began = time.perf_counter()
+
+    def spent() -> float:
+        return 0.0 if minutes is None else (time.perf_counter() - began) / (60 * minutes)
+
     try:
         with Progress(*_COLUMNS, console=err, transient=False) as bar:
             task = bar.add_task("train", total=cfg.steps, completed=start)
@@ -720,7 +733,7 @@ def run(
             for drawn in batches(cfg, range(start, end), align, demo, words, bare, workers=workers):
                 model.train()
                 for g in opt.param_groups:
-                    g["lr"] = _lr(cfg, step)
+                    g["lr"] = lr = _lr(cfg, step, spent())
                 batch: dict[str, Any] = {
                     k: slots_to(v, dev) if k == "words" else v if v is None else v.to(dev)
                     for k, v in drawn.items()
@@ -741,7 +754,7 @@ def run(
                 step += 1
                 stage = 1 if step <= cfg.stage1_steps else 2
                 write({"step": step, "stage": stage, "loss": float(loss.detach()), **parts,
-                       "lr": _lr(cfg, step - 1), "seconds": time.perf_counter() - t0,
+                       "lr": lr, "seconds": time.perf_counter() - t0,
                        **({} if finite else {"skipped": "non-finite loss or gradient"})})  # fmt: skip
                 if bad >= MAX_BAD_STEPS:
                     raise Diverged(
@@ -756,10 +769,14 @@ def run(
                 )
                 if step % cfg.ckpt_every == 0:
                     _save(ckpt, model, opt, step, cfg)
-                if cfg.eval_samples and (step % cfg.eval_every == 0 or step == cfg.steps):
+                cut = step < cfg.steps and spent() >= 1.0
+                if cfg.eval_samples and (step % cfg.eval_every == 0 or step == cfg.steps or cut):
                     scores = evaluate(model, heldout, cfg.eval_samples, words)
                     write({"step": step, "eval": scores})
                     curves.write(out / "log.jsonl", out / "curves.html")
+                if cut:
+                    write({"step": step, "cut": f"the time budget ({minutes} min) is spent"})
+                    break
                 t0 = time.perf_counter()
     except (KeyboardInterrupt, Diverged) as stop:
         if isinstance(stop, KeyboardInterrupt):  # the same command resumes from here
@@ -770,13 +787,13 @@ def run(
     _save(ckpt, model, opt, step, cfg)
     log.close()
     curves.write(out / "log.jsonl", out / "curves.html")
-    result: dict[str, float] = {"step": float(step)}
+    result: dict[str, float] = {"step": float(step), **({"cut": 1.0} if cut else {})}
     if export_now:
         scores = evaluate(model, heldout, cfg.eval_samples, words)
         result |= {k: v for k, v in scores.items()}
         with (out / "log.jsonl").open("a", encoding="utf-8") as f:
             f.write(json.dumps({"format": LOG_FORMAT, "step": step, "eval": scores}) + "\n")
-    if step >= cfg.steps or export_now:
+    if step >= cfg.steps or export_now or cut:
         size = export(model.cpu(), out / "export")
         if size > MAX_BYTES:
             raise ValueError(f"exported weights are {size / 2**20:.1f} MiB, over the 40 MiB budget")
@@ -844,6 +861,7 @@ def main_args(args: argparse.Namespace) -> int:
             export_now=args.export_now,
             read_all=not args.read_only_cached,
             workers=args.workers,
+            minutes=args.minutes,
         )
     except KeyboardInterrupt:
         err.print("interrupted: the checkpoint is saved; the same command resumes", markup=False)

@@ -20,7 +20,7 @@ from perception.builtin.data import Crop, Example, collate, pointer_label, promp
 from perception.builtin.model import GazeVLM, cell_point
 from perception.builtin.progress import step_state
 from perception.builtin.tokenizer import EOS, PAD, POINT, decode_target, encode_target
-from perception.builtin.train import NEXT_PARTS, PRESETS, run
+from perception.builtin.train import NEXT_PARTS, PRESETS, _lr, run
 from perception.builtin.weights import MAX_BYTES, WeightsError, export, load
 from perception.builtin.words import canvas_slots, score_words
 from perception.frames import Frame
@@ -338,6 +338,29 @@ def test_resume_gives_the_same_state(tiny_data: Path, tmp_path: Path) -> None:
     other = cfg.model_copy(update={"seed": 5})
     with pytest.raises(ValueError, match="another config"):
         run(other, tmp_path / "resumed", tiny_data)
+
+
+@pytest.mark.browser
+def test_a_spent_time_budget_ends_the_run_with_an_export(tiny_data: Path, tmp_path: Path) -> None:
+    """``minutes``: a lent GPU's run ends on time whatever its speed, and ends exported."""
+    cfg = PRESETS["tiny"].model_copy(update={"stage1_steps": 2, "stage2_steps": 400})
+    out = tmp_path / "budget"
+    result = run(cfg, out, tiny_data, minutes=1e-4)  # 6 ms: spent after the first step
+    assert result["cut"] == 1.0 and result["step"] == 1
+    assert 0 < result["export_bytes"] <= MAX_BYTES
+    load(out / "export")
+    lines = [json.loads(line) for line in (out / "log.jsonl").read_text("utf-8").splitlines()]
+    assert "the time budget" in lines[-1]["cut"] and any("eval" in r for r in lines)
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["step"] == 1  # resumable
+
+
+def test_the_learning_rate_decays_over_the_steps_or_the_time_budget() -> None:
+    cfg = PRESETS["tiny"].model_copy(update={"stage1_steps": 0, "stage2_steps": 1000, "warmup": 10})
+    assert _lr(cfg, 0, spent=0.9) == pytest.approx(cfg.lr / 10)  # warm-up goes by the steps
+    assert _lr(cfg, 10) == pytest.approx(cfg.lr)
+    assert _lr(cfg, 10, spent=0.5) == pytest.approx(cfg.lr * 0.55)  # half the budget: mid-cosine
+    assert _lr(cfg, 10, spent=1.0) == _lr(cfg, 1000) == pytest.approx(cfg.lr * 0.1)
+    assert _lr(cfg, 505, spent=0.1) == pytest.approx(cfg.lr * 0.55)  # the steps are further on
 
 
 @pytest.mark.browser
