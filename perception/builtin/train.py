@@ -726,11 +726,14 @@ def run(
     def spent() -> float:
         return 0.0 if minutes is None else (time.perf_counter() - began) / (60 * minutes)
 
+    # closed when the loop ends, however it ends: a time budget's cut stops the loader
+    # processes here, not at interpreter exit (where they die with "terminate called")
+    stream = batches(cfg, range(start, end), align, demo, words, bare, workers=workers)
     try:
         with Progress(*_COLUMNS, console=err, transient=False) as bar:
             task = bar.add_task("train", total=cfg.steps, completed=start)
             t0 = time.perf_counter()
-            for drawn in batches(cfg, range(start, end), align, demo, words, bare, workers=workers):
+            for drawn in stream:
                 model.train()
                 for g in opt.param_groups:
                     g["lr"] = lr = _lr(cfg, step, spent())
@@ -784,6 +787,8 @@ def run(
         log.close()
         curves.write(out / "log.jsonl", out / "curves.html")
         raise
+    finally:
+        stream.close()
     _save(ckpt, model, opt, step, cfg)
     log.close()
     curves.write(out / "log.jsonl", out / "curves.html")
