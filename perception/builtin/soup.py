@@ -1,0 +1,80 @@
+"""Interpolating two exports of one model config: a fine-tune blended back toward where it began.
+
+    python -m perception.builtin.soup BASE TUNED --alpha 0.5 --out DIR
+
+A fine-tune on generated pages gains on held-out generated pages and can lose on foreign ones
+(MiniWoB++); the weights on the straight line between the model it started from and the
+fine-tuned one often keep much of both (WiSE-FT, Wortsman et al., 2022). docs/BUILTIN.md "Runs
+64-65" measures it on the built-in model.
+
+Contract:
+- ``blend(base, tuned, alpha)`` returns a model whose every floating-point tensor is
+  ``(1 - alpha) * base + alpha * tuned`` (computed in float32; other tensors are ``base``'s);
+  ``alpha`` 0 is ``base``, 1 is ``tuned``. The two must share one ``ModelConfig``, else
+  ``SoupError`` says which fields differ; ``alpha`` outside [0, 1] is refused too.
+- ``main`` loads two export folders (``weights.load``), blends them and writes the export to
+  ``--out`` (``weights.export``: bf16, the same three files); it exits 2 with the message on a
+  ``SoupError`` or ``WeightsError``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+from perception.builtin.model import GazeVLM
+from perception.builtin.weights import WeightsError, export, load
+
+
+class SoupError(ValueError):
+    pass
+
+
+def blend(base: GazeVLM, tuned: GazeVLM, alpha: float) -> GazeVLM:
+    """A new model on the line from ``base`` (alpha 0) to ``tuned`` (alpha 1); see the contract."""
+    if not 0.0 <= alpha <= 1.0:
+        raise SoupError(f"alpha must be in [0, 1], got {alpha}")
+    a, b = base.config.model_dump(), tuned.config.model_dump()
+    differ = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+    if differ:
+        raise SoupError(f"the two models have other configs ({', '.join(differ)} differ)")
+    out = GazeVLM(base.config)
+    tb = tuned.state_dict()
+    state = {
+        k: ((1 - alpha) * v.float() + alpha * tb[k].float()).to(v.dtype)
+        if v.is_floating_point()
+        else v.clone()
+        for k, v in base.state_dict().items()
+    }
+    out.load_state_dict(state)
+    return out.eval()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m perception.builtin.soup",
+        description="blend two exports of one built-in model config",
+    )
+    p.add_argument("base", type=Path, help="export folder of the model the fine-tune began from")
+    p.add_argument("tuned", type=Path, help="export folder of the fine-tuned model")
+    p.add_argument("--alpha", type=float, default=0.5, help="share of the fine-tuned weights")
+    p.add_argument("--out", type=Path, required=True, help="export folder to write")
+    args = p.parse_args(argv)
+    try:
+        model = blend(load(args.base), load(args.tuned), args.alpha)
+    except (SoupError, WeightsError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    with torch.no_grad():
+        size = export(model, args.out)
+    print(
+        f"{args.out}: {size} bytes, {1 - args.alpha:g} x {args.base} + {args.alpha:g} x {args.tuned}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,70 @@
+"""perception.builtin.soup: the blend of two exports is exact at its ends and the mean between."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from perception.builtin.model import GazeVLM
+from perception.builtin.soup import SoupError, blend, main
+from perception.builtin.train import PRESETS
+from perception.builtin.weights import export, load
+
+TINY = PRESETS["tiny"].model
+
+
+def _model(seed: int) -> GazeVLM:
+    torch.manual_seed(seed)
+    m = GazeVLM(TINY)
+    with torch.no_grad():  # zero-initialised heads too: every tensor differs between seeds
+        for p in m.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+    return m.eval()
+
+
+def test_blend_is_each_model_at_its_end_and_the_mean_between() -> None:
+    a, b = _model(0), _model(1)
+    sa, sb = a.state_dict(), b.state_dict()
+    for alpha, want in ((0.0, sa), (1.0, sb)):
+        got = blend(a, b, alpha).state_dict()
+        assert all(torch.equal(got[k], want[k]) for k in sa)
+    mid = blend(a, b, 0.5).state_dict()
+    k = next(k for k, v in sa.items() if v.is_floating_point() and not torch.equal(v, sb[k]))
+    assert torch.allclose(mid[k], (sa[k] + sb[k]) / 2)
+    assert not torch.equal(mid[k], sa[k])
+    assert all(torch.equal(a.state_dict()[k], sa[k]) for k in sa)  # the inputs are untouched
+
+
+def test_other_configs_and_alphas_are_refused() -> None:
+    other = GazeVLM(TINY.model_copy(update={"span_page": not TINY.span_page}))
+    with pytest.raises(SoupError, match="span_page"):
+        blend(_model(0), other, 0.5)
+    with pytest.raises(SoupError, match="alpha"):
+        blend(_model(0), _model(1), 1.5)
+
+
+def test_main_writes_an_export_that_loads(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    export(_model(0), tmp_path / "a")
+    export(_model(1), tmp_path / "b")
+    assert (
+        main(
+            [
+                str(tmp_path / "a"),
+                str(tmp_path / "b"),
+                "--alpha",
+                "0.25",
+                "--out",
+                str(tmp_path / "c"),
+            ]
+        )
+        == 0
+    )
+    a, b, c = (load(tmp_path / n).state_dict() for n in "abc")
+    k = next(k for k, v in a.items() if not torch.equal(v, b[k]))
+    assert torch.allclose(c[k], 0.75 * a[k] + 0.25 * b[k], atol=1e-2, rtol=1e-2)  # stored as bf16
+    assert main([str(tmp_path / "a"), str(tmp_path / "nowhere"), "--out", str(tmp_path / "d")]) == 2
+    assert "missing" in capsys.readouterr().err
