@@ -43,7 +43,7 @@ import random
 import subprocess
 import sys
 import time
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Generator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -524,7 +524,7 @@ def batches(
     bare: Sequence[LoadedSample] = (),
     *,
     workers: int = 0,
-) -> Iterator[dict[str, Any]]:
+) -> Generator[dict[str, Any], None, None]:
     """The batches of ``steps`` in order: made here (``workers`` 0) or by that many processes a
     few steps ahead of the training loop. The processes start fresh, each with a copy of the
     pools (a forked child of a process whose OpenCV and torch thread pools run can hang)."""
