@@ -3,13 +3,23 @@
 Contract: ``ModelConfig`` holds every number that the architecture, the tokenizer's limits and the
 canvas depend on; weights are only valid with the config they were trained with. Training-only
 settings (steps, learning rate, data) live in ``perception.builtin.train.TrainConfig``.
+``differing(a, b)`` names the fields in which two dumped configs differ, sorted (a field one of
+them lacks differs).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 FORMAT = "gaze-builtin/2"
+
+
+def differing(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
+    """The keys whose values differ between two config dumps, sorted (see the contract)."""
+    return sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
 
 
 class ModelConfig(BaseModel):

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import torch
 
+from perception.builtin.config import differing
 from perception.builtin.model import GazeVLM
 from perception.builtin.weights import WeightsError, export, load
 
@@ -37,8 +38,7 @@ def blend(base: GazeVLM, tuned: GazeVLM, alpha: float) -> GazeVLM:
     """A new model on the line from ``base`` (alpha 0) to ``tuned`` (alpha 1); see the contract."""
     if not 0.0 <= alpha <= 1.0:
         raise SoupError(f"alpha must be in [0, 1], got {alpha}")
-    a, b = base.config.model_dump(), tuned.config.model_dump()
-    differ = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+    differ = differing(base.config.model_dump(), tuned.config.model_dump())
     if differ:
         raise SoupError(f"the two models have other configs ({', '.join(differ)} differ)")
     out = GazeVLM(base.config)

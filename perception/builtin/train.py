@@ -61,7 +61,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from torch.utils.data import DataLoader, Dataset
 
 from perception.builtin import curves
-from perception.builtin.config import ModelConfig
+from perception.builtin.config import ModelConfig, differing
 from perception.builtin.data import Example, collate, make_example
 from perception.builtin.model import GazeVLM
 from perception.builtin.ocr_cache import ensure_words, load_words, shard_dirs
@@ -655,7 +655,7 @@ def run(
     if cfg_path.is_file():
         old = json.loads(cfg_path.read_text(encoding="utf-8"))
         new = cfg.model_dump(mode="json")
-        differ = sorted(k for k in new.keys() | old.keys() if old.get(k) != new.get(k))
+        differ = differing(old, new)
         if set(differ) - MAY_CHANGE:
             raise ConfigMismatch(
                 f"{out} holds a run with another config ({', '.join(differ)} differ); "
