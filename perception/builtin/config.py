@@ -160,6 +160,13 @@ class ModelConfig(BaseModel):
         0, ge=0, description="with span_submit, the buckets of its goal words and word pairs"
     )
 
+    answer_pointer: bool = Field(
+        False,
+        description='an answer read off the page is a point: done("V") is trained as '
+        "done(<point>) at the word the OCR read as V, and the predictor writes that word's text "
+        "(answers.py)",
+    )
+
     @model_validator(mode="after")
     def _reached_needs_order(self) -> ModelConfig:
         if self.reached_words and not self.goal_order:

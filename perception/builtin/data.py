@@ -45,6 +45,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from perception.builtin.answers import point_answer
 from perception.builtin.config import ModelConfig
 from perception.builtin.marks import history_clicks, patch_marks
 from perception.builtin.policy import typed_in, verb_index
@@ -281,11 +282,14 @@ def make_example(
     from tasks.synth.samples import Sample
 
     assert isinstance(sample, Sample)
-    enc = encode_target(sample.target)
-    if len(enc.ids) > config.max_target_tokens:
-        return None
     f = sample.frame
     scale = f.image_w / f.region_w  # image px per CSS px
+    target, answer_box = sample.target, None
+    if config.answer_pointer:  # done("$129.99") -> done(<point>) at the word saying it
+        target, answer_box = point_answer(target, words, scale)
+    enc = encode_target(target)
+    if len(enc.ids) > config.max_target_tokens:
+        return None
     pts_css = [(x / scale, y / scale) for x, y in enc.points]
     anchor = pts_css[0] if pts_css and rng.random() >= negative_rate else None
     page_css = (f.region_w, f.region_h)
@@ -307,7 +311,9 @@ def make_example(
     prompt_text = PAIR.sub(shift, said)
     prompt = prompt_ids(prompt_text, config)
     box = None
-    if sample.target_box is not None and len(pts_css) == 1:
+    if answer_box is not None:
+        box = (answer_box[0] - ox, answer_box[1] - oy, answer_box[2], answer_box[3])
+    elif sample.target_box is not None and len(pts_css) == 1:
         b = sample.target_box
         box = (b.x - ox, b.y - oy, b.w, b.h)
     seen = list(words)

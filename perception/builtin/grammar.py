@@ -16,6 +16,8 @@ Contract:
   commas, and plain ones only as many as the verb takes (scroll's amount, type's submit flag,
   wait's seconds): a number, or exactly ``submit=true``/``submit=false`` for type, so neither
   ``scroll(x, y, "down", 10, 10)`` nor ``type("a", submit=t=t=tue)`` can be written.
+  With ``answer_points`` (``ModelConfig.answer_pointer``), ``done(`` takes one point (the
+  word that says the answer, ``perception.builtin.answers``) or one answer string, not both.
   Verbs not in ``ARITY`` take up to two points and close freely. Outside strings a space never
   follows a space (an answer cannot pad itself past its token budget).
 - It only removes answers that could never parse: which action, where and what text stay the
@@ -42,6 +44,7 @@ class Arity:
     choices: tuple[bytes, ...] = ()  # when set: what a quoted string may say
     extras: int = 0  # most plain arguments: a number (300), or one of ``flags``
     flags: tuple[bytes, ...] = ()  # when set: what a plain argument may say
+    most: int = 9  # most arguments in all (points, strings and plain ones together)
 
 
 _POINT1 = Arity((1, 1))
@@ -60,6 +63,9 @@ ARITY: dict[str, Arity] = {
     "back": Arity((0, 0)),
     "wait": Arity((0, 0), extras=1),
 }
+# with answer_points (ModelConfig.answer_pointer): done's answer is a word the pointer chose,
+# done(<point>), or a quoted string, not both
+_DONE_POINT = Arity((0, 1), strings=(0, 1), most=1)
 _ANY = Arity((0, 2), strings=(0, 9))
 _COMMA, _SPACE = ord(","), ord(" ")
 
@@ -84,7 +90,8 @@ class State:
 
 
 class ActionGrammar:
-    def __init__(self, verbs: Iterable[str]) -> None:
+    def __init__(self, verbs: Iterable[str], *, answer_points: bool = False) -> None:
+        self.arity = {**ARITY, **({"done": _DONE_POINT} if answer_points else {})}
         self.calls = tuple(sorted(f"{v}(".encode() for v in verbs))
         self._args = torch.zeros(VOCAB_SIZE, dtype=torch.bool)
         self._args[:N_BYTES] = True
@@ -129,8 +136,11 @@ class ActionGrammar:
         each as the verb takes."""
         mask = torch.zeros(VOCAB_SIZE, dtype=torch.bool)
         mask[_SPACE] = not s.gap  # one space at a time: "x, y", never "x,      y"
-        more = s.points < a.points[1] or s.strings < a.strings[1] or s.extras < a.extras
-        started = s.points + s.strings + s.extras > 0
+        given = s.points + s.strings + s.extras
+        more = given < a.most and (
+            s.points < a.points[1] or s.strings < a.strings[1] or s.extras < a.extras
+        )
+        started = given > 0
         done = bool(s.arg)  # after a point, a string or a plain value
         if s.arg == "extra":  # inside a plain value: it goes on, or it is complete
             if a.flags:
@@ -145,9 +155,9 @@ class ActionGrammar:
                 done = s.text[-1:].isdigit()
             mask[_SPACE] = done and not s.gap
         elif not s.arg:  # at an argument's start
-            mask[POINT] = s.points < a.points[1]
-            mask[_QUOTE] = s.strings < a.strings[1]
-            if s.extras < a.extras:
+            mask[POINT] = s.points < a.points[1] and given < a.most
+            mask[_QUOTE] = s.strings < a.strings[1] and given < a.most
+            if s.extras < a.extras and given < a.most:
                 mask[sorted({f[0] for f in a.flags}) if a.flags else list(b"0123456789")] = True
         mask[_COMMA] = done and more
         mask[_CLOSE] = (
@@ -180,7 +190,7 @@ class ActionGrammar:
         if not s.in_args:
             head = s.head + bytes([token])
             if head in self.calls:
-                arity = ARITY.get(head[:-1].decode(), _ANY)
+                arity = self.arity.get(head[:-1].decode(), _ANY)
                 return State(head=head, arity=arity, in_args=True, depth=1)
             return State(head)
         if s.quoted:

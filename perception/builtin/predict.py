@@ -46,6 +46,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from perception.builtin.answers import answer_text, is_answer_point
 from perception.builtin.config import ModelConfig
 from perception.builtin.data import (
     FULL_PROMPT,
@@ -147,15 +148,22 @@ def by_next_word(d: Decoded) -> float:
     return float(is_next(d)) + by_goal_word(d)
 
 
+def by_confidence(d: Decoded) -> float:
+    """1 - P("not here"): how sure the tile is that the point is on it."""
+    return d.points[0].confidence
+
+
 def choose_tile(tiles: Sequence[Decoded], placer: Callable[[Decoded], float] = by_next_word) -> int:
     """Which of one page's tile answers is the page's: the action from the tile whose text is
     most likely; when it has a point, the tile (among those writing the same action with a
-    point) that ``placer`` scores highest places it (default ``by_next_word``)."""
+    point) that ``placer`` scores highest places it (default ``by_next_word``). An answer's
+    point (``done(<point>)``: the word saying it is no goal word) goes by ``by_confidence``."""
     best = max(range(len(tiles)), key=lambda k: tiles[k].mean_logprob)
     if tiles[best].points:
         verb = _verb(tiles[best].ids)
         same = [k for k in range(len(tiles)) if tiles[k].points and _verb(tiles[k].ids) == verb]
-        best = max(same, key=lambda k: placer(tiles[k]))
+        place = by_confidence if verb == b"done" else placer
+        best = max(same, key=lambda k: place(tiles[k]))
     return best
 
 
@@ -193,7 +201,11 @@ class Predictor:
         self.bf16 = bf16
         self.timings: dict[str, float] = {}
         self.last_tiles: list[TileAnswer] = []
-        self.grammar = ActionGrammar(dialect_actions("gaze")) if actions_only else None
+        self.grammar = (
+            ActionGrammar(dialect_actions("gaze"), answer_points=self.config.answer_pointer)
+            if actions_only
+            else None
+        )
 
     def predict(self, pages: Sequence[Page], max_new: int = 48) -> list[Prediction]:
         t0 = time.perf_counter()
@@ -205,6 +217,7 @@ class Predictor:
         marks: list[Tensor] = []
         states: list[Tensor] = []
         flags: list[Tensor] = []  # spans.page_flags of each tile's prompt (span_page)
+        page_words: list[Sequence[Word]] = []  # each page's, CSS px (answers are read from them)
         ocr_s = 0.0
         for i, p in enumerate(pages):
             w_css, h_css = p.image.width / p.scale, p.image.height / p.scale
@@ -217,6 +230,7 @@ class Predictor:
                 t_ocr = time.perf_counter()
                 words = read_words(css)
                 ocr_s += time.perf_counter() - t_ocr
+            page_words.append(words)
             outlines = (
                 page_proposals(css, rounded=c.round_outlines)
                 if c.proposals and c.page_outlines and css is not None
@@ -278,9 +292,13 @@ class Predictor:
             best = mine[choose_tile([decoded[k] for k in mine])]
             d, crop = decoded[best], crops[best]
             pts = tuple(((g.x + crop.x) * p.scale, (g.y + crop.y) * p.scale) for g in d.points)
+            text = decode_target(d.ids, pts)
+            if c.answer_pointer and d.points and is_answer_point(d.ids):
+                g = d.points[0]  # the word it chose says the answer
+                text, pts = answer_text((g.x + crop.x, g.y + crop.y), page_words[i]), ()
             out.append(
                 Prediction(
-                    text=decode_target(d.ids, pts),
+                    text=text,
                     points=pts,
                     confidence=d.points[0].confidence if d.points else 0.0,
                     tiles=len(mine),

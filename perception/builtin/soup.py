@@ -10,8 +10,10 @@ fine-tuned one often keep much of both (WiSE-FT, Wortsman et al., 2022). docs/BU
 Contract:
 - ``blend(base, tuned, alpha)`` returns a model whose every floating-point tensor is
   ``(1 - alpha) * base + alpha * tuned`` (computed in float32; other tensors are ``base``'s);
-  ``alpha`` 0 is ``base``, 1 is ``tuned``. The two must share one ``ModelConfig``, else
-  ``SoupError`` says which fields differ; ``alpha`` outside [0, 1] is refused too.
+  ``alpha`` 0 is ``base``, 1 is ``tuned``. The two must share one ``ModelConfig`` but for the
+  ``DECODING_ONLY`` fields, which no tensor depends on (only what the model is taught to write
+  and how its answer is read back): the blend takes the tuned model's. Other differing fields
+  are a ``SoupError`` that names them; ``alpha`` outside [0, 1] is refused too.
 - ``main`` loads two export folders (``weights.load``), blends them and writes the export to
   ``--out`` (``weights.export``: bf16, the same three files); it exits 2 with the message on a
   ``SoupError`` or ``WeightsError``.
@@ -29,6 +31,9 @@ from perception.builtin.config import differing
 from perception.builtin.model import GazeVLM
 from perception.builtin.weights import WeightsError, export, load
 
+# ModelConfig fields that change no tensor: a blend takes the tuned model's value
+DECODING_ONLY = frozenset({"answer_pointer"})
+
 
 class SoupError(ValueError):
     pass
@@ -38,10 +43,14 @@ def blend(base: GazeVLM, tuned: GazeVLM, alpha: float) -> GazeVLM:
     """A new model on the line from ``base`` (alpha 0) to ``tuned`` (alpha 1); see the contract."""
     if not 0.0 <= alpha <= 1.0:
         raise SoupError(f"alpha must be in [0, 1], got {alpha}")
-    differ = differing(base.config.model_dump(), tuned.config.model_dump())
+    differ = [
+        k
+        for k in differing(base.config.model_dump(), tuned.config.model_dump())
+        if k not in DECODING_ONLY
+    ]
     if differ:
         raise SoupError(f"the two models have other configs ({', '.join(differ)} differ)")
-    out = GazeVLM(base.config)
+    out = GazeVLM(tuned.config)
     tb = tuned.state_dict()
     state = {
         k: ((1 - alpha) * v.float() + alpha * tb[k].float()).to(v.dtype)

@@ -45,6 +45,18 @@ def test_other_configs_and_alphas_are_refused() -> None:
         blend(_model(0), _model(1), 1.5)
 
 
+def test_a_decoding_only_field_may_differ_and_the_blend_takes_the_tuned_ones() -> None:
+    a = _model(0)
+    b = GazeVLM(TINY.model_copy(update={"answer_pointer": not TINY.answer_pointer}))
+    b.load_state_dict(_model(1).state_dict())
+    for base, tuned in ((a, b), (b, a)):
+        out = blend(base, tuned, 0.5)
+        assert out.config == tuned.config
+        k = next(k for k, v in a.state_dict().items() if v.is_floating_point())
+        want = (a.state_dict()[k] + b.state_dict()[k]) / 2
+        assert torch.allclose(out.state_dict()[k], want)
+
+
 def test_main_writes_an_export_that_loads(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

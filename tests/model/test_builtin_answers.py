@@ -1,0 +1,154 @@
+"""Answers read off the page (``ModelConfig.answer_pointer``): ``done("$129.99")`` is trained as a
+point at the word the OCR read as "$129.99", decoded under the grammar as ``done(<point>)``, and
+written back as that word's text by the predictor.
+
+Pages here are word lists as the OCR gives them (CSS px); the predictor test fakes only the model's
+decode, so what is checked is the path from a chosen point to the answer text.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from perception.builtin.answers import (
+    answer_of,
+    answer_text,
+    is_answer_point,
+    point_answer,
+    read_answer,
+    saying,
+)
+from perception.builtin.data import make_example
+from perception.builtin.grammar import ActionGrammar
+from perception.builtin.model import Decoded, GazeVLM, PointGuess
+from perception.builtin.predict import Page, Predictor
+from perception.builtin.reader import Word
+from perception.builtin.tokenizer import EOS, POINT
+from perception.builtin.train import PRESETS
+from perception.frames import Frame
+from perception.parsers import dialect_actions
+from tasks.synth.samples import PageInfo, Sample
+
+TINY = PRESETS["tiny"].model.model_copy(update={"answer_pointer": True})
+OLD = TINY.model_copy(update={"answer_pointer": False})  # the shipped model's way
+PRICE = Word("$129.99", 30, 20, 40, 12, 0.98)
+PAGE = [
+    Word("Toaster", 4, 20, 22, 12, 0.99),
+    PRICE,
+    Word("Kettle", 4, 40, 20, 12, 0.99),
+    Word("$45.00", 30, 40, 36, 12, 0.97),
+]
+
+
+def test_a_done_target_becomes_a_point_at_the_one_word_saying_it() -> None:
+    assert answer_of('done("$129.99")') == "$129.99"
+    assert answer_of('done("say \\"hi\\"")') == 'say "hi"'
+    assert answer_of("done()") is None and answer_of("click(3, 4)") is None
+    target, box = point_answer('done("$129.99")', PAGE, 2.0)
+    assert target == "done(100, 52)" and box == (30, 20, 40, 12)  # centre (50, 26) x 2 image px
+    assert saying("$45.00", [Word("$45.00.", 0, 0, 9, 9, 1.0)]) is not None  # edge punctuation
+    # nothing to point at: the bytes stay the target
+    for value in ("$7.00", "In stock"):  # no such word; two words
+        assert point_answer(f'done("{value}")', PAGE, 1.0) == (f'done("{value}")', None)
+    twice = [*PAGE, Word("$129.99", 30, 60, 40, 12, 0.9)]
+    assert point_answer('done("$129.99")', twice, 1.0) == ('done("$129.99")', None)  # which?
+    assert point_answer("click(5, 6)", PAGE, 1.0) == ("click(5, 6)", None)
+
+
+def test_the_word_at_a_point_is_read_back_as_the_answer() -> None:
+    assert read_answer((50, 26), PAGE) is PRICE  # inside its box
+    assert read_answer((75, 24), PAGE) is PRICE  # beside it: the nearest centre
+    assert read_answer((1, 1), []) is None
+    assert answer_text((50, 26), PAGE) == 'done("$129.99")'
+    assert answer_text((50, 26), [Word('5" pan', 30, 20, 40, 12, 1.0)]) == 'done("5\\" pan")'
+    assert answer_text((0, 0), []) == "done()"
+    assert is_answer_point([*b"done(", POINT, *b")", EOS])
+    assert not is_answer_point([*b"click(", POINT, *b")", EOS])
+    assert not is_answer_point([*b'done("a")', EOS])
+
+
+def test_the_grammar_lets_done_take_a_point_or_a_string_not_both() -> None:
+    g = ActionGrammar(dialect_actions("gaze"), answer_points=True)
+    plain = ActionGrammar(dialect_actions("gaze"))
+
+    def walk(grammar: ActionGrammar, tokens: list[int]) -> torch.Tensor:
+        s = grammar.start()
+        for t in tokens:
+            assert grammar.allowed(s)[t], (bytes(x for x in tokens if x < 256), t)
+            s = grammar.advance(s, t)
+        return grammar.allowed(s)
+
+    opened = walk(g, list(b"done("))
+    assert opened[POINT] and opened[ord('"')] and opened[ord(")")]
+    pointed = walk(g, [*b"done(", POINT])
+    assert pointed[ord(")")] and not pointed[ord(",")] and not pointed[ord('"')]
+    assert not walk(g, list(b'done("a"'))[ord(",")]  # the answer string alone
+    assert not walk(g, list(b'done("'))[POINT]
+    assert not walk(plain, list(b"done("))[POINT]  # without answer_points, as before
+    assert not walk(g, [*b"click(", POINT])[ord(",")]  # other verbs as before
+
+
+def _sample(tmp_path: Path, target: str) -> tuple[Sample, Path]:
+    """A 64x48 CSS px page shot at 2 image px per CSS px, asked what the toaster costs."""
+    image = tmp_path / "p000000-0.png"
+    Image.new("RGB", (128, 96), "white").save(image)
+    frame = Frame(region_x=0, region_y=0, region_w=64, region_h=48, image_w=128, image_h=96)
+    info = PageInfo(page_id="p000000", template="t", theme="t", viewport_w=64, viewport_h=48,
+                    dpr=2.0)  # fmt: skip
+    sample = Sample(
+        id="p000000-0-0", kind="demo", task="answer", split="train", image="images/x.png",
+        image_w=128, image_h=96, frame=frame, prompt="Goal: How much does Toaster cost?",
+        target=target, goal="How much does Toaster cost?", step=0, page=info,
+    )  # fmt: skip
+    return sample, image
+
+
+def test_training_points_at_the_answer_word(tmp_path: Path) -> None:
+    words = [Word("Toaster", 2, 10, 22, 10, 0.99), Word("$129.99", 30, 10, 30, 10, 0.98)]
+    sample, image = _sample(tmp_path, 'done("$129.99")')
+    ex = make_example(sample, image, TINY, random.Random(0), words=words, negative_rate=0.0)
+    assert ex is not None
+    assert ex.target == [*b"done(", POINT, *b")", EOS]
+    (dist,) = ex.ptr_dist
+    on = dist.nonzero().flatten().tolist()
+    slots = [k - TINY.grid**2 for k in on if k >= TINY.grid**2]
+    assert len(slots) == 1 and ex.words.ids[slots[0], :7].tolist() == list(b"$129.99")
+    old = make_example(sample, image, OLD, random.Random(0), words=words, negative_rate=0.0)
+    assert old is not None and old.target == [*b'done("$129.99")', EOS] and not old.ptr_dist
+    misread = [words[0], Word("S129.99", 30, 10, 30, 10, 0.6)]  # no word says it: bytes
+    ex = make_example(sample, image, TINY, random.Random(0), words=misread, negative_rate=0.0)
+    assert ex is not None and ex.target == [*b'done("$129.99")', EOS]
+
+
+def test_the_predictor_answers_with_the_text_of_the_chosen_word(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    torch.manual_seed(0)
+    model = GazeVLM(TINY)
+    predictor = Predictor(model, actions_only=True, bf16=False)
+    assert predictor.grammar is not None and predictor.grammar.arity["done"].points == (0, 1)
+    chosen: list[tuple[float, float]] = []
+
+    def fake_generate(images: torch.Tensor, *args: object, **kw: object) -> list[Decoded]:
+        x, y = chosen[0]
+        ids = [*b"done(", POINT, *b")", EOS]
+        return [Decoded(ids, [PointGuess(x, y, 0.9, 0.8)], -0.1) for _ in range(len(images))]
+
+    monkeypatch.setattr(model, "generate", fake_generate)
+    page = Page(Image.new("RGB", (128, 96), "white"), 2.0, "Goal: How much does Toaster cost?",
+                words=PAGE)  # fmt: skip
+    chosen.append((50.0, 26.0))  # canvas px = CSS px on a one-tile page
+    (pred,) = predictor.predict([page])
+    assert pred.text == 'done("$129.99")' and pred.points == ()
+    chosen[0] = (12.0, 45.0)  # nearer "Kettle"
+    (pred,) = predictor.predict([page])
+    assert pred.text == 'done("Kettle")'
+    plain = Predictor(GazeVLM(OLD), actions_only=True, bf16=False)
+    monkeypatch.setattr(plain.model, "generate", fake_generate)
+    (pred,) = plain.predict([page])  # a model without answer_pointer writes what it decoded
+    assert pred.text == "done(24, 90)"  # (12, 45) CSS px at 2 image px each
