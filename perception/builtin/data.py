@@ -73,6 +73,7 @@ from perception.builtin.tokenizer import (
     encode_text,
 )
 from perception.builtin.words import (
+    Scored,
     WordSlots,
     canvas_slots,
     echo_goal,
@@ -261,6 +262,26 @@ def page_outlines(image_path: Path, scale: float, rounded: bool = False) -> tupl
         return tuple(page_proposals(to_css(page, scale), rounded=rounded))
 
 
+def tile_slots(
+    scored: Sequence[Scored],
+    outlines: Sequence[Word] | None,
+    canvas: Tensor,
+    origin: tuple[float, float],
+    config: ModelConfig,
+) -> WordSlots:
+    """The word slots of the canvas at ``origin`` (page CSS px), in training and at run time
+    alike: with ``config.proposals`` the control outlines join the page's scored words first
+    (on a crowded canvas they outrank non-goal words): the page's ``outlines`` clipped to the
+    canvas (``page_outlines``), or when there are none those found on the canvas itself."""
+    if config.proposals:
+        if outlines is not None:
+            props = tile_proposals(outlines, origin, config.canvas)
+        else:
+            props = box_proposals(canvas, origin, drop_slivers=config.drop_slivers)
+        scored = join_proposals(props, scored, config)
+    return canvas_slots(scored, origin, config)
+
+
 def make_example(
     sample: object,
     image_path: Path,
@@ -328,15 +349,8 @@ def make_example(
     if config.proposals and config.page_outlines:
         found = page_outlines(image_path, scale, config.round_outlines)
     read = page_inputs(said_css, page_words, found, config)
-    page_words, state = read.words, read.state
-    scored = page_words
-    if config.proposals:  # outlines first: on a crowded canvas they outrank non-goal words
-        if found is not None:
-            props = tile_proposals(found, (ox, oy), config.canvas)
-        else:
-            props = box_proposals(canvas, (ox, oy), drop_slivers=config.drop_slivers)
-        scored = join_proposals(props, page_words, config)
-    slots = canvas_slots(scored, (ox, oy), config)
+    slots = tile_slots(read.words, found, canvas, (ox, oy), config)
+    state = read.state
     dists, cells, offs = [], [], []
     for px, py in pts_css:
         d, c, o = pointer_label((px - ox, py - oy), box, config, slots)

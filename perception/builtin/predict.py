@@ -55,22 +55,21 @@ from perception.builtin.data import (
     left_pad,
     prompt_ids,
     prompt_page_flags,
+    tile_slots,
     to_canvas,
 )
 from perception.builtin.grammar import ActionGrammar
 from perception.builtin.marks import history_clicks, patch_marks
 from perception.builtin.model import Decoded, GazeVLM
 from perception.builtin.progress import page_inputs
-from perception.builtin.proposals import box_proposals, page_proposals, tile_proposals
+from perception.builtin.proposals import page_proposals
 from perception.builtin.reader import Word, read_words, to_css
 from perception.builtin.tokenizer import N_BYTES, PAD, decode_target
 from perception.builtin.words import (
     PENDING,
     REACHED,
     WordSlots,
-    canvas_slots,
     holds_goal_token,
-    join_proposals,
     score_words,
     slots_to,
     stack_slots,
@@ -250,14 +249,7 @@ class Predictor:
                     crops.append(crop)
                     images.append(canvas)
                     prompts.append(ids)
-                    here = scored
-                    if c.proposals:  # as in training: outlines first
-                        if outlines is not None:
-                            props = tile_proposals(outlines, (ox, oy), c.canvas)
-                        else:
-                            props = box_proposals(canvas, (ox, oy), drop_slivers=c.drop_slivers)
-                        here = join_proposals(props, scored, c)
-                    slots.append(canvas_slots(here, (ox, oy), c))
+                    slots.append(tile_slots(scored, outlines, canvas, (ox, oy), c))
                     marks.append(patch_marks(clicks, (ox, oy), c))
                     states.append(state)
                     if page_flags is not None:
