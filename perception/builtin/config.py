@@ -167,8 +167,19 @@ class ModelConfig(BaseModel):
         "(answers.py)",
     )
 
+    answer_head: bool = Field(
+        False,
+        description="with answer_pointer, a head decides whether done( answers with a point "
+        "(one logit from the state after 'done(' and the goal's words hashed into answer_words "
+        "buckets), and the answer's point has a query of its own, without the match features' "
+        "vote: both can be trained alone, leaving every other answer as it was (answers.py)",
+    )
+    answer_words: int = Field(0, ge=0, description="with answer_head, its goal-word buckets")
+
     @model_validator(mode="after")
     def _reached_needs_order(self) -> ModelConfig:
+        if self.answer_head and not self.answer_pointer:
+            raise ValueError("answer_head needs answer_pointer (it decides done(<point>))")
         if self.reached_words and not self.goal_order:
             raise ValueError("reached_words needs goal_order (the word features are a prefix)")
         if self.span_page and not self.span_flags:

@@ -420,7 +420,19 @@ def collate(examples: Sequence[Example], config: ModelConfig) -> dict[str, Any]:
         "span_page": (
             left_pad([_page_flags_of(e) for e in examples], p_len) if config.span_page else None
         ),
+        "answer_label": torch.tensor([answer_label(e.target) for e in examples], dtype=torch.long),
     }
+
+
+_DONE = list(b"done(")
+
+
+def answer_label(target: Sequence[int]) -> int:
+    """For the answer head (``ModelConfig.answer_head``): 1 for ``done(<point>)``, 0 for any
+    other ``done(`` answer, -1 for every other answer."""
+    if list(target[: len(_DONE)]) != _DONE:
+        return -1
+    return int(len(target) > len(_DONE) and target[len(_DONE)] == POINT)
 
 
 def span_labels(

@@ -67,6 +67,11 @@ from perception.builtin.words import WordSlots, feature_count, tokens
 NEG = -1e4  # logit of a padding word slot
 _QUOTE = ord('"')
 _TYPE_TAIL = len(b'", submit=false)') + 1  # the most a typed value is followed by, <eos> too
+_CLOSE = ord(")")
+ANSWER_AT = (
+    len(b"done(") - 1
+)  # answer index of done('s "(": the answer head reads the state after it
+ANSWER_BIAS = -6.0  # the answer head's start: P(point) 0.25%, so untrained it answers as before
 
 
 def prompt_bytes(row: Sequence[int]) -> tuple[int, bytes]:
@@ -105,6 +110,18 @@ def goal_words(prompts: Tensor, buckets: int, *, pairs: bool = False) -> Tensor:
 def _opens_type(s: GrammarState) -> bool:
     """The answer so far is exactly ``type("``: its value comes next."""
     return s.head == b"type(" and s.quoted and not s.text and not s.strings and not s.escaped
+
+
+def _opens_done(s: GrammarState) -> bool:
+    """The answer so far is exactly ``done(``: a point, an answer string or ``)`` comes next."""
+    return (
+        s.head == b"done("
+        and s.in_args
+        and not s.arg
+        and not s.quoted
+        and not s.closed
+        and (s.points + s.strings + s.extras == 0)
+    )
 
 
 def _closes_type(s: GrammarState) -> bool:
@@ -297,6 +314,19 @@ class GazeVLM(nn.Module):
             nn.init.zeros_(self.submit.weight)
             nn.init.zeros_(self.submit.bias)
 
+        # ... with answer_head, whether done( answers with a point (answers.py): one logit from
+        # the state after "done(" and the goal's words, starting far below zero (never: weights
+        # trained without it answer as before), and the query of that point, zero at start
+        self.answer: nn.Linear | None = None
+        self.ans_q: nn.Linear | None = None
+        if c.answer_head:
+            self.answer = nn.Linear(c.width + c.answer_words, 1)
+            nn.init.zeros_(self.answer.weight)
+            nn.init.constant_(self.answer.bias, ANSWER_BIAS)
+            self.ans_q = nn.Linear(c.width, c.pointer_dim)
+            nn.init.zeros_(self.ans_q.weight)
+            nn.init.zeros_(self.ans_q.bias)
+
     # --- pieces -------------------------------------------------------------------------------
     def image_tokens(self, images: Tensor) -> Tensor:
         """(B, 3, S, S) -> (B, grid*grid, width) projected patch tokens, row-major."""
@@ -365,13 +395,18 @@ class GazeVLM(nn.Module):
         key_valid: Tensor,
         feats: Tensor,
         state: Tensor | None = None,
+        answer: Tensor | None = None,
     ) -> tuple[Tensor, Tensor]:
         """h (N, W) at <point> positions, key_h (N, G+K, W) patch and word states, key_valid
         (N, G+K), feats (N, K, F) the words' match features, state (N, config.state_size) the
         step's facts (its first N_STATE, the history's, used with ``state_vote``) -> logits
-        (N, G+K+1) and offsets inside each patch (N, G, 2)."""
+        (N, G+K+1) and offsets inside each patch (N, G, 2). ``answer`` (N,) bool: the points
+        that answer ``done(`` (``answer_head``): their query is ``ans_q``'s and the match
+        features do not vote (an answer is no goal word)."""
         g = self.config.grid**2
         q = self.ptr_q(h)
+        if self.ans_q is not None and answer is not None and bool(answer.any()):
+            q = torch.where(answer[:, None], self.ans_q(h).to(q.dtype), q)
         keys = torch.cat([self.ptr_k(key_h), self.ptr_null.expand(h.shape[0], 1, -1)], 1)
         logits = (torch.einsum("nd,ngd->ng", q, keys) / math.sqrt(q.shape[-1])).float()
         vote = self.ptr_feat(feats.float()).squeeze(-1).float()
@@ -380,6 +415,8 @@ class GazeVLM(nn.Module):
         if self.ptr_feat_s is not None and state is not None:
             w = self.ptr_feat_s(state[:, :N_STATE].to(self.ptr_feat_s.weight.dtype)).float()
             vote = vote + (feats.float() * w[:, None, :]).sum(-1)
+        if answer is not None:
+            vote = vote * (~answer).float()[:, None]
         logits = torch.cat([logits[:, :g], logits[:, g:-1] + vote, logits[:, -1:]], 1)
         pad = torch.ones(h.shape[0], 1, dtype=torch.bool, device=h.device)
         logits = logits.masked_fill(~torch.cat([key_valid, pad], 1), NEG)
@@ -443,6 +480,12 @@ class GazeVLM(nn.Module):
         assert self.submit is not None
         return self._head(self.submit, close_h, prompts, self.config.submit_words, pairs=True)[:, 0]
 
+    def answer_logit(self, h: Tensor, prompts: Tensor) -> Tensor:
+        """h (N, W) the states after ``done(``, prompts (N, P) -> (N,) the logit of answering
+        with a point (``answer_head``); with ``answer_words`` the goal's words are read too."""
+        assert self.answer is not None
+        return self._head(self.answer, h, prompts, self.config.answer_words)[:, 0]
+
     def verb_logits(
         self, h_first: Tensor, patch_h: Tensor, marks: Tensor | None, state: Tensor
     ) -> Tensor:
@@ -480,6 +523,7 @@ class GazeVLM(nn.Module):
         span_close: Tensor | None = None,
         span_submit: Tensor | None = None,
         span_page: Tensor | None = None,
+        answer_label: Tensor | None = None,
     ) -> tuple[Tensor, dict[str, float]]:
         """targets (B, L) answer ids, <pad> after <eos>; one pointer row per <point> in
         ``targets`` (row-major order): ptr_dist (N, G+K+1) soft targets, ptr_cell (N,) the patch
@@ -495,7 +539,10 @@ class GazeVLM(nn.Module):
         With a submit head, ``span_close`` (B,) the answer index of a typed value's closing
         quote (-1: none) and ``span_submit`` (B,) whether the answer presses Enter add the
         head's binary cross-entropy as the "submit" part. ``span_page`` (B, P, N_PAGE_FLAGS):
-        the page facts the span votes read with ``config.span_page`` (None: zeros)."""
+        the page facts the span votes read with ``config.span_page`` (None: zeros). With an
+        answer head, ``answer_label`` (B,) for answers that start ``done(``: 1 when a point
+        follows, 0 when not (-1: another answer) adds the head's binary cross-entropy as the
+        "answer" part, and those points are scored with the answer's query."""
         x, valid = self._prefix(images, prompts, words, marks)
         n_pre = x.shape[1]
         tin = targets.clone()
@@ -544,6 +591,14 @@ class GazeVLM(nn.Module):
             sub = F.binary_cross_entropy_with_logits(sl, span_submit[rows].float())
             total = total + sub
             parts["submit"] = float(sub.detach())
+        answering = None
+        if self.answer is not None and answer_label is not None and (answer_label >= 0).any():
+            rows = (answer_label >= 0).nonzero().flatten()
+            al = self.answer_logit(h[rows, n_pre + ANSWER_AT], prompts[rows])
+            ans = F.binary_cross_entropy_with_logits(al, answer_label[rows].float())
+            total = total + ans
+            parts["answer"] = float(ans.detach())
+            answering = answer_label == 1
         where = targets == POINT
         if where.any():
             nk = self.config.keys
@@ -551,7 +606,11 @@ class GazeVLM(nn.Module):
             rows = where.nonzero()[:, 0]
             kv = valid[rows, n_pre - nk : n_pre]
             st = None if state is None else state[rows]
-            plog, poff = self._pointer(ph, h[rows, n_pre - nk : n_pre], kv, words.feats[rows], st)
+            cols = where.nonzero()[:, 1]
+            is_ans = None if answering is None else answering[rows] & (cols == ANSWER_AT + 1)
+            plog, poff = self._pointer(
+                ph, h[rows, n_pre - nk : n_pre], kv, words.feats[rows], st, is_ans
+            )
             # any target slot is a hit: maximise the probability mass on the target's slots
             logp = F.log_softmax(plog, -1)
             ptr = -torch.logsumexp(logp.masked_fill(ptr_dist <= 0, NEG), -1).mean()
@@ -615,6 +674,8 @@ class GazeVLM(nn.Module):
         max_new = min(max_new, self.config.max_target_tokens)
         states = [grammar.start() for _ in range(b)] if grammar else []
         forced: list[list[int]] = [[] for _ in range(b)]
+        answering = [False] * b  # rows whose done( the answer head answers with a point
+        no_point = [False] * b  # rows whose done( it answers without one
         if grammar is not None and self.verb is not None and state is not None:
             vl = self.verb_logits(last, key_h[:, :g], marks, state)
             forced = self._choose_verbs(vl, grammar, groups or list(range(b)))
@@ -622,6 +683,9 @@ class GazeVLM(nn.Module):
             lp = self.next_logp(last[:, None], prompt_h, prompts)[:, 0]
             if grammar:
                 allowed = torch.stack([grammar.allowed(st) for st in states]).to(lp.device)
+                for r in range(b):
+                    if no_point[r]:
+                        allowed[r, POINT] = False
                 tok = lp.masked_fill(~allowed, -math.inf).argmax(-1)
                 for r in range(b):
                     if forced[r]:
@@ -636,7 +700,11 @@ class GazeVLM(nn.Module):
             past = torch.cat([past, step_valid], 1)
             last = hs[:, 0]
             for r in range(b):  # with a span head, a type() value is picked whole
-                if self.span is not None and states and not forced[r] and _opens_type(states[r]):
+                if self.answer is not None and states and not forced[r] and _opens_done(states[r]):
+                    point = float(self.answer_logit(last[r][None], prompts[r][None])[0]) > 0
+                    answering[r], no_point[r] = point, not point
+                    forced[r] = [POINT, _CLOSE] if point else []
+                elif self.span is not None and states and not forced[r] and _opens_type(states[r]):
                     room = max_new - len(out[r].ids) - _TYPE_TAIL
                     page = None if span_page is None else span_page[r]
                     forced[r] = self._span_value(last[r], prompt_h[r], prompts[r], room, page)
@@ -653,6 +721,7 @@ class GazeVLM(nn.Module):
                     key_valid[is_pt],
                     words.feats[is_pt],
                     None if state is None else state[is_pt],
+                    torch.tensor([answering[r] for r in is_pt], device=last.device),
                 )
                 prob = plog.float().softmax(-1)
                 for j, r in enumerate(is_pt):

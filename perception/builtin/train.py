@@ -88,6 +88,8 @@ NEW_PARTS = (
     "verb.",
     "case.",
     "submit.",
+    "answer.",
+    "ans_q.",
 )
 # tensors that read the word features or the step facts: --init may come from a model with fewer
 # (widen())
@@ -247,8 +249,8 @@ PARTS: dict[str, Any] = dict(
     span_page=True,  # since run 61 (runs 60-63)
 )
 # parts tried since the shipped run, not shipped yet: the "next" preset is
-# "full" with them; "tiny" builds them too, so that the tests cover them (answer_pointer: answers.py)
-NEXT_PARTS: dict[str, Any] = dict(answer_pointer=True)
+# "full" with them; "tiny" builds them too, so that the tests cover them (answer_pointer, answer_head: answers.py)
+NEXT_PARTS: dict[str, Any] = dict(answer_pointer=True, answer_head=True, answer_words=64)
 PRESETS: dict[str, TrainConfig] = {
     "tiny": TrainConfig(
         preset="tiny",

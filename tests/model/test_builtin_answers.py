@@ -152,3 +152,80 @@ def test_the_predictor_answers_with_the_text_of_the_chosen_word(
     monkeypatch.setattr(plain.model, "generate", fake_generate)
     (pred,) = plain.predict([page])  # a model without answer_pointer writes what it decoded
     assert pred.text == "done(24, 90)"  # (12, 45) CSS px at 2 image px each
+
+
+HEAD = TINY.model_copy(update={"answer_head": True, "answer_words": 64})
+ITEMS = ("Vase", "Toaster", "Kettle", "Lamp", "Rug", "Clock", "Mirror", "Stool", "Tray", "Fan")
+
+
+def _page(rng: random.Random, tmp_path: Path, question: bool) -> tuple[Sample, Path, list[Word]]:
+    """A one-row shop: an item, its price and a button, in shuffled places; asked its price, or
+    told to press the button (whose answer is ``done()``)."""
+    item, price = rng.choice(ITEMS), f"${rng.randint(2, 480)}.{rng.choice((0, 49, 95)):02d}"
+    xs = rng.sample([2, 22, 42], 3)
+    y = rng.choice([8, 24, 40])
+    words = [Word(item, xs[0], y, 16, 8, 0.99), Word(price, xs[1], y, 18, 8, 0.99),
+             Word("Buy", xs[2], y, 12, 8, 0.99)]  # fmt: skip
+    goal = f"How much does {item} cost?" if question else f"Press Buy for {item}."
+    sample, image = _sample(tmp_path, f'done("{price}")' if question else "done()")
+    sample = sample.model_copy(update={"prompt": f"Goal: {goal}", "goal": goal})
+    return sample, image, words
+
+
+def test_a_tiny_answer_head_learns_when_and_where_to_answer_alone(tmp_path: Path) -> None:
+    """``answer_head``: at its start it never answers with a point (the model answers as
+    before); trained alone (the answer logit and the answer's query, the rest frozen), it points
+    for questions and not for orders, at the price, and the rest of the model is unchanged."""
+    from perception.builtin.data import answer_label, collate
+
+    torch.manual_seed(0)
+    model = GazeVLM(HEAD)
+    grammar = ActionGrammar(["done"], answer_points=True)  # the verb is done: how it answers
+    rng = random.Random(0)
+
+    def decode(
+        sample: Sample, image: Path, words: list[Word]
+    ) -> tuple[list[int], PointGuess | None]:
+        ex = make_example(sample, image, HEAD, random.Random(1), words=words, negative_rate=0.0)
+        assert ex is not None
+        batch = collate([ex], HEAD)
+        out = model.generate(batch["images"], batch["prompts"], batch["words"], 12, grammar,
+                             state=batch["state"])[0]  # fmt: skip
+        return out.ids, (out.points[0] if out.points else None)
+
+    model.eval()
+    pages = [_page(rng, tmp_path, q) for q in (True, False) * 4]
+    assert all(decode(*p)[1] is None for p in pages)  # zero start: never a point
+    assert answer_label([*b"done(", POINT, *b")", EOS]) == 1
+    assert answer_label([*b"done()", EOS]) == 0 and answer_label([*b"click(", POINT]) == -1
+    frozen = {k: v.clone() for k, v in model.state_dict().items()}
+    for n, p in model.named_parameters():
+        p.requires_grad_(n.startswith(("answer.", "ans_q.")))
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    model.train()
+    for _ in range(250):
+        exs = []
+        for _ in range(16):
+            s, img, words = _page(rng, tmp_path, rng.random() < 0.5)
+            ex = make_example(s, img, HEAD, rng, words=words, negative_rate=0.0)
+            assert ex is not None
+            exs.append(ex)
+        loss, parts = model.loss(**collate(exs, HEAD))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert parts["answer"] < 0.2
+    changed = [k for k, v in model.state_dict().items() if not torch.equal(v, frozen[k])]
+    assert changed and all(k.startswith(("answer.", "ans_q.")) for k in changed)
+    model.eval()
+    decided = priced = 0
+    test = random.Random(99)
+    for i in range(16):
+        question = i % 2 == 0
+        s, img, words = _page(test, tmp_path, question)
+        ids, point = decode(s, img, words)
+        decided += int((point is not None) == question and is_answer_point(ids) == question)
+        if question and point is not None:
+            priced += int(read_answer((point.x, point.y), words) is words[1])
+    assert decided >= 15, decided
+    assert priced >= 6, priced  # of 8 questions
