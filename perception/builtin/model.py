@@ -27,7 +27,10 @@ Contract:
   (``spans.candidate_spans``; ``span_case``: a head picks its letter case), and with
   ``span_submit`` a head decides what follows its closing quote, ``, submit=true)`` or ``)``;
   with ``span_page`` the span votes also read ``span_page`` (B, P, ``spans.N_PAGE_FLAGS``), the
-  page's facts about each goal byte (``spans.page_flags``; zeros where not given).
+  page's facts about each goal byte (``spans.page_flags``; zeros where not given). With
+  ``answer_head`` a head decides whether ``done(`` answers with a ``<point>`` (the word that
+  says the answer, ``perception.builtin.answers``; then ``)``) or without one (no point
+  allowed), and that point's query is ``ans_q``, without the match features' vote.
 
 Why the image comes after the prompt: the decoder is causal, so image tokens placed after the goal
 attend to its words in every layer; the pointer's keys are those goal-aware image states, which is
@@ -68,9 +71,8 @@ NEG = -1e4  # logit of a padding word slot
 _QUOTE = ord('"')
 _TYPE_TAIL = len(b'", submit=false)') + 1  # the most a typed value is followed by, <eos> too
 _CLOSE = ord(")")
-ANSWER_AT = (
-    len(b"done(") - 1
-)  # answer index of done('s "(": the answer head reads the state after it
+# the answer index of done('s "(": the answer head reads the state after it
+ANSWER_AT = len(b"done(") - 1
 ANSWER_BIAS = -6.0  # the answer head's start: P(point) 0.25%, so untrained it answers as before
 
 
