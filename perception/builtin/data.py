@@ -24,7 +24,9 @@ Contract:
   (``perception.builtin.rephrase``).
 - ``collate`` pads a list of Examples into the tensors ``GazeVLM.loss`` takes, with each answer's
   verb (``perception.builtin.policy``: -1 when it is not an action) and its prompt's history facts
-  (zeros for an Example built without them), and the span head's labels (``span_labels``).
+  (zeros for an Example built without them), the span head's labels (``span_labels``) and the
+  answer head's (``answer_label``). With ``config.answer_pointer`` a ``done("V")`` target whose
+  V one page word says becomes ``done(<point>)`` at that word (``perception.builtin.answers``).
 
 It does no file I/O besides opening the image it is handed a path to.
 """

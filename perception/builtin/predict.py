@@ -18,7 +18,9 @@ Contract:
   held-out clicks of two datasets and two models it chose right 77.4%, ``by_goal_word`` 81.0%,
   the best tile 88.7%; it picked empty outlines that a tile's edge had cut, docs/BUILTIN.md
   "Tile choice".) Points come back in the page's image px, written into the text as ``X, Y``
-  integers (gaze dialect).
+  integers (gaze dialect). With ``config.answer_pointer`` an answer ``done(<point>)`` is
+  written as the text of the page word at its point (``perception.builtin.answers``), and its
+  tile is the one most sure the point is on it (``by_confidence``).
 - Words: each page is read once by the OCR (``perception.builtin.reader``) at CSS scale, unless
   the ``Page`` brings its words already (training's evaluation uses the cached reads), and its
   words are scored against the goal once; each tile gets the word slots of its area
