@@ -10,7 +10,9 @@ Contract (``ModelConfig.answer_pointer``):
 - ``read_answer(point, words)``: at run time, the word the pointer chose (CSS px): the word
   whose box holds the point, else the word whose centre is nearest to it; None on a page with
   no words. ``answer_text`` writes it as the answer: ``done("<its text>")``.
-- ``is_answer_point(ids)``: the answer ids are ``done(<point>)...``.
+- ``answer_label(ids)``: 1 for answer ids ``done(<point>)...``, 0 for any other ``done(``
+  answer, -1 for every other answer (the answer head's label); ``is_answer_point(ids)``: it is 1.
+  ``DONE`` is the call's opening, which the model's answer head reads the state after.
 
 Why: the byte decoder cannot copy a price it reads on the screen (run 65 answered
 ``done("$9.sclick(")`` and ``done("$")`` to "What is the price of ...?": 0 of 9 held-out answer
@@ -27,14 +29,14 @@ from collections.abc import Sequence
 from perception.builtin.reader import Word
 from perception.builtin.tokenizer import POINT
 
-_DONE = re.compile(r'done\(\s*("(?:[^"\\]|\\.)*")\s*\)\s*')
+DONE = b"done("
+_DONE_CALL = re.compile(r'done\(\s*("(?:[^"\\]|\\.)*")\s*\)\s*')
 _EDGE_PUNCT = " \t.,:;!?\"'()“”"
-_DONE_IDS = list(b"done(")
 
 
 def answer_of(target: str) -> str | None:
     """The value of a ``done("V")`` target, None for any other answer."""
-    m = _DONE.fullmatch(target)
+    m = _DONE_CALL.fullmatch(target)
     if m is None:
         return None
     try:
@@ -84,5 +86,13 @@ def answer_text(point: tuple[float, float], words: Sequence[Word]) -> str:
     return "done()" if w is None else f"done({json.dumps(w.text, ensure_ascii=False)})"
 
 
+def answer_label(ids: Sequence[int]) -> int:
+    """1 for ``done(<point>)``, 0 for any other ``done(`` answer, -1 otherwise (contract)."""
+    n = len(DONE)
+    if list(ids[:n]) != list(DONE):
+        return -1
+    return int(len(ids) > n and ids[n] == POINT)
+
+
 def is_answer_point(ids: Sequence[int]) -> bool:
-    return list(ids[: len(_DONE_IDS)]) == _DONE_IDS and POINT in ids[len(_DONE_IDS) :]
+    return answer_label(ids) == 1

@@ -25,7 +25,7 @@ Contract:
 - ``collate`` pads a list of Examples into the tensors ``GazeVLM.loss`` takes, with each answer's
   verb (``perception.builtin.policy``: -1 when it is not an action) and its prompt's history facts
   (zeros for an Example built without them), the span head's labels (``span_labels``) and the
-  answer head's (``answer_label``). With ``config.answer_pointer`` a ``done("V")`` target whose
+  answer head's (``answers.answer_label``). With ``config.answer_pointer`` a ``done("V")`` target whose
   V one page word says becomes ``done(<point>)`` at that word (``perception.builtin.answers``).
 
 It does no file I/O besides opening the image it is handed a path to.
@@ -47,7 +47,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from perception.builtin.answers import point_answer
+from perception.builtin.answers import answer_label, point_answer
 from perception.builtin.config import ModelConfig
 from perception.builtin.marks import history_clicks, patch_marks
 from perception.builtin.policy import typed_in, verb_index
@@ -424,17 +424,6 @@ def collate(examples: Sequence[Example], config: ModelConfig) -> dict[str, Any]:
         ),
         "answer_label": torch.tensor([answer_label(e.target) for e in examples], dtype=torch.long),
     }
-
-
-_DONE = list(b"done(")
-
-
-def answer_label(target: Sequence[int]) -> int:
-    """For the answer head (``ModelConfig.answer_head``): 1 for ``done(<point>)``, 0 for any
-    other ``done(`` answer, -1 for every other answer."""
-    if list(target[: len(_DONE)]) != _DONE:
-        return -1
-    return int(len(target) > len(_DONE) and target[len(_DONE)] == POINT)
 
 
 def span_labels(

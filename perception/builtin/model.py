@@ -52,6 +52,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from perception.builtin.answers import DONE
 from perception.builtin.config import ModelConfig
 from perception.builtin.grammar import ActionGrammar
 from perception.builtin.grammar import State as GrammarState
@@ -72,7 +73,7 @@ _QUOTE = ord('"')
 _TYPE_TAIL = len(b'", submit=false)') + 1  # the most a typed value is followed by, <eos> too
 _CLOSE = ord(")")
 # the answer index of done('s "(": the answer head reads the state after it
-ANSWER_AT = len(b"done(") - 1
+ANSWER_AT = len(DONE) - 1
 ANSWER_BIAS = -6.0  # the answer head's start: P(point) 0.25%, so untrained it answers as before
 
 
@@ -117,7 +118,7 @@ def _opens_type(s: GrammarState) -> bool:
 def _opens_done(s: GrammarState) -> bool:
     """The answer so far is exactly ``done(``: a point, an answer string or ``)`` comes next."""
     return (
-        s.head == b"done("
+        s.head == DONE
         and s.in_args
         and not s.arg
         and not s.quoted

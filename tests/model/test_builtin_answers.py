@@ -176,7 +176,8 @@ def test_a_tiny_answer_head_learns_when_and_where_to_answer_alone(tmp_path: Path
     """``answer_head``: at its start it never answers with a point (the model answers as
     before); trained alone (the answer logit and the answer's query, the rest frozen), it points
     for questions and not for orders, at the price, and the rest of the model is unchanged."""
-    from perception.builtin.data import answer_label, collate
+    from perception.builtin.answers import answer_label
+    from perception.builtin.data import collate
 
     torch.manual_seed(0)
     model = GazeVLM(HEAD)
