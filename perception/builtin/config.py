@@ -176,6 +176,14 @@ class ModelConfig(BaseModel):
     )
     answer_words: int = Field(0, ge=0, description="with answer_head, its goal-word buckets")
 
+    scroll_amount: bool = Field(
+        True,
+        description='whether the model writes how far to scroll (scroll(x, y, "down", 560)); '
+        "off, scroll targets are trained without the amount and decoding allows none, so the "
+        "executor's default distance applies (grammar.without_scroll_amount): what a tile does "
+        "not show (the page's or the list's visible height) the model cannot measure",
+    )
+
     @model_validator(mode="after")
     def _reached_needs_order(self) -> ModelConfig:
         if self.answer_head and not self.answer_pointer:

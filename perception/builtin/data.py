@@ -26,7 +26,8 @@ Contract:
   verb (``perception.builtin.policy``: -1 when it is not an action) and its prompt's history facts
   (zeros for an Example built without them), the span head's labels (``span_labels``) and the
   answer head's (``answers.answer_label``). With ``config.answer_pointer`` a ``done("V")`` target whose
-  V one page word says becomes ``done(<point>)`` at that word (``perception.builtin.answers``).
+  V one page word says becomes ``done(<point>)`` at that word (``perception.builtin.answers``);
+  with ``config.scroll_amount`` off a scroll target loses its amount (``grammar.without_scroll_amount``).
 
 It does no file I/O besides opening the image it is handed a path to.
 """
@@ -49,6 +50,7 @@ from torch import Tensor
 
 from perception.builtin.answers import answer_label, point_answer
 from perception.builtin.config import ModelConfig
+from perception.builtin.grammar import without_scroll_amount
 from perception.builtin.marks import history_clicks, patch_marks
 from perception.builtin.policy import typed_in, verb_index
 from perception.builtin.progress import page_inputs
@@ -310,6 +312,8 @@ def make_example(
     target, answer_box = sample.target, None
     if config.answer_pointer:  # done("$129.99") -> done(<point>) at the word saying it
         target, answer_box = point_answer(target, words, scale)
+    if not config.scroll_amount:
+        target = without_scroll_amount(target)
     enc = encode_target(target)
     if len(enc.ids) > config.max_target_tokens:
         return None

@@ -18,6 +18,9 @@ Contract:
   ``scroll(x, y, "down", 10, 10)`` nor ``type("a", submit=t=t=tue)`` can be written.
   With ``answer_points`` (``ModelConfig.answer_pointer``), ``done(`` takes one point (the
   word that says the answer, ``perception.builtin.answers``) or one answer string, not both.
+  With ``scroll_amounts=False`` (``ModelConfig.scroll_amount`` off) ``scroll(`` takes no amount:
+  the model was trained without them (``without_scroll_amount``) and the executor's default
+  distance applies.
   Verbs not in ``ARITY`` take up to two points and close freely. Outside strings a space never
   follows a space (an answer cannot pad itself past its token budget).
 - It only removes answers that could never parse: which action, where and what text stay the
@@ -26,6 +29,7 @@ Contract:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
@@ -67,6 +71,20 @@ ARITY: dict[str, Arity] = {
 # done(<point>), or a quoted string, not both
 _DONE_POINT = Arity((0, 1), strings=(0, 1), most=1)
 _ANY = Arity((0, 2), strings=(0, 9))
+# with scroll_amounts=False (ModelConfig.scroll_amount off): a point and a direction, no amount
+_SCROLL_BARE = replace(ARITY["scroll"], extras=0)
+_SCROLL_AMOUNT = re.compile(r'^(\s*scroll\([^()"]*"[a-z]+")\s*,\s*[0-9.]+\s*\)', re.MULTILINE)
+
+
+def without_scroll_amount(target: str) -> str:
+    """``scroll(x, y, "down", 560)`` -> ``scroll(x, y, "down")``; any other answer unchanged.
+    The training target of a model that writes no scroll amounts (``ModelConfig.scroll_amount``
+    off): the data engine's distance (70% of the visible height of what it scrolls) cannot be
+    read from a 224 px tile, so the model learns where and which way, and the executor's default
+    distance applies at run time."""
+    return _SCROLL_AMOUNT.sub(r"\1)", target)
+
+
 _COMMA, _SPACE = ord(","), ord(" ")
 
 
@@ -90,8 +108,12 @@ class State:
 
 
 class ActionGrammar:
-    def __init__(self, verbs: Iterable[str], *, answer_points: bool = False) -> None:
+    def __init__(
+        self, verbs: Iterable[str], *, answer_points: bool = False, scroll_amounts: bool = True
+    ) -> None:
         self.arity = {**ARITY, **({"done": _DONE_POINT} if answer_points else {})}
+        if not scroll_amounts:
+            self.arity["scroll"] = _SCROLL_BARE
         self.calls = tuple(sorted(f"{v}(".encode() for v in verbs))
         self._args = torch.zeros(VOCAB_SIZE, dtype=torch.bool)
         self._args[:N_BYTES] = True

@@ -203,7 +203,11 @@ class Predictor:
         self.timings: dict[str, float] = {}
         self.last_tiles: list[TileAnswer] = []
         self.grammar = (
-            ActionGrammar(dialect_actions("gaze"), answer_points=self.config.answer_pointer)
+            ActionGrammar(
+                dialect_actions("gaze"),
+                answer_points=self.config.answer_pointer,
+                scroll_amounts=self.config.scroll_amount,
+            )
             if actions_only
             else None
         )

@@ -307,6 +307,67 @@ def test_the_action_grammar_allows_exactly_one_call() -> None:
     assert g.allowed(walk(list(b'type("a  b"')))[ord(" ")]  # inside a string spaces are text
 
 
+def test_a_model_without_scroll_amounts_writes_and_learns_none() -> None:
+    from perception.builtin.grammar import ActionGrammar, without_scroll_amount
+    from perception.builtin.tokenizer import EOS, POINT
+    from perception.frames import Frame
+    from perception.parsers import Parsed, dialect_actions, parse
+    from perception.parsers.base import DEFAULT_SCROLL_PX
+
+    g = ActionGrammar(dialect_actions("gaze"), scroll_amounts=False)
+    s = g.start()
+    for t in [*b"scroll(", POINT, *b', "down"']:
+        assert g.allowed(s)[t]
+        s = g.advance(s, t)
+    assert g.allowed(s)[ord(")")] and not g.allowed(s)[ord(",")]  # no ", 10"
+    assert not g.allowed(g.advance(s, ord(" ")))[ord("1")]
+    s = g.advance(s, ord(")"))
+    assert g.allowed(s).nonzero().flatten().tolist() == [EOS]
+    # other verbs keep their plain arguments
+    s = g.start()
+    for t in b'type("ab", ':
+        s = g.advance(s, t)
+    assert g.allowed(s)[ord("s")]
+    # the training target loses the amount, nothing else
+    assert without_scroll_amount('scroll(250, 141, "down", 560)') == 'scroll(250, 141, "down")'
+    assert without_scroll_amount('scroll(<point>, "up", 12.5)') == 'scroll(<point>, "up")'
+    for same in ('scroll(1, 2, "left")', "click(3, 4)", 'type("scroll(1, 2, \\"up\\", 3)")'):
+        assert without_scroll_amount(same) == same
+    # and the bare call means the dialect's default distance
+    frame = Frame(region_x=0, region_y=0, region_w=800, region_h=600, image_w=800, image_h=600)
+    parsed = parse('scroll(250, 141, "down")', frame, "gaze")
+    assert isinstance(parsed, Parsed)
+    assert [(a.kind, getattr(a, "dy", None)) for a in parsed.actions] == [
+        ("scroll", DEFAULT_SCROLL_PX)
+    ]
+
+
+def test_a_model_without_scroll_amounts_is_trained_on_bare_scrolls(tmp_path: Path) -> None:
+    from perception.builtin.data import make_example
+    from perception.builtin.tokenizer import EOS, POINT
+    from perception.frames import Frame
+    from tasks.synth.samples import PageInfo, Sample
+
+    image = tmp_path / "p000000-0.png"
+    Image.new("RGB", (128, 96), "white").save(image)
+    frame = Frame(region_x=0, region_y=0, region_w=64, region_h=48, image_w=128, image_h=96)
+    info = PageInfo(page_id="p000000", template="t", theme="t", viewport_w=64, viewport_h=48,
+                    dpr=2.0)  # fmt: skip
+    sample = Sample(
+        id="p000000-0-0", kind="demo", task="scroll", split="train", image="images/x.png",
+        image_w=128, image_h=96, frame=frame, prompt="Goal: Scroll down to Payroll.",
+        target='scroll(40, 30, "down", 34)', goal="Scroll down to Payroll.", step=0, page=info,
+    )  # fmt: skip
+    tiny = PRESETS["tiny"].model
+    assert not tiny.scroll_amount  # as the shipped preset
+    for config, tail in (
+        (tiny, b'"down")'),
+        (tiny.model_copy(update={"scroll_amount": True}), b'"down", 34)'),
+    ):
+        ex = make_example(sample, image, config, random.Random(0), words=[], negative_rate=0.0)
+        assert ex is not None and ex.target == [*b"scroll(", POINT, *b", ", *tail, EOS]
+
+
 def test_history_clicks_become_patch_marks() -> None:
     from perception.builtin.config import ModelConfig
     from perception.builtin.marks import history_clicks, patch_marks
