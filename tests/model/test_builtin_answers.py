@@ -30,9 +30,9 @@ from perception.builtin.predict import Page, Predictor
 from perception.builtin.reader import Word
 from perception.builtin.tokenizer import EOS, POINT
 from perception.builtin.train import PRESETS
-from perception.frames import Frame
 from perception.parsers import dialect_actions
-from tasks.synth.samples import PageInfo, Sample
+from tasks.synth.samples import Sample
+from tests.model.steps import one_step
 
 TINY = PRESETS["tiny"].model.model_copy(update={"answer_pointer": True})
 OLD = TINY.model_copy(update={"answer_pointer": False})  # the shipped model's way
@@ -95,17 +95,7 @@ def test_the_grammar_lets_done_take_a_point_or_a_string_not_both() -> None:
 
 def _sample(tmp_path: Path, target: str) -> tuple[Sample, Path]:
     """A 64x48 CSS px page shot at 2 image px per CSS px, asked what the toaster costs."""
-    image = tmp_path / "p000000-0.png"
-    Image.new("RGB", (128, 96), "white").save(image)
-    frame = Frame(region_x=0, region_y=0, region_w=64, region_h=48, image_w=128, image_h=96)
-    info = PageInfo(page_id="p000000", template="t", theme="t", viewport_w=64, viewport_h=48,
-                    dpr=2.0)  # fmt: skip
-    sample = Sample(
-        id="p000000-0-0", kind="demo", task="answer", split="train", image="images/x.png",
-        image_w=128, image_h=96, frame=frame, prompt="Goal: How much does Toaster cost?",
-        target=target, goal="How much does Toaster cost?", step=0, page=info,
-    )  # fmt: skip
-    return sample, image
+    return one_step(tmp_path, "answer", "How much does Toaster cost?", target)
 
 
 def test_training_points_at_the_answer_word(tmp_path: Path) -> None:

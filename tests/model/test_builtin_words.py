@@ -345,19 +345,11 @@ def test_a_model_without_scroll_amounts_writes_and_learns_none() -> None:
 def test_a_model_without_scroll_amounts_is_trained_on_bare_scrolls(tmp_path: Path) -> None:
     from perception.builtin.data import make_example
     from perception.builtin.tokenizer import EOS, POINT
-    from perception.frames import Frame
-    from tasks.synth.samples import PageInfo, Sample
+    from tests.model.steps import one_step
 
-    image = tmp_path / "p000000-0.png"
-    Image.new("RGB", (128, 96), "white").save(image)
-    frame = Frame(region_x=0, region_y=0, region_w=64, region_h=48, image_w=128, image_h=96)
-    info = PageInfo(page_id="p000000", template="t", theme="t", viewport_w=64, viewport_h=48,
-                    dpr=2.0)  # fmt: skip
-    sample = Sample(
-        id="p000000-0-0", kind="demo", task="scroll", split="train", image="images/x.png",
-        image_w=128, image_h=96, frame=frame, prompt="Goal: Scroll down to Payroll.",
-        target='scroll(40, 30, "down", 34)', goal="Scroll down to Payroll.", step=0, page=info,
-    )  # fmt: skip
+    sample, image = one_step(
+        tmp_path, "scroll", "Scroll down to Payroll.", 'scroll(40, 30, "down", 34)'
+    )
     tiny = PRESETS["tiny"].model
     assert not tiny.scroll_amount  # as the shipped preset
     for config, tail in (
