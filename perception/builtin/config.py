@@ -176,6 +176,13 @@ class ModelConfig(BaseModel):
     )
     answer_words: int = Field(0, ge=0, description="with answer_head, its goal-word buckets")
 
+    avoid_typed_field: bool = Field(
+        False,
+        description="clicks land outside the fields the history typed into (each the "
+        "smallest page outline, at most FIELD_MAX_H px tall, around the click that focused it; "
+        "predict.typed_fields): a decoding rule, no tensor changes",
+    )
+
     scroll_amount: bool = Field(
         True,
         description='whether the model writes how far to scroll (scroll(x, y, "down", 560)); '

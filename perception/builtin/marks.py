@@ -28,9 +28,9 @@ from perception.builtin.config import ModelConfig
 
 # a history line, "3. click(x=92, y=134) -> ok": the verb and everything after its "("
 STEP = re.compile(r"^\s*\d+\.\s+(\w+)\((.*)$")
-_XY = re.compile(r"^x=(-?\d+(?:\.\d+)?), y=(-?\d+(?:\.\d+)?)")
-_CLICKS = frozenset({"click", "double_click", "right_click"})
-_MOVES = frozenset({"scroll", "drag", "navigate", "back"})
+XY = re.compile(r"^x=(-?\d+(?:\.\d+)?), y=(-?\d+(?:\.\d+)?)")
+CLICK_VERBS = frozenset({"click", "double_click", "right_click"})
+MOVE_VERBS = frozenset({"scroll", "drag", "navigate", "back"})
 
 Click = tuple[float, float, bool]  # x, y (viewport CSS px), whether it was the newest step
 
@@ -41,9 +41,9 @@ def history_clicks(prompt: str) -> list[Click]:
     out: list[Click] = []
     for i, m in enumerate(steps):
         verb = m.group(1)
-        if verb in _MOVES:
+        if verb in MOVE_VERBS:
             out = []
-        elif verb in _CLICKS and (xy := _XY.match(m.group(2))):
+        elif verb in CLICK_VERBS and (xy := XY.match(m.group(2))):
             out.append((float(xy.group(1)), float(xy.group(2)), i == len(steps) - 1))
     return out
 

@@ -30,7 +30,10 @@ Contract:
   page's facts about each goal byte (``spans.page_flags``; zeros where not given). With
   ``answer_head`` a head decides whether ``done(`` answers with a ``<point>`` (the word that
   says the answer, ``perception.builtin.answers``; then ``)``) or without one (no point
-  allowed), and that point's query is ``ans_q``, without the match features' vote.
+  allowed), and that point's query is ``ans_q``, without the match features' vote. ``avoid``
+  (canvas px boxes ``(x, y, w, h)`` per row) keeps a row's points out of those boxes: the
+  pointer's best candidate (a patch's point or a word's centre) outside them, when one has any
+  probability (``ModelConfig.avoid_typed_field``: the fields the history typed into).
 
 Why the image comes after the prompt: the decoder is causal, so image tokens placed after the goal
 attend to its words in every layer; the pointer's keys are those goal-aware image states, which is
@@ -657,6 +660,7 @@ class GazeVLM(nn.Module):
         state: Tensor | None = None,
         groups: Sequence[int] | None = None,
         span_page: Tensor | None = None,
+        avoid: Sequence[Sequence[tuple[float, float, float, float]]] | None = None,
     ) -> list[Decoded]:
         """Greedy decoding (see the module contract). With a verb head, a grammar and ``state``,
         the head picks each answer's action name and decoding writes it: rows with the same
@@ -728,7 +732,8 @@ class GazeVLM(nn.Module):
                 )
                 prob = plog.float().softmax(-1)
                 for j, r in enumerate(is_pt):
-                    k = int(prob[j, :-1].argmax())
+                    boxes = avoid[r] if avoid is not None and not answering[r] else ()
+                    k = self._best_candidate(prob[j, :-1], poff[j], words.boxes[r], boxes)
                     feats: tuple[float, ...] = ()
                     if k < g:
                         ox, oy = poff[j, k].float().tolist()
@@ -751,6 +756,32 @@ class GazeVLM(nn.Module):
             Decoded(o.ids, o.points, sum(lp_) / len(lp_) if lp_ else 0.0)
             for o, lp_ in zip(out, logps, strict=True)
         ]
+
+    def _best_candidate(
+        self,
+        prob: Tensor,
+        off: Tensor,
+        boxes: Tensor,
+        avoid: Sequence[tuple[float, float, float, float]],
+    ) -> int:
+        """The pointer's choice among a row's candidates (prob (G+K,), off (G, 2) the patches'
+        offsets, boxes (K, 4) the word slots'): the most probable, or with boxes to ``avoid``
+        the most probable whose point (a patch's ``cell_point``, a word's centre) lies outside
+        all of them, when any of those has probability > 0."""
+        if not avoid:
+            return int(prob.argmax())
+        g, c = self.config.grid**2, self.config
+        cells = torch.arange(g, device=prob.device)
+        px = ((cells % c.grid).float() + off[:, 0].float()) * c.stride
+        py = ((cells // c.grid).float() + off[:, 1].float()) * c.stride
+        b = boxes.float()
+        xs = torch.cat([px, b[:, 0] + b[:, 2] / 2])
+        ys = torch.cat([py, b[:, 1] + b[:, 3] / 2])
+        inside = torch.zeros_like(prob, dtype=torch.bool)
+        for x, y, w, h in avoid:
+            inside |= (xs >= x) & (xs <= x + w) & (ys >= y) & (ys <= y + h)
+        rest = prob.masked_fill(inside, 0.0)
+        return int(rest.argmax()) if bool((rest > 0).any()) else int(prob.argmax())
 
     def _span_value(
         self, q_h: Tensor, prompt_h: Tensor, prompt: Tensor, room: int, page: Tensor | None

@@ -14,6 +14,10 @@ Contract:
   them): how many steps so far, the last and the one-before-last action, whether the last step
   failed, how many strings were typed, how many steps since the last typing, and how much of the
   goal's quoted and plain words the typed strings already cover.
+- ``typed_clicks(prompt)`` -> ``(x, y, text)`` for each ``type(...)`` step since the newest
+  scroll, drag or navigation: the latest click before it (across ``key`` steps such as
+  ``key(Control+a)``: the click that put the caret there) and the text it typed; a type step
+  with no such click gives none. What ``ModelConfig.avoid_typed_field`` keeps later clicks from.
 
 Why: the policy's decision "the field is focused, now type" is one byte among ~30 in the text loss,
 and the 3-layer decoder has to rediscover from the prompt's bytes what was done already. These
@@ -29,7 +33,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from perception.builtin.marks import STEP
+from perception.builtin.marks import CLICK_VERBS, MOVE_VERBS, STEP, XY
 from perception.builtin.tokenizer import N_BYTES
 
 VERBS: tuple[str, ...] = (
@@ -86,6 +90,29 @@ def typed_in(line: str) -> str | None:
     m = STEP.match(line)
     t = _TYPED.match(m.group(2)) if m and m.group(1) == "type" else None
     return t.group(2) if t else None
+
+
+def typed_clicks(prompt: str) -> list[tuple[float, float, str]]:
+    """Where each field typed into was clicked, and what was typed; see the module contract."""
+    out: list[tuple[float, float, str]] = []
+    caret: tuple[float, float] | None = None  # the latest click, while only keys follow it
+    for line in prompt.splitlines():
+        m = STEP.match(line)
+        if not m:
+            continue
+        verb = m.group(1)
+        if verb in MOVE_VERBS:
+            out, caret = [], None
+        elif verb in CLICK_VERBS:
+            xy = XY.match(m.group(2))
+            caret = (float(xy.group(1)), float(xy.group(2))) if xy else None
+        elif verb == "type":
+            text = typed_in(line)
+            if caret is not None and text:
+                out.append((*caret, text))
+        elif verb != "key":
+            caret = None
+    return out
 
 
 def prompt_state(prompt: str) -> Tensor:

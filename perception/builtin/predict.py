@@ -20,7 +20,9 @@ Contract:
   "Tile choice".) Points come back in the page's image px, written into the text as ``X, Y``
   integers (gaze dialect). With ``config.answer_pointer`` an answer ``done(<point>)`` is
   written as the text of the page word at its point (``perception.builtin.answers``), and its
-  tile is the one most sure the point is on it (``by_confidence``).
+  tile is the one most sure the point is on it (``by_confidence``). With
+  ``config.avoid_typed_field``, every tile's clicks keep out of the fields the history typed
+  into (``typed_fields``; ``GazeVLM.generate``'s ``avoid``).
 - Words: each page is read once by the OCR (``perception.builtin.reader``) at CSS scale, unless
   the ``Page`` brings its words already (training's evaluation uses the cached reads), and its
   words are scored against the goal once; each tile gets the word slots of its area
@@ -63,6 +65,7 @@ from perception.builtin.data import (
 from perception.builtin.grammar import ActionGrammar
 from perception.builtin.marks import history_clicks, patch_marks
 from perception.builtin.model import Decoded, GazeVLM
+from perception.builtin.policy import typed_clicks
 from perception.builtin.progress import page_inputs
 from perception.builtin.proposals import page_proposals
 from perception.builtin.reader import Word, read_words, to_css
@@ -102,6 +105,52 @@ class Prediction:
     tiles: int
     prompt_tokens: int
     completion_tokens: int
+
+
+Box = tuple[float, float, float, float]  # x, y, w, h
+FIELD_MAX_H = 80.0  # CSS px: an outline taller than this is a card or a text area, not a field
+
+
+def typed_fields(
+    typed: Sequence[tuple[float, float, str]], outlines: Sequence[Word], words: Sequence[Word]
+) -> list[Box]:
+    """``ModelConfig.avoid_typed_field``: the fields the history typed into (``policy.
+    typed_clicks``: where it clicked, what it typed), each the smallest of the page's outlines
+    (CSS px) at most ``FIELD_MAX_H`` tall that holds the click and shows what was typed (a word
+    of the page inside it is one of the typed text's words, or a run of mask dots: a password);
+    a click on a button or a list item the model typed after holds none of it. In a
+    demonstration a field once typed into is never clicked again (the next field, the button
+    or done() comes next), and the model clicking one again instead of the form's button ended
+    held-out form and login goals and MiniWoB++'s login-user."""
+    out: list[Box] = []
+    for x, y, text in typed:
+        said = {_bare(t) for t in text.split()} - {""}
+        holding = [
+            o
+            for o in outlines
+            if o.h <= FIELD_MAX_H
+            and o.x <= x <= o.x + o.w
+            and o.y <= y <= o.y + o.h
+            and any(_inside(w, o) and (_bare(w.text) in said or _masked(w.text)) for w in words)
+        ]
+        if holding:
+            o = min(holding, key=lambda o: o.w * o.h)
+            out.append((o.x, o.y, o.w, o.h))
+    return out
+
+
+def _bare(token: str) -> str:
+    return token.strip(".,;:!?\"'()[]").casefold()
+
+
+def _masked(text: str) -> bool:
+    """A password field's dots as the OCR reads them."""
+    return len(text) >= 2 and all(ch in "•·∙●*." for ch in text)
+
+
+def _inside(w: Word, o: Word) -> bool:
+    cx, cy = w.x + w.w / 2, w.y + w.h / 2
+    return o.x <= cx <= o.x + o.w and o.y <= cy <= o.y + o.h
 
 
 def tile_origins(extent: float, canvas: int, overlap: int) -> list[float]:
@@ -222,6 +271,7 @@ class Predictor:
         marks: list[Tensor] = []
         states: list[Tensor] = []
         flags: list[Tensor] = []  # spans.page_flags of each tile's prompt (span_page)
+        avoid: list[list[Box]] = []  # the fields typed into, canvas px
         page_words: list[Sequence[Word]] = []  # each page's, CSS px (answers are read from them)
         ocr_s = 0.0
         for i, p in enumerate(pages):
@@ -247,6 +297,11 @@ class Predictor:
             scored, state = read.words, read.state
             page_flags = prompt_page_flags(ids, read.named, read.focus) if c.span_page else None
             clicks = history_clicks(p.prompt)
+            typed = (
+                typed_fields(typed_clicks(p.prompt), outlines, words)
+                if c.avoid_typed_field and outlines is not None
+                else []
+            )
             for oy in tile_origins(h_css, c.canvas, self.overlap):
                 for ox in tile_origins(w_css, c.canvas, self.overlap):
                     crop = Crop(ox, oy, p.scale)
@@ -258,6 +313,7 @@ class Predictor:
                     slots.append(tile_slots(scored, outlines, canvas, (ox, oy), c))
                     marks.append(patch_marks(clicks, (ox, oy), c))
                     states.append(state)
+                    avoid.append([(x - ox, y - oy, w, h) for x, y, w, h in typed])
                     if page_flags is not None:
                         flags.append(page_flags)
         t1 = time.perf_counter()
@@ -277,7 +333,14 @@ class Predictor:
             args = (imgs.to(dev), pt.to(dev), ws, max_new, self.grammar)
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=self.bf16):
                 decoded.extend(
-                    self.model.generate(*args, marks=mk, state=st, groups=owners[s:e], span_page=sp)
+                    self.model.generate(
+                        *args,
+                        marks=mk,
+                        state=st,
+                        groups=owners[s:e],
+                        span_page=sp,
+                        avoid=avoid[s:e],
+                    )
                 )
         t2 = time.perf_counter()
         self.timings = {"preprocess_s": t1 - t0 - ocr_s, "ocr_s": ocr_s, "model_s": t2 - t1}

@@ -178,3 +178,51 @@ def test_a_tiny_model_learns_click_then_type_then_done() -> None:
     got = [_text(d.ids).split("(")[0] for d in out]
     right = sum(g == w for g, w in zip(got, want, strict=True))
     assert right >= 22, list(zip(got, want, strict=True))
+
+
+def test_clicks_keep_out_of_the_fields_typed_into() -> None:
+    """``avoid_typed_field``: each click a ``type(...)`` followed gives the smallest field-sized
+    outline around it, and a click decoded next lands outside every such box."""
+    from perception.builtin.policy import typed_clicks
+    from perception.builtin.predict import typed_fields
+    from perception.builtin.reader import Word
+
+    typed = "Goal: g\nEarlier steps:\n1. click(x=75, y=106) -> ok\n2. key(keys='Control+a') -> ok\n"
+    typed += "3. type(text='Lima', submit=False) -> ok\n"
+    assert typed_clicks(typed) == [(75.0, 106.0, "Lima")]
+    more = (
+        typed + "4. click(x=75, y=150) -> ok\n5. type(text='x y') -> ok\n6. click(x=9, y=9) -> ok\n"
+    )
+    assert typed_clicks(more) == [(75.0, 106.0, "Lima"), (75.0, 150.0, "x y")]  # not the last
+    assert typed_clicks(more + "7. scroll(x=1, y=2) -> ok") == []  # positions no longer hold
+    assert typed_clicks("1. click(x=5, y=5) -> ok\n2. done() -> ok\n3. type(text='a') -> ok") == []
+    assert typed_clicks("1. type(text='a') -> ok") == [] and typed_clicks("Goal: g") == []
+    card = Word("", 0, 0, 400, 300, 0.0)  # holds the click, but no field is 300 px tall
+    field = Word("", 20, 90, 200, 32, 0.0)
+    button = Word("", 240, 90, 80, 32, 0.0)
+    lima = [Word("Lima.", 24, 96, 30, 14, 0.9), Word("Submit", 250, 96, 50, 14, 0.9)]
+    typed_lima = [(75.0, 106.0, "Lima")]
+    assert typed_fields(typed_lima, [card, button, field], lima) == [(20, 90, 200, 32)]
+    assert typed_fields(typed_lima, [card, button], lima) == []
+    assert typed_fields([], [field], lima) == []
+    # the field must show what was typed: a list item clicked before typing is no field
+    assert typed_fields(typed_lima, [field], [Word("Limassol", 24, 96, 40, 14, 0.9)]) == []
+    dots = [Word("·····", 24, 96, 30, 14, 0.5)]  # a password field
+    assert typed_fields([(75.0, 106.0, "hunter2")], [field], dots) == [(20, 90, 200, 32)]
+
+    torch.manual_seed(0)
+    model = GazeVLM(TINY).eval()
+    batch = collate(_steps(2, seed=0), TINY)
+    args = (batch["images"], batch["prompts"], batch["words"], 30, GRAMMAR)
+    kw = {"marks": batch["marks"], "state": batch["state"]}
+    with torch.no_grad():
+        assert model.verb is not None
+        model.verb[2].bias[VERBS.index("click")] = 20.0
+        free = model.generate(*args, **kw)
+        x, y = free[0].points[0].x, free[0].points[0].y
+        box = (x - 6.0, y - 6.0, 12.0, 12.0)
+        far = (500.0, 500.0, 5.0, 5.0)  # off the canvas: changes nothing
+        kept = model.generate(*args, **kw, avoid=[[far, box], []])
+    assert kept[1].points == free[1].points  # a row without boxes is untouched
+    p = kept[0].points[0]
+    assert not (box[0] <= p.x <= box[0] + 12 and box[1] <= p.y <= box[1] + 12), (p, box)
