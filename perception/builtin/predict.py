@@ -116,9 +116,9 @@ def typed_fields(
 ) -> list[Box]:
     """``ModelConfig.avoid_typed_field``: the fields the history typed into (``policy.
     typed_clicks``: where it clicked, what it typed), each the smallest of the page's outlines
-    (CSS px) at most ``FIELD_MAX_H`` tall that holds the click and shows what was typed (a word
-    of the page inside it is one of the typed text's words, or a run of mask dots: a password);
-    a click on a button or a list item the model typed after holds none of it. In a
+    (CSS px) at most ``FIELD_MAX_H`` tall that holds the click and shows what was typed
+    (``_shows_typing``); a click on a button or a list item the model typed after shows its
+    own words instead. In a
     demonstration a field once typed into is never clicked again (the next field, the button
     or done() comes next), and the model clicking one again instead of the form's button ended
     held-out form and login goals and MiniWoB++'s login-user."""
@@ -131,12 +131,21 @@ def typed_fields(
             if o.h <= FIELD_MAX_H
             and o.x <= x <= o.x + o.w
             and o.y <= y <= o.y + o.h
-            and any(_inside(w, o) and (_bare(w.text) in said or _masked(w.text)) for w in words)
+            and _shows_typing(o, [w for w in words if _inside(w, o)], said)
         ]
         if holding:
             o = min(holding, key=lambda o: o.w * o.h)
             out.append((o.x, o.y, o.w, o.h))
     return out
+
+
+def _shows_typing(o: Word, inside: Sequence[Word], said: set[str]) -> bool:
+    """Whether an outline looks like the field a text was typed into: a word inside it is one
+    of the text's words or a password's dots; or it is field-shaped (three times as wide as
+    tall) and shows no word at all (the OCR reads no dots in a short password)."""
+    if not inside:
+        return o.w >= 3 * o.h
+    return any(_bare(w.text) in said or _masked(w.text) for w in inside)
 
 
 def _bare(token: str) -> str:

@@ -209,6 +209,9 @@ def test_clicks_keep_out_of_the_fields_typed_into() -> None:
     assert typed_fields(typed_lima, [field], [Word("Limassol", 24, 96, 40, 14, 0.9)]) == []
     dots = [Word("·····", 24, 96, 30, 14, 0.5)]  # a password field
     assert typed_fields([(75.0, 106.0, "hunter2")], [field], dots) == [(20, 90, 200, 32)]
+    assert typed_fields([(75.0, 106.0, "hunter2")], [field], []) == [(20, 90, 200, 32)]  # unread
+    tick = Word("", 70, 100, 14, 14, 0.0)  # no word, but no field's shape either
+    assert typed_fields([(75.0, 106.0, "a")], [tick], []) == []
 
     torch.manual_seed(0)
     model = GazeVLM(TINY).eval()
