@@ -179,8 +179,8 @@ class ModelConfig(BaseModel):
     avoid_typed_field: bool = Field(
         False,
         description="clicks land outside the fields the history typed into (each the "
-        "smallest page outline, at most FIELD_MAX_H px tall, around the click that focused it; "
-        "predict.typed_fields): a decoding rule, no tensor changes",
+        "smallest page outline, at most FIELD_MAX_H px tall, around the click that focused it "
+        "that shows what was typed; predict.typed_fields): a decoding rule, no tensor changes",
     )
 
     scroll_amount: bool = Field(

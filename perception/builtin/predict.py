@@ -118,10 +118,9 @@ def typed_fields(
     typed_clicks``: where it clicked, what it typed), each the smallest of the page's outlines
     (CSS px) at most ``FIELD_MAX_H`` tall that holds the click and shows what was typed
     (``_shows_typing``); a click on a button or a list item the model typed after shows its
-    own words instead. In a
-    demonstration a field once typed into is never clicked again (the next field, the button
-    or done() comes next), and the model clicking one again instead of the form's button ended
-    held-out form and login goals and MiniWoB++'s login-user."""
+    own words instead. In a demonstration a field once typed into is never clicked again (the
+    next field, the button or done() comes next), and the model clicking one again instead of
+    the form's button ended held-out form and login goals and MiniWoB++'s login-user."""
     out: list[Box] = []
     for x, y, text in typed:
         said = {_bare(t) for t in text.split()} - {""}
