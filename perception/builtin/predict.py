@@ -128,9 +128,8 @@ def typed_fields(
             o
             for o in outlines
             if o.h <= FIELD_MAX_H
-            and o.x <= x <= o.x + o.w
-            and o.y <= y <= o.y + o.h
-            and _shows_typing(o, [w for w in words if _inside(w, o)], said)
+            and o.contains(x, y)
+            and _shows_typing(o, [w for w in words if o.contains(*w.center)], said)
         ]
         if holding:
             o = min(holding, key=lambda o: o.w * o.h)
@@ -154,11 +153,6 @@ def _bare(token: str) -> str:
 def _masked(text: str) -> bool:
     """A password field's dots as the OCR reads them."""
     return len(text) >= 2 and all(ch in "•·∙●*." for ch in text)
-
-
-def _inside(w: Word, o: Word) -> bool:
-    cx, cy = w.x + w.w / 2, w.y + w.h / 2
-    return o.x <= cx <= o.x + o.w and o.y <= cy <= o.y + o.h
 
 
 def tile_origins(extent: float, canvas: int, overlap: int) -> list[float]:

@@ -114,10 +114,6 @@ def _counted(g: GoalTokens, typed: frozenset[str] | set[str] = frozenset()) -> s
     return {t for t in g.goal if len(t) >= 2 and t not in _FUNCTION and t not in typed}
 
 
-def _inside(x: float, y: float, w: Word, margin: float = 0.0) -> bool:
-    return w.x - margin <= x <= w.x + w.w + margin and w.y - margin <= y <= w.y + w.h + margin
-
-
 def _typed_value(x: float, y: float, page: Sequence[Scored], typed: set[str]) -> list[Word]:
     """The typed value a click at (x, y) lies on or right of, on its line (a text field drawn
     with no outline shows it at its left): the nearest such word, or none."""
@@ -307,8 +303,8 @@ def _reached_by(
     config: ModelConfig,
 ) -> set[Word]:
     """The words of ``page`` a click at (x, y) reaches (see the module contract)."""
-    hit = [w for w, _ in page if _inside(x, y, w, _HIT_MARGIN)]
-    held = [o for o in outlines or () if _inside(x, y, o)]
+    hit = [w for w, _ in page if w.contains(x, y, _HIT_MARGIN)]
+    held = [o for o in outlines or () if o.contains(x, y)]
     for o in held:
         hit += [w for w, _ in outline_words(o, page, config, labels=True) or ()]
     if not held:  # a field no outline found (a line under it): its typed value stands for it

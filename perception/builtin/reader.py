@@ -61,6 +61,13 @@ class Word:
     def center(self) -> tuple[float, float]:
         return self.x + self.w / 2, self.y + self.h / 2
 
+    def contains(self, x: float, y: float, margin: float = 0.0) -> bool:
+        """Whether (x, y) lies in the box, its edges and ``margin`` px around it included."""
+        return (
+            self.x - margin <= x <= self.x + self.w + margin
+            and self.y - margin <= y <= self.y + self.h + margin
+        )
+
     def to_json(self) -> list[object]:
         return [self.text, round(self.x, 1), round(self.y, 1), round(self.w, 1), round(self.h, 1),
                 round(self.score, 3)]  # fmt: skip

@@ -226,7 +226,7 @@ def outline_words(
     inside = [
         (w, wf)
         for w, wf in scored
-        if w.text and _holds(p, w) and not (rounded and _tick_mark(p, w))
+        if w.text and p.contains(*w.center) and not (rounded and _tick_mark(p, w))
     ]
     if (labels or not inside) and config.proposal_labels and _is_tick_box(p):
         return inside + tick_label(p, scored)
@@ -266,11 +266,6 @@ def _inherit(inside: Sequence[Scored], *, share: bool) -> list[float]:
     return out
 
 
-def _holds(p: Word, w: Word) -> bool:
-    cx, cy = w.center
-    return p.x <= cx <= p.x + p.w and p.y <= cy <= p.y + p.h
-
-
 def _glyph(w: Word) -> bool:
     """A word that is only tick-box glyphs, as the OCR reads a radio button or a checkbox ("○",
     "☐")."""
@@ -286,7 +281,7 @@ def _tick_mark(p: Word, w: Word) -> bool:
 def _in_word(p: Word, w: Word) -> bool:
     """Outline ``p``'s centre lies inside word ``w``, a word with letters at least 1.5 times as
     wide as ``p``: ``p`` outlines one of its glyphs."""
-    return bool(w.text) and not _has_glyph(w.text) and w.w >= 1.5 * p.w and _holds(w, p)
+    return bool(w.text) and not _has_glyph(w.text) and w.w >= 1.5 * p.w and w.contains(*p.center)
 
 
 def _is_tick_box(p: Word) -> bool:
