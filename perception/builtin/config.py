@@ -137,6 +137,16 @@ class ModelConfig(BaseModel):
         "the goal names next, and a tile showing Go but not the unticked box named before it "
         "can tell Go is not next",
     )
+    control_state: bool = Field(
+        False,
+        description="with reached_words and page_outlines, two more word features "
+        "(words.ON_NAMED, words.ON_OTHER): a tick box, radio button or switch outline drawn on "
+        "(proposals.control_on: its accent-coloured pixels), named by the goal or not, on its "
+        "outline and its label's words; "
+        "they vote for their slot and for the patch under it alike (GazeVLM._pointer): a box "
+        "the goal names that is ticked already needs no click, one it does not name does when "
+        "the goal says 'only'",
+    )
     span_flags: bool = Field(
         False,
         description="the span head's keys also weigh two facts per prompt byte: already typed "
@@ -197,6 +207,11 @@ class ModelConfig(BaseModel):
             raise ValueError("answer_head needs answer_pointer (it decides done(<point>))")
         if self.reached_words and not self.goal_order:
             raise ValueError("reached_words needs goal_order (the word features are a prefix)")
+        if self.control_state and not (self.reached_words and self.page_outlines):
+            raise ValueError(
+                "control_state needs reached_words (the word features are a prefix) and "
+                "page_outlines (the state is read from the page's pixels)"
+            )
         if self.span_page and not self.span_flags:
             raise ValueError("span_page needs span_flags (its votes extend span_flags')")
         return self

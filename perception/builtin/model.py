@@ -69,7 +69,7 @@ from perception.builtin.spans import (
     position_flags,
 )
 from perception.builtin.tokenizer import BOS, EOS, N_BYTES, PAD, POINT, VOCAB_SIZE
-from perception.builtin.words import WordSlots, feature_count, tokens
+from perception.builtin.words import ON_NAMED, ON_OTHER, WordSlots, feature_count, tokens
 
 NEG = -1e4  # logit of a padding word slot
 _QUOTE = ord('"')
@@ -402,13 +402,16 @@ class GazeVLM(nn.Module):
         feats: Tensor,
         state: Tensor | None = None,
         answer: Tensor | None = None,
+        boxes: Tensor | None = None,
     ) -> tuple[Tensor, Tensor]:
         """h (N, W) at <point> positions, key_h (N, G+K, W) patch and word states, key_valid
         (N, G+K), feats (N, K, F) the words' match features, state (N, config.state_size) the
         step's facts (its first N_STATE, the history's, used with ``state_vote``) -> logits
         (N, G+K+1) and offsets inside each patch (N, G, 2). ``answer`` (N,) bool: the points
         that answer ``done(`` (``answer_head``): their query is ``ans_q``'s and the match
-        features do not vote (an answer is no goal word)."""
+        features do not vote (an answer is no goal word). With ``control_state``, ``boxes``
+        (N, K, 4) the slots' canvas boxes: a control's state features vote for the patch under
+        its centre too (``_cell_states``), with the same weights as for its slot."""
         g = self.config.grid**2
         q = self.ptr_q(h)
         if self.ans_q is not None and answer is not None and bool(answer.any()):
@@ -416,14 +419,27 @@ class GazeVLM(nn.Module):
         keys = torch.cat([self.ptr_k(key_h), self.ptr_null.expand(h.shape[0], 1, -1)], 1)
         logits = (torch.einsum("nd,ngd->ng", q, keys) / math.sqrt(q.shape[-1])).float()
         vote = self.ptr_feat(feats.float()).squeeze(-1).float()
+        # the per-feature weights the votes add up (ptr_feat's own, then the context's, then
+        # the state's), kept for the patch votes of control_state
+        weights = self.ptr_feat.weight[0].float().expand(h.shape[0], -1)
         if self.ptr_feat_q is not None:
-            vote = vote + (feats.float() * self.ptr_feat_q(h).float()[:, None, :]).sum(-1)
+            wq = self.ptr_feat_q(h).float()
+            vote = vote + (feats.float() * wq[:, None, :]).sum(-1)
+            weights = weights + wq
         if self.ptr_feat_s is not None and state is not None:
             w = self.ptr_feat_s(state[:, :N_STATE].to(self.ptr_feat_s.weight.dtype)).float()
             vote = vote + (feats.float() * w[:, None, :]).sum(-1)
+            weights = weights + w
+        cells = torch.zeros_like(logits[:, :g])
+        if self.config.control_state and boxes is not None:
+            on = slice(ON_NAMED, ON_OTHER + 1)
+            cells = (self._cell_states(feats[..., on].float(), boxes) * weights[:, None, on]).sum(
+                -1
+            )
         if answer is not None:
             vote = vote * (~answer).float()[:, None]
-        logits = torch.cat([logits[:, :g], logits[:, g:-1] + vote, logits[:, -1:]], 1)
+            cells = cells * (~answer).float()[:, None]
+        logits = torch.cat([logits[:, :g] + cells, logits[:, g:-1] + vote, logits[:, -1:]], 1)
         pad = torch.ones(h.shape[0], 1, dtype=torch.bool, device=h.device)
         logits = logits.masked_fill(~torch.cat([key_valid, pad], 1), NEG)
         img_h = key_h[:, :g]
@@ -615,8 +631,9 @@ class GazeVLM(nn.Module):
             cols = where.nonzero()[:, 1]
             is_ans = None if answering is None else answering[rows] & (cols == ANSWER_AT + 1)
             plog, poff = self._pointer(
-                ph, h[rows, n_pre - nk : n_pre], kv, words.feats[rows], st, is_ans
-            )
+                ph, h[rows, n_pre - nk : n_pre], kv, words.feats[rows], st, is_ans,
+                words.boxes[rows],
+            )  # fmt: skip
             # any target slot is a hit: maximise the probability mass on the target's slots
             logp = F.log_softmax(plog, -1)
             ptr = -torch.logsumexp(logp.masked_fill(ptr_dist <= 0, NEG), -1).mean()
@@ -628,6 +645,16 @@ class GazeVLM(nn.Module):
             total = total + ptr + off
             parts |= {"pointer": float(ptr.detach()), "offset": float(off.detach())}
         return total, parts
+
+    def _cell_states(self, on: Tensor, boxes: Tensor) -> Tensor:
+        """(N, K, 2) slot features, (N, K, 4) slot boxes (canvas px) -> (N, G, 2): for each patch,
+        the largest of each feature among the slots whose centre lies on it."""
+        c = self.config
+        col = ((boxes[..., 0] + boxes[..., 2] / 2) / c.stride).long().clamp(0, c.grid - 1)
+        row = ((boxes[..., 1] + boxes[..., 3] / 2) / c.stride).long().clamp(0, c.grid - 1)
+        idx = (row * c.grid + col)[..., None].expand(-1, -1, on.shape[-1])
+        out = torch.zeros(on.shape[0], c.grid**2, on.shape[-1], dtype=on.dtype, device=on.device)
+        return out.scatter_reduce(1, idx, on, "amax")
 
     def lm_head(self, h: Tensor) -> Tensor:
         return h @ self.embed.weight.T
@@ -729,6 +756,7 @@ class GazeVLM(nn.Module):
                     words.feats[is_pt],
                     None if state is None else state[is_pt],
                     torch.tensor([answering[r] for r in is_pt], device=last.device),
+                    words.boxes[is_pt],
                 )
                 prob = plog.float().softmax(-1)
                 for j, r in enumerate(is_pt):

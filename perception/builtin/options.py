@@ -86,6 +86,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "'span_flag.'): a head fine-tune on top of --init, the rest frozen",
     )  # fmt: skip
     p.add_argument(
+        "--train-widened", action="store_true",
+        help="with --init: only the columns --init lacked (a new word feature's) learn; every "
+        "value --init had stays exactly as it was",
+    )  # fmt: skip
+    p.add_argument(
         "--reset", action="append", default=None, metavar="PREFIX",
         help="with --init, the parameters whose names start with PREFIX (one of the heads a run "
         "may add, e.g. 'verb.') start fresh, as in a new model, not from --init (repeatable)",

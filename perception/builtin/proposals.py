@@ -25,6 +25,14 @@ Contract:
   test never did: on h_radio's 52 held-out clicks on a tick box an outline lay on the target 20
   times, with them 51 (docs/BUILTIN.md "Runs 47-50"); the letters among them ("o", "D") are
   dropped when joined with the words (``words.join_proposals``).
+- ``control_on(page, box)`` (``ModelConfig.control_state``): whether a control-sized outline
+  (``control_shaped``: a tick box, a radio button, a switch's track) is drawn on, from its
+  pixels: at least ``ON_SHARE`` of those inside its border are an accent colour (saturation
+  above ``ACCENT_SAT``, value above ``ACCENT_VAL``). A ticked box, a chosen radio's dot and a
+  switch's track that is on are drawn in the theme's accent (the browser's own: blue); off,
+  they are white, grey or a dark theme's grey. ``page_proposals`` sets ``Word.on`` on the
+  outlines it returns and ``tile_proposals`` keeps it. A control drawn on in grey or black
+  reads as off: nothing in its pixels alone tells it from an off one in another theme.
 - They join the OCR's words before the slots are cut (``perception.builtin.words``): a proposal
   is a slot with no bytes, its box and the image token under it, and any slot whose centre lies
   in the target box is a correct pointer answer. Configs with ``proposals: false`` never see them.
@@ -56,6 +64,10 @@ PAGE_LOW, PAGE_HIGH = 10, 30  # page_proposals' Canny thresholds (box_proposals:
 MAX_PAGE_BOXES = 400
 UNDERLINE_MIN_W = 48  # px: a shorter horizontal line is not taken for a field's underline
 UNDERLINE_H = 24  # px above an underline proposed as its field
+CONTROL_MAX_H = 32  # px: the tallest outline read as a tick box, radio button or switch
+CONTROL_MAX_RATIO = 2.6  # its widest width:height (a switch's track is ~1.8)
+ON_SHARE = 0.2  # share of a control's inner pixels in an accent colour that reads as "on"
+ACCENT_SAT, ACCENT_VAL = 0.35, 0.3  # HSV saturation and value above which a pixel is accent
 
 
 def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
@@ -129,6 +141,29 @@ def _merge(
     return kept
 
 
+def control_shaped(w: float, h: float) -> bool:
+    """An outline of ``w`` x ``h`` px the size and shape of a tick box, a radio button or a
+    switch's track."""
+    return MIN_SIDE <= h <= CONTROL_MAX_H and 0.6 * h <= w <= CONTROL_MAX_RATIO * h
+
+
+def control_on(page: np.ndarray, box: tuple[float, float, float, float]) -> float:
+    """1.0 when the control outlined by ``box`` (x, y, w, h in px of ``page``, an (H, W, 3)
+    uint8 RGB array) is drawn on: ``ON_SHARE`` of the pixels inside its 1 px border are an
+    accent colour; else 0.0. Measured on 2,775 generated controls (checkboxes, radio buttons,
+    switches; light and dark themes; docs/BUILTIN.md "Control state"): drawn on, 44-100% of
+    their pixels are accent, off 0%."""
+    x, y, w, h = box
+    x0, y0 = max(0, round(x) + 1), max(0, round(y) + 1)
+    x1, y1 = round(x + w) - 1, round(y + h) - 1
+    inner = page[y0:y1, x0:x1].reshape(-1, 3).astype(np.float32) / 255
+    if len(inner) == 0:
+        return 0.0
+    hi, lo = inner.max(1), inner.min(1)
+    accent = ((hi - lo) > ACCENT_SAT * np.maximum(hi, 1e-6)) & (hi > ACCENT_VAL)
+    return 1.0 if float(accent.mean()) >= ON_SHARE else 0.0
+
+
 def box_proposals(
     canvas: Tensor, origin: tuple[float, float], *, drop_slivers: bool = False
 ) -> list[Word]:
@@ -183,15 +218,37 @@ def page_proposals(page: Image.Image, *, rounded: bool = False) -> list[Word]:
     1 px per CSS px), found once, in page CSS px: closed boxes first (largest first, at lower
     edge thresholds than ``box_proposals``: a light grey field border on white, a dark theme's
     field a shade off its card; with ``rounded`` (``ModelConfig.round_outlines``) fully rounded
-    ones too), then ``_underlines``; at most ``MAX_PAGE_BOXES``."""
+    ones too), then ``_underlines``; at most ``MAX_PAGE_BOXES``. Each control-shaped closed
+    outline carries its ``control_on`` state in ``Word.on``, and so does any outline whose
+    centre lies inside one drawn on (``_part_of_on``: a switch's knob)."""
     import cv2
 
-    grey = cv2.cvtColor(np.asarray(page.convert("RGB")), cv2.COLOR_RGB2GRAY)
+    rgb = np.asarray(page.convert("RGB"))
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     max_w = 0.95 * grey.shape[1]
     edges, found = _closed_boxes(grey, PAGE_LOW, PAGE_HIGH, max_w, rounded=rounded)
     boxes = _merge(found, MAX_PAGE_BOXES)
-    boxes += _underlines(edges, boxes, max_w)[: MAX_PAGE_BOXES - len(boxes)]
-    return [Word("", float(x), float(y), float(w), float(h), 0.0) for x, y, w, h in boxes]
+    on = [control_on(rgb, b) if control_shaped(b[2], b[3]) else 0.0 for b in boxes]
+    out = [
+        Word("", float(x), float(y), float(w), float(h), 0.0, _part_of_on(i, boxes, on))
+        for i, (x, y, w, h) in enumerate(boxes)
+    ]
+    lines = _underlines(edges, boxes, max_w)[: MAX_PAGE_BOXES - len(boxes)]
+    return out + [Word("", float(x), float(y), float(w), float(h), 0.0) for x, y, w, h in lines]
+
+
+def _part_of_on(i: int, boxes: list[tuple[int, int, int, int]], on: list[float]) -> float:
+    """Box ``i``'s state: its own ``on``, or 1.0 when its centre lies inside a control drawn on
+    (a switch's white knob is part of its switch; a ticked box's inner edge of its box)."""
+    if on[i]:
+        return on[i]
+    x, y, w, h = boxes[i]
+    cx, cy = x + w / 2, y + h / 2
+    return max(
+        (on[j] for j, (bx, by, bw, bh) in enumerate(boxes)
+         if j != i and on[j] and bx <= cx <= bx + bw and by <= cy <= by + bh),
+        default=0.0,
+    )  # fmt: skip
 
 
 def tile_proposals(page: Sequence[Word], origin: tuple[float, float], size: int) -> list[Word]:
@@ -205,7 +262,7 @@ def tile_proposals(page: Sequence[Word], origin: tuple[float, float], size: int)
         x0, y0 = max(p.x, ox), max(p.y, oy)
         x1, y1 = min(p.x + p.w, ox + size), min(p.y + p.h, oy + size)
         if x1 - x0 >= MIN_SIDE and y1 - y0 >= MIN_SIDE:
-            out.append(Word("", x0, y0, x1 - x0, y1 - y0, 0.0))
+            out.append(Word("", x0, y0, x1 - x0, y1 - y0, 0.0, p.on))
             if len(out) == MAX_BOXES:
                 break
     return out

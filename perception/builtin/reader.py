@@ -56,6 +56,9 @@ class Word:
     w: float
     h: float
     score: float
+    # a control outline's drawn state (perception.builtin.proposals.control_on): 1.0 for a tick
+    # box, radio button or switch drawn on, else 0.0 (words the OCR read are never controls)
+    on: float = 0.0
 
     @property
     def center(self) -> tuple[float, float]:

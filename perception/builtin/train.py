@@ -29,6 +29,9 @@ Contract:
   the pool (held-out samples come from ``data``). Both are part of the config, so a resume
   checks them too. ``reset`` names heads (``NEW_PARTS`` prefixes) that start fresh instead
   of from ``init``: a head refitted from scratch on new inputs (run 54's verb head).
+  ``train_widened``: only the columns ``init`` lacked (``widen``) learn; every trained value
+  ``init`` had is put back after every step (``_Corners``), so it stays exactly as ``init``
+  had it (weight decay included).
 - Export writes ``OUT/export`` (``perception.builtin.weights``) and checks the size budget.
 - bf16 autocast on CPU and CUDA; CUDA when available.
 """
@@ -173,6 +176,11 @@ class TrainConfig(BaseModel):
         description="parameter name prefixes, each one of NEW_PARTS, that start fresh (as in a "
         "new model of this seed) instead of from --init",
     )
+    train_widened: bool = Field(
+        False,
+        description="with --init: only the columns --init lacked learn (a new input's "
+        "weights); every value --init had stays exactly as it was",
+    )
     ckpt_every: int = 50
     eval_every: int = 1000
     eval_samples: int = Field(48, description="held-out samples per evaluation")
@@ -210,6 +218,8 @@ class TrainConfig(BaseModel):
     def _reset_needs_init(self) -> TrainConfig:
         if self.reset and not self.init:
             raise ValueError("--reset needs --init (without it every part starts fresh)")
+        if self.train_widened and not self.init:
+            raise ValueError("--train-widened needs --init (the weights it widens)")
         return self
 
     @field_validator("data_options")
@@ -254,8 +264,8 @@ PARTS: dict[str, Any] = dict(
     scroll_amount=False,  # ("Scroll distance; typed fields; run 71")
 )
 # parts tried since the shipped run, not shipped yet: the "next" preset is
-# "full" with them; "tiny" builds them too, so that the tests cover them (none at present)
-NEXT_PARTS: dict[str, Any] = dict()
+# "full" with them; "tiny" builds them too, so that the tests cover them
+NEXT_PARTS: dict[str, Any] = dict(control_state=True)  # "Control state"
 PRESETS: dict[str, TrainConfig] = {
     "tiny": TrainConfig(
         preset="tiny",
@@ -378,6 +388,30 @@ def widen(init: dict[str, torch.Tensor], target: dict[str, torch.Tensor]) -> lis
         init[k] = grown
         out.append(k)
     return out
+
+
+class _Corners:
+    """``train_widened``: of the trained parameters that ``init`` had, the part ``init`` had
+    (the leading corner of a widened one, all of any other), with the values they hold now;
+    ``restore`` writes those back after a step, so only the new columns learn."""
+
+    def __init__(self, model: torch.nn.Module, init: dict[str, torch.Tensor]) -> None:
+        self.kept: list[tuple[torch.nn.Parameter, tuple[slice, ...], torch.Tensor]] = []
+        widened = False
+        for name, param in model.named_parameters():
+            old = init.get(name)
+            if old is None or not param.requires_grad:
+                continue
+            widened |= old.shape != param.shape
+            corner = tuple(slice(0, n) for n in old.shape)
+            self.kept.append((param, corner, param.detach()[corner].clone()))
+        if not widened:
+            raise ConfigMismatch("--train-widened: --init lacks no column of a trained tensor")
+
+    @torch.no_grad()
+    def restore(self) -> None:
+        for param, corner, values in self.kept:
+            param[corner] = values
 
 
 def load_pool(data: Path, split: str, cfg: ModelConfig) -> list[LoadedSample]:
@@ -718,6 +752,10 @@ def run(
         opt.load_state_dict(state["optim"])
         start = int(state["step"])
         err.print(f"resuming {out} at step {start}", markup=False)
+    # the shapes --init had (on a resume the checkpoint holds the kept corners as they were)
+    corners = (
+        _Corners(model, initial_weights(Path(cfg.init))) if cfg.train_widened and cfg.init else None
+    )
     end = cfg.steps if stop_after is None else min(cfg.steps, stop_after)
     if export_now:
         end = start
@@ -758,6 +796,8 @@ def run(
                 finite = bool(torch.isfinite(loss.detach()) & torch.isfinite(norm))
                 if finite:
                     opt.step()
+                    if corners is not None:
+                        corners.restore()
                     bad = 0
                 else:
                     bad += 1
@@ -841,6 +881,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
             ("verb_weight", args.verb_weight),
             ("init", str(args.init) if args.init else None),
             ("train_only", tuple(args.train_only) if args.train_only else None),
+            ("train_widened", True if args.train_widened else None),
             ("reset", tuple(args.reset) if args.reset else None),
             ("extra_data", tuple(args.extra_data) if args.extra_data else None),
             ("data_options", data_source(args).options if args.data else None),

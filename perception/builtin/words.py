@@ -18,7 +18,13 @@ Contract:
   ``ModelConfig.goal_order`` (``feature_count``); whether an earlier click reached the word,
   and whether the goal names it later than a word on the page no click reached, both 0 here:
   ``progress.mark_progress`` sets them from the prompt's history, read only by a model with
-  ``ModelConfig.reached_words``.
+  ``ModelConfig.reached_words``; then, read only by a model with ``ModelConfig.control_state``,
+  two that only a control's outline and its label's words have (``join_proposals``): it is
+  drawn on (``proposals.control_on``) and the goal names it (every token of its label is a
+  goal token: ``NAMED_SHARE``), and it is drawn on and the goal does not name it ("SMS
+  alerts" when the goal names "Email alerts"). A box the goal asks to tick that is ticked
+  already needs no click; in "Tick only A (nothing else)" a ticked box the goal does not
+  name does.
 - Words of one line share their ``y`` and ``h`` (``reader.words_from_line``), which is how lines
   are recovered here.
 
@@ -37,18 +43,22 @@ import torch
 from torch import Tensor
 
 from perception.builtin.config import ModelConfig
+from perception.builtin.proposals import control_shaped
 from perception.builtin.reader import Word
 from perception.builtin.tokenizer import PAD, encode_text
 
-N_FEATURES = 9  # computed for every word; a model reads the first feature_count(config)
+N_FEATURES = 11  # computed for every word; a model reads the first feature_count(config)
 ORDER = 6  # how early the goal names the word (goal_order)
 REACHED, PENDING = 7, 8  # set by progress.mark_progress (reached_words)
+ON_NAMED, ON_OTHER = 9, 10  # a control outline drawn on, named by the goal or not (control_state)
+NAMED_SHARE = 0.99  # a control is named when every token of its label is a goal token
 
 
 def feature_count(config: ModelConfig) -> int:
-    """How many of the ``N_FEATURES`` a model of ``config`` reads (the goal order and the
-    reached flag are opt-in; the config refuses the flag without the order)."""
-    return 6 + config.goal_order + 2 * config.reached_words
+    """How many of the ``N_FEATURES`` a model of ``config`` reads (the goal order, the
+    reached flags and the control state are opt-in; the config refuses each without the ones
+    before it)."""
+    return 6 + config.goal_order + 2 * config.reached_words + 2 * config.control_state
 
 
 TICK_BOX = 32  # CSS px: the longest side of an outline read as a checkbox or a radio button
@@ -123,7 +133,7 @@ def _similarity(tok: str, goal: frozenset[str]) -> float:
 def word_features(word: Word, line_share: float, g: GoalTokens) -> list[float]:
     toks = tokens(word.text)
     if not toks:
-        return [0.0, 0.0, 0.0, 0.0, line_share, word.score, 0.0, 0.0, 0.0]
+        return [0.0, 0.0, 0.0, 0.0, line_share, word.score] + [0.0] * (N_FEATURES - 6)
     n = len(toks)
     return [
         sum(t in g.goal for t in toks) / n,
@@ -134,6 +144,8 @@ def word_features(word: Word, line_share: float, g: GoalTokens) -> list[float]:
         word.score,
         max(g.order.get(t, 0.0) for t in toks),
         0.0,  # REACHED and PENDING: progress.mark_progress
+        0.0,
+        0.0,  # ON_NAMED and ON_OTHER: join_proposals, for outlines only
         0.0,
     ]
 
@@ -196,19 +208,42 @@ def join_proposals(
     button) takes the features of its label: the words just right of it on its line
     (``tick_label``); with ``field_labels``, a wide one with no word inside (an empty text field)
     takes those of the words that label it from its left or from above (``field_label``).
+    With ``control_state`` a switch's track is labelled so too (``proposals.control_shaped``).
     With ``round_outlines`` too, a tick-box-sized outline inside a word is one of its letters
     and is dropped (``_in_word``), and a tick glyph the OCR read ("○") is no word an outline
-    holds and takes its label's features (``_glyph_labels``)."""
+    holds and takes its label's features (``_glyph_labels``). With ``control_state`` a control
+    outline drawn on (``Word.on``) that holds no words (a small "Go" button in the accent colour
+    does) gets ``ON_NAMED`` when the goal names every token of its label, else ``ON_OTHER``,
+    and so do the words of its label (``tick_label``; a click there toggles it too)."""
     out: list[Scored] = []
+    states: dict[int, tuple[float, float]] = {}  # id of a label word -> its control's state
     for p in proposals:
         inside = outline_words(p, scored, config)
         if inside is None:
             continue
         f = _inherit(inside, share=config.proposal_share) if inside else [0.0] * N_FEATURES
+        # a control: drawn on, control-shaped and holding no words (a small button filled
+        # with the accent colour, "Go", is no control)
+        if config.control_state and p.on and not _words_inside(p, scored, rounded=True):
+            named = f[0] >= NAMED_SHARE
+            f[ON_NAMED], f[ON_OTHER] = (p.on, 0.0) if named else (0.0, p.on)
+            if control_shaped(p.w, p.h):
+                for w, _ in tick_label(p, scored):
+                    states[id(w)] = (f[ON_NAMED], f[ON_OTHER])
         out.append((p, f))
+    if states:
+        scored = [
+            (w, _with_state(wf, states[id(w)]) if id(w) in states else wf) for w, wf in scored
+        ]
     if config.round_outlines and config.proposal_words and config.proposal_labels:
         scored = _glyph_labels(scored, share=config.proposal_share)
     return out + list(scored)
+
+
+def _with_state(f: list[float], state: tuple[float, float]) -> list[float]:
+    out = list(f)
+    out[ON_NAMED], out[ON_OTHER] = state
+    return out
 
 
 def outline_words(
@@ -223,16 +258,23 @@ def outline_words(
         return None  # a letter's outline ("o", "D"), not a control
     if not config.proposal_words:
         return []
-    inside = [
-        (w, wf)
-        for w, wf in scored
-        if w.text and p.contains(*w.center) and not (rounded and _tick_mark(p, w))
-    ]
-    if (labels or not inside) and config.proposal_labels and _is_tick_box(p):
+    inside = _words_inside(p, scored, rounded=rounded)
+    ticks = _is_tick_box(p) or (config.control_state and control_shaped(p.w, p.h))
+    if (labels or not inside) and config.proposal_labels and ticks:
         return inside + tick_label(p, scored)
     if (labels or not inside) and config.field_labels and _is_field(p):
         return inside + field_label(p, scored)
     return inside
+
+
+def _words_inside(p: Word, scored: Sequence[Scored], *, rounded: bool) -> list[Scored]:
+    """The words whose centre lies in outline ``p`` (with ``rounded``, not the OCR's reading of
+    the tick box itself)."""
+    return [
+        (w, wf)
+        for w, wf in scored
+        if w.text and p.contains(*w.center) and not (rounded and _tick_mark(p, w))
+    ]
 
 
 def _glyph_labels(scored: Sequence[Scored], *, share: bool) -> list[Scored]:

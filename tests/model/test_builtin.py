@@ -662,3 +662,85 @@ def test_the_full_preset_is_the_shipped_model_config() -> None:
     # "next" is "full" with the parts not shipped yet, none of which the shipped model has
     assert PRESETS["next"].model == config.model_copy(update=NEXT_PARTS)
     assert all(getattr(config, k) != v for k, v in NEXT_PARTS.items())
+
+
+def test_control_state_votes_for_the_outline_and_the_patch_under_it() -> None:
+    """``control_state``: an outline drawn on whose label the goal names (ON_NAMED) gets the
+    same vote on its slot and on the patch under its centre, from the same weights; other
+    slots and patches, and a model without the part, get none."""
+    from perception.builtin.words import ON_NAMED, feature_count
+
+    assert TINY.control_state  # the tiny preset builds the "next" parts
+    torch.manual_seed(0)
+    model = GazeVLM(TINY)
+    g, k, f = TINY.grid**2, TINY.max_words, feature_count(TINY)
+    h = torch.randn(1, TINY.width)
+    key_h = torch.randn(1, g + k, TINY.width)
+    valid = torch.ones(1, g + k, dtype=torch.bool)
+    feats = torch.zeros(1, k, f)
+    feats[0, 2, ON_NAMED] = 1.0  # slot 2: a ticked box the goal names
+    boxes = torch.zeros(1, k, 4)
+    boxes[0, 2] = torch.tensor([20.0, 36.0, 8.0, 8.0])  # centre (24, 40)
+    cell = (40 // TINY.stride) * TINY.grid + 24 // TINY.stride
+    before, _ = model._pointer(h, key_h, valid, feats, boxes=boxes)
+    with torch.no_grad():
+        model.ptr_feat.weight[0, ON_NAMED] = -5.0
+    after, _ = model._pointer(h, key_h, valid, feats, boxes=boxes)
+    moved = (after - before).abs() > 1e-4
+    assert moved[0].nonzero().flatten().tolist() == [cell, g + 2]
+    assert torch.allclose(after[0, [cell, g + 2]] - before[0, [cell, g + 2]], torch.tensor(-5.0))
+    plain = GazeVLM(TINY.model_copy(update={"control_state": False}))
+    a, _ = plain._pointer(h, key_h, valid, feats[..., :-2], boxes=boxes)
+    with torch.no_grad():
+        plain.ptr_feat.weight[0, 0] = 3.0  # a goal word's vote reaches its slot only
+    b, _ = plain._pointer(h, key_h, valid, feats[..., :-2], boxes=boxes)
+    assert torch.equal(a, b)
+
+
+@pytest.mark.browser
+def test_train_widened_trains_the_new_columns_only(tiny_data: Path, tmp_path: Path) -> None:
+    """``--train-widened`` from a model without the control state: only the columns that read
+    the two new features may learn; every other value of the trained tensors (the old columns,
+    ``ptr_feat``'s bias) stays bit for bit (without the option they move); the option needs
+    --init."""
+    from pydantic import ValidationError
+
+    from perception.builtin.train import initial_weights
+
+    tiny = PRESETS["tiny"]
+    old_model = tiny.model.model_copy(update={"control_state": False})
+    base = tiny.model_copy(
+        update={"model": old_model, "eval_samples": 0, "stage1_steps": 1, "stage2_steps": 1}
+    )
+    run(base, tmp_path / "base", tiny_data)
+    start = initial_weights(tmp_path / "base" / "checkpoint.pt")
+    tune = tiny.model_copy(
+        update={
+            "eval_samples": 0,
+            "stage1_steps": 0,
+            "stage2_steps": 4,
+            "lr": 0.05,
+            "warmup": 1,
+            "demo_mix": 1.0,
+            "init": str(tmp_path / "base" / "checkpoint.pt"),
+            "train_only": ("ptr_feat",),
+            "train_widened": True,
+        }
+    )
+    run(tune, tmp_path / "tune", tiny_data)
+    got = torch.load(tmp_path / "tune" / "checkpoint.pt", weights_only=True)["model"]
+    moved = {n for n, v in start.items() if v.shape == got[n].shape and not torch.equal(v, got[n])}
+    assert not moved, moved  # every tensor that was not widened is as --init had it (bias too)
+    grown = {n for n, v in start.items() if v.shape != got[n].shape}
+    assert grown >= {"ptr_feat.weight", "ptr_feat_q.weight"}, grown
+    for n in grown:
+        corner = tuple(slice(0, s) for s in start[n].shape)
+        assert torch.equal(got[n][corner], start[n]), n
+    # (the old columns did get gradients: without the option they move, as train_only shows)
+    free = tune.model_copy(update={"train_widened": False})
+    run(free, tmp_path / "free", tiny_data)
+    loose = torch.load(tmp_path / "free" / "checkpoint.pt", weights_only=True)["model"]
+    corner = tuple(slice(0, s) for s in start["ptr_feat_q.weight"].shape)
+    assert not torch.equal(loose["ptr_feat_q.weight"][corner], start["ptr_feat_q.weight"])
+    with pytest.raises(ValidationError, match="needs --init"):
+        tiny.model_validate({**tiny.model_dump(), "train_widened": True})

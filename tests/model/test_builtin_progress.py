@@ -170,7 +170,7 @@ def test_mark_progress_flags_the_ticked_labels_and_their_outlines_only() -> None
     boxes = [f[REACHED] for w, f in joined if not w.text]
     assert boxes == [1.0, 1.0, 0.0, 0.0]  # the two ticked boxes, then Gift wrap's and Go's
     slots = canvas_slots(joined, (0, 0), CONFIG)
-    assert slots.feats.shape[1] == feature_count(CONFIG) == N_FEATURES
+    assert slots.feats.shape[1] == feature_count(CONFIG) == PENDING + 1  # no control state
     assert slots.feats[:, REACHED].sum().item() == 6  # 2 outlines and their 4 words
     fresh = mark_progress(GOAL, score_words(words, GOAL), outlines, CONFIG)
     assert all(f[REACHED] == 0.0 for _, f in fresh)  # no click yet
@@ -206,7 +206,7 @@ def test_a_scroll_clears_the_reached_flags() -> None:
 def test_the_reached_flag_needs_the_goal_order_before_it() -> None:
     with pytest.raises(ValidationError, match="reached_words needs goal_order"):
         ModelConfig(reached_words=True)
-    assert feature_count(ModelConfig(goal_order=True)) == N_FEATURES - 2
+    assert feature_count(ModelConfig(goal_order=True)) == N_FEATURES - 4
 
 
 def _radio_page() -> tuple[list[Word], list[Word]]:

@@ -11,6 +11,7 @@ import random
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image, ImageDraw, ImageFont
@@ -547,7 +548,9 @@ def test_goal_order_says_which_name_the_goal_gives_first() -> None:
     order = [f[6] for _, f in scored]
     # tokens: click button one then click button two -> ONE at 2 of 7, TWO at 6 of 7
     assert order == pytest.approx([1 - 6 / 7, 1 - 2 / 7, 0.0])
-    with_order = TINY.model_copy(update={"canvas": 224, "goal_order": True, "reached_words": False})
+    with_order = TINY.model_copy(
+        update={"canvas": 224, "goal_order": True, "reached_words": False, "control_state": False}
+    )
     without = with_order.model_copy(update={"goal_order": False})
     assert feature_count(with_order) == 7 and feature_count(without) == 6
     a, b = canvas_slots(scored, (0, 0), with_order), canvas_slots(scored, (0, 0), without)
@@ -723,3 +726,80 @@ def test_round_outlines_inside_words_are_letters_and_tick_glyphs_take_their_labe
     assert glyph == scored[4][1] and glyph[0] == 1.0  # "○" reads as "Weekly"
     freight = next(f for w, f in got if w.text == "●Freight")
     assert freight[0] == 1.0 and freight[1] == 1.0  # quoted in the goal
+
+
+def test_a_control_outline_reads_on_from_its_accent_pixels() -> None:
+    """``control_on``: a ticked box, a chosen radio button's dot and a switch that is on are
+    drawn in an accent colour; off they are white, grey or a dark theme's grey. Only outlines
+    the size and shape of a control carry the state (``page_proposals``)."""
+    from perception.builtin.proposals import control_on, control_shaped, page_proposals
+
+    img = Image.new("RGB", (300, 120), "white")
+    d = ImageDraw.Draw(img)
+    d.rectangle((20, 20, 33, 33), outline=(118, 118, 118))  # an empty checkbox
+    d.rectangle((60, 20, 73, 33), fill=(0, 117, 255))  # the browser's ticked one
+    d.line((63, 27, 66, 30, 71, 23), fill="white", width=2)
+    d.ellipse((100, 20, 113, 33), outline=(0, 117, 255))  # a chosen radio button
+    d.ellipse((104, 24, 109, 29), fill=(0, 117, 255))
+    d.rounded_rectangle((140, 20, 169, 36), radius=8, fill=(200, 200, 200))  # a switch, off
+    d.ellipse((142, 22, 153, 33), fill="white")
+    d.rounded_rectangle((190, 20, 219, 36), radius=8, fill=(30, 160, 90))  # on
+    d.ellipse((206, 22, 217, 33), fill="white")
+    d.rectangle((20, 60, 33, 73), fill=(60, 60, 66))  # a dark theme's empty box
+    d.rectangle((60, 60, 200, 86), outline=(0, 117, 255), fill=(0, 117, 255))  # a wide button
+    a = np.asarray(img)
+    states = [control_on(a, (x, y, w, h)) for x, y, w, h in
+              ((20, 20, 14, 14), (60, 20, 14, 14), (100, 20, 14, 14), (140, 20, 30, 17),
+               (190, 20, 30, 17), (20, 60, 14, 14))]  # fmt: skip
+    assert states == [0.0, 1.0, 1.0, 0.0, 1.0, 0.0]
+    assert control_shaped(14, 14) and control_shaped(30, 17) and not control_shaped(141, 27)
+    assert not control_shaped(6, 6) and not control_shaped(40, 40)
+    got = page_proposals(img, rounded=True)
+    # the ticked box, the radio, the switch and its white knob (part of a switch that is on)
+    on = sorted((p.x, p.y) for p in got if p.on)
+    assert len(on) == 4 and all(
+        abs(x - ex) <= 2 and abs(y - ey) <= 2
+        for (x, y), (ex, ey) in zip(on, ((60, 20), (100, 20), (190, 20), (206, 22)), strict=True)
+    ), got
+    knob = next(p for p in got if abs(p.x - 142) <= 2 and p.w < 16)
+    assert knob.on == 0.0  # the knob of the switch that is off
+    assert any(p.w > 100 and p.on == 0.0 for p in got)  # the button is no control
+
+
+def test_control_state_splits_an_on_outline_by_its_goal_share() -> None:
+    """With ``control_state`` an outline drawn on is ON_NAMED when the goal names its whole
+    label, else ON_OTHER ("SMS alerts" when the goal says "Email alerts"), and so are its
+    label's words; an off one, and any outline without the part, neither."""
+    from perception.builtin.words import ON_NAMED, ON_OTHER, join_proposals
+
+    words = [
+        Word("Quiet", 40, 20, 40, 14, 0.9),
+        Word("hours", 84, 20, 40, 14, 0.9),
+        Word("SMS", 40, 50, 30, 14, 0.9),
+        Word("Email", 40, 80, 40, 14, 0.9),
+    ]
+    scored = score_words(words, 'Goal: Turn on "Quiet hours", then press Go.')
+    boxes = [
+        Word("", 20, 20, 14, 14, 0.0, 1.0),  # Quiet hours, on
+        Word("", 20, 50, 14, 14, 0.0, 1.0),  # SMS, on
+        Word("", 20, 80, 14, 14, 0.0, 0.0),  # Email, off
+    ]
+    parts = dict(proposal_words=True, proposal_labels=True, proposal_share=True)
+    full = dict(parts, goal_order=True, reached_words=True, page_outlines=True)
+    joined = join_proposals(boxes, scored, _parts(**full, control_state=True))
+    got = [f for _, f in joined[:3]]
+    assert [(f[ON_NAMED], f[ON_OTHER]) for f in got] == [(1.0, 0.0), (0.0, 1.0), (0.0, 0.0)]
+    # the words of an "on" control's label carry its state too (clicking them toggles it)
+    labels = {w.text: (f[ON_NAMED], f[ON_OTHER]) for w, f in joined[3:]}
+    assert labels == {
+        "Quiet": (1.0, 0.0), "hours": (1.0, 0.0), "SMS": (0.0, 1.0), "Email": (0.0, 0.0),
+    }  # fmt: skip
+    # a switch's track (wider than a tick box) is labelled the same way
+    track = Word("", 8, 48, 29, 17, 0.0, 1.0)
+    f = join_proposals([track], scored, _parts(**full, control_state=True))[0][1]
+    assert f[0] == 0.0 and (f[ON_NAMED], f[ON_OTHER]) == (0.0, 1.0) and f[5] > 0  # SMS's
+    without = join_proposals(boxes, scored, _parts(**full))
+    assert all(f[ON_NAMED] == f[ON_OTHER] == 0.0 for _, f in without)
+    assert feature_count(_parts(**full, control_state=True)) == feature_count(_parts(**full)) + 2
+    with pytest.raises(ValueError, match="control_state needs"):
+        _parts(**parts, control_state=True)
