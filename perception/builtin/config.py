@@ -140,7 +140,7 @@ class ModelConfig(BaseModel):
     control_state: bool = Field(
         False,
         description="with reached_words and page_outlines, two more word features "
-        "(words.ON_NAMED, words.ON_OTHER): a tick box, radio button or switch outline drawn on "
+        "(words.ON_NAMED, words.ON_OTHER): a labelled tick box, radio button or switch drawn on "
         "(proposals.control_on: its accent-coloured pixels), named by the goal or not, on its "
         "outline and its label's words; "
         "they vote for their slot and for the patch under it alike (GazeVLM._pointer): a box "

@@ -19,8 +19,8 @@ Contract:
   and whether the goal names it later than a word on the page no click reached, both 0 here:
   ``progress.mark_progress`` sets them from the prompt's history, read only by a model with
   ``ModelConfig.reached_words``; then, read only by a model with ``ModelConfig.control_state``,
-  two that only a control's outline and its label's words have (``join_proposals``): it is
-  drawn on (``proposals.control_on``) and the goal names it (every token of its label is a
+  two that only a labelled control's outline and its label's words have (``join_proposals``):
+  it is drawn on (``proposals.control_on``) and the goal names it (every token of its label is a
   goal token: ``NAMED_SHARE``), and it is drawn on and the goal does not name it ("SMS
   alerts" when the goal names "Email alerts"). A box the goal asks to tick that is ticked
   already needs no click; in "Tick only A (nothing else)" a ticked box the goal does not
@@ -208,13 +208,12 @@ def join_proposals(
     button) takes the features of its label: the words just right of it on its line
     (``tick_label``); with ``field_labels``, a wide one with no word inside (an empty text field)
     takes those of the words that label it from its left or from above (``field_label``).
-    With ``control_state`` a switch's track is labelled so too (``proposals.control_shaped``).
     With ``round_outlines`` too, a tick-box-sized outline inside a word is one of its letters
     and is dropped (``_in_word``), and a tick glyph the OCR read ("○") is no word an outline
-    holds and takes its label's features (``_glyph_labels``). With ``control_state`` a control
-    outline drawn on (``Word.on``) that holds no words (a small "Go" button in the accent colour
-    does) gets ``ON_NAMED`` when the goal names every token of its label, else ``ON_OTHER``,
-    and so do the words of its label (``tick_label``; a click there toggles it too)."""
+    holds and takes its label's features (``_glyph_labels``). With ``control_state`` a labelled
+    control drawn on (``Word.on``; ``_control_label``) gets ``ON_NAMED`` when the goal names
+    every token of its label, else ``ON_OTHER``, and so do its label's words (a click there
+    toggles it too); its other features are as without the part."""
     out: list[Scored] = []
     states: dict[int, tuple[float, float]] = {}  # id of a label word -> its control's state
     for p in proposals:
@@ -222,14 +221,13 @@ def join_proposals(
         if inside is None:
             continue
         f = _inherit(inside, share=config.proposal_share) if inside else [0.0] * N_FEATURES
-        # a control: drawn on, control-shaped and holding no words (a small button filled
-        # with the accent colour, "Go", is no control)
-        if config.control_state and p.on and not _words_inside(p, scored, rounded=True):
-            named = f[0] >= NAMED_SHARE
-            f[ON_NAMED], f[ON_OTHER] = (p.on, 0.0) if named else (0.0, p.on)
-            if control_shaped(p.w, p.h):
-                for w, _ in tick_label(p, scored):
-                    states[id(w)] = (f[ON_NAMED], f[ON_OTHER])
+        label = _control_label(p, scored) if config.control_state and p.on else []
+        if label:
+            named = _inherit(label, share=True)[0] >= NAMED_SHARE
+            state = (p.on, 0.0) if named else (0.0, p.on)
+            f[ON_NAMED], f[ON_OTHER] = state
+            for w, _ in label:
+                states[id(w)] = state
         out.append((p, f))
     if states:
         scored = [
@@ -238,6 +236,16 @@ def join_proposals(
     if config.round_outlines and config.proposal_words and config.proposal_labels:
         scored = _glyph_labels(scored, share=config.proposal_share)
     return out + list(scored)
+
+
+def _control_label(p: Word, scored: Sequence[Scored]) -> list[Scored]:
+    """The label of outline ``p`` when it is a labelled control (``control_state``): control-
+    shaped, holding no words (a small button filled with the accent colour, "Go", holds its
+    caption) and with words just right of it on its line (``tick_label``; a colour swatch or a
+    shape has none); else empty."""
+    if not control_shaped(p.w, p.h) or _words_inside(p, scored, rounded=True):
+        return []
+    return tick_label(p, scored)
 
 
 def _with_state(f: list[float], state: tuple[float, float]) -> list[float]:
@@ -259,8 +267,7 @@ def outline_words(
     if not config.proposal_words:
         return []
     inside = _words_inside(p, scored, rounded=rounded)
-    ticks = _is_tick_box(p) or (config.control_state and control_shaped(p.w, p.h))
-    if (labels or not inside) and config.proposal_labels and ticks:
+    if (labels or not inside) and config.proposal_labels and _is_tick_box(p):
         return inside + tick_label(p, scored)
     if (labels or not inside) and config.field_labels and _is_field(p):
         return inside + field_label(p, scored)

@@ -794,10 +794,22 @@ def test_control_state_splits_an_on_outline_by_its_goal_share() -> None:
     assert labels == {
         "Quiet": (1.0, 0.0), "hours": (1.0, 0.0), "SMS": (0.0, 1.0), "Email": (0.0, 0.0),
     }  # fmt: skip
-    # a switch's track (wider than a tick box) is labelled the same way
+    # a switch's track (wider than a tick box) gets its label's state; its other features stay
+    # as without the part (a track is no tick box: zeros)
     track = Word("", 8, 48, 29, 17, 0.0, 1.0)
     f = join_proposals([track], scored, _parts(**full, control_state=True))[0][1]
-    assert f[0] == 0.0 and (f[ON_NAMED], f[ON_OTHER]) == (0.0, 1.0) and f[5] > 0  # SMS's
+    assert (f[ON_NAMED], f[ON_OTHER]) == (0.0, 1.0) and not any(f[:ON_NAMED])
+    # no label, no control: a colour swatch drawn in the accent colour, a filled "Go" button
+    swatch = Word("", 200, 200, 20, 20, 0.0, 1.0)
+    go = Word("", 36, 108, 30, 24, 0.0, 1.0)
+    caption = (Word("Go", 40, 112, 20, 14, 0.9), [0.0] * len(scored[0][1]))
+    f_swatch, f_go = (
+        f
+        for _, f in join_proposals(
+            [swatch, go], [*scored, caption], _parts(**full, control_state=True)
+        )[:2]
+    )
+    assert f_swatch[ON_NAMED] == f_swatch[ON_OTHER] == f_go[ON_NAMED] == f_go[ON_OTHER] == 0.0
     without = join_proposals(boxes, scored, _parts(**full))
     assert all(f[ON_NAMED] == f[ON_OTHER] == 0.0 for _, f in without)
     assert feature_count(_parts(**full, control_state=True)) == feature_count(_parts(**full)) + 2
