@@ -497,6 +497,22 @@ def test_a_verb_head_without_progress_facts_widens_to_one_with_them() -> None:
     assert torch.equal(w[:, :n], old["verb.0.weight"]) and not w[:, n:].any()
 
 
+def _head_tune(config: Any, base: Path, **update: Any) -> Any:
+    """``config`` as a 4-step stage-2 head fine-tune from the run in ``base`` (its checkpoint),
+    demonstrations only, at a learning rate that moves a head in 4 steps."""
+    return config.model_copy(
+        update={
+            "stage1_steps": 0,
+            "stage2_steps": 4,
+            "lr": 0.05,
+            "warmup": 1,
+            "demo_mix": 1.0,
+            "init": str(base / "checkpoint.pt"),
+            **update,
+        }
+    )
+
+
 @pytest.mark.browser
 def test_train_only_changes_the_named_heads_and_nothing_else(
     tiny_data: Path, tmp_path: Path
@@ -511,18 +527,8 @@ def test_train_only_changes_the_named_heads_and_nothing_else(
     run(base, tmp_path / "base", tiny_data)
     start = initial_weights(tmp_path / "base" / "checkpoint.pt")
     heads = ("case.", "span_flag.")
-    tune = base.model_copy(
-        update={
-            "stage1_steps": 0,
-            "stage2_steps": 4,
-            "lr": 0.05,
-            "warmup": 1,
-            "type_mix": 1.0,  # every row types: the case and span heads have a loss
-            "demo_mix": 1.0,
-            "init": str(tmp_path / "base" / "checkpoint.pt"),
-            "train_only": heads,
-        }
-    )
+    # every row types: the case and span heads have a loss
+    tune = _head_tune(base, tmp_path / "base", type_mix=1.0, train_only=heads)
     run(tune, tmp_path / "tune", tiny_data)
     got = torch.load(tmp_path / "tune" / "checkpoint.pt", weights_only=True)["model"]
     moved = {k for k, v in start.items() if not torch.equal(v, got[k])}
@@ -714,18 +720,11 @@ def test_train_widened_trains_the_new_columns_only(tiny_data: Path, tmp_path: Pa
     )
     run(base, tmp_path / "base", tiny_data)
     start = initial_weights(tmp_path / "base" / "checkpoint.pt")
-    tune = tiny.model_copy(
-        update={
-            "eval_samples": 0,
-            "stage1_steps": 0,
-            "stage2_steps": 4,
-            "lr": 0.05,
-            "warmup": 1,
-            "demo_mix": 1.0,
-            "init": str(tmp_path / "base" / "checkpoint.pt"),
-            "train_only": ("ptr_feat",),
-            "train_widened": True,
-        }
+    tune = _head_tune(
+        tiny.model_copy(update={"eval_samples": 0}),
+        tmp_path / "base",
+        train_only=("ptr_feat",),
+        train_widened=True,
     )
     run(tune, tmp_path / "tune", tiny_data)
     got = torch.load(tmp_path / "tune" / "checkpoint.pt", weights_only=True)["model"]
