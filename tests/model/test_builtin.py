@@ -113,10 +113,10 @@ def trained() -> GazeVLM:
     "not here" on screens without the box (what makes tile choice meaningful)."""
     torch.manual_seed(0)
     model = GazeVLM(TINY)
-    batch = collate(_examples(8) + _blank_examples(2), TINY)
+    batch = collate(_examples(16) + _blank_examples(4), TINY)
     opt = torch.optim.AdamW(model.parameters(), lr=5e-3)
     first = last = 0.0
-    for step in range(150):
+    for step in range(200):
         with torch.autocast("cpu", dtype=torch.bfloat16):
             loss, _ = model.loss(**batch)
         opt.zero_grad()
