@@ -8,9 +8,11 @@ after loading so that both states show in every theme, and compares, for every c
 reports (``Element.checked``):
 
 - ``dom box``: ``control_on`` on the control's own DOM box;
-- ``outline``: ``Word.on`` of the outline ``page_proposals`` found there (the largest
-  control-shaped one whose centre lies in the box), which is what the model reads; controls with
-  no such outline are counted apart.
+- ``outline``: ``Word.on`` of the outline ``page_proposals`` found there (``outline_at``: the
+  largest control-shaped one whose centre lies in the box), which is what the model reads;
+  controls with no such outline are counted apart.
+
+``FLIP_JS`` and ``outline_at`` serve tests/integration/test_control_state.py too.
 
 Usage::
 
@@ -26,6 +28,7 @@ import random
 import sys
 import time
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -34,15 +37,24 @@ import numpy as np
 from PIL import Image
 
 from perception.builtin.proposals import control_on, control_shaped, page_proposals
-from perception.builtin.reader import to_css
+from perception.builtin.reader import Word, to_css
+from tasks.synth.annotations import Box
 from tasks.synth.engine import COMPACT_VIEWPORTS, FULL_VIEWPORTS
 from tasks.synth.pages import PageSpec, generate_page
 from tasks.synth.render import Renderer
 
+# click about every third control after loading: both states show in every theme
 FLIP_JS = """(seed) => { let k = seed;
   for (const e of document.querySelectorAll('input[type=checkbox],input[type=radio]')) {
     k = (k * 9301 + 49297) % 233280; if (k % 3 === 0) e.click(); } }"""
 KINDS = ("checkboxes", "toggles", "radios")
+
+
+def outline_at(outlines: Sequence[Word], box: Box) -> Word | None:
+    """The largest control-shaped outline whose centre lies in ``box`` (a DOM box, 2 px of
+    slack): the one whose ``Word.on`` the model reads for that control."""
+    inside = [p for p in outlines if control_shaped(p.w, p.h) and box.contains(*p.center, slack=2)]
+    return max(inside, key=lambda p: p.w * p.h, default=None)
 
 
 async def measure(pages: int, split: str, seed: int) -> Counter[str]:
@@ -64,7 +76,7 @@ async def measure(pages: int, split: str, seed: int) -> Counter[str]:
                 ann, png = await tab.annotate(), await tab.screenshot()
             css = to_css(Image.open(io.BytesIO(png)), dpr)
             rgb = np.asarray(css)
-            props = [p for p in page_proposals(css, rounded=True) if control_shaped(p.w, p.h)]
+            props = page_proposals(css, rounded=True)
             for e in ann.elements:
                 if e.checked is None:
                     continue
@@ -74,11 +86,10 @@ async def measure(pages: int, split: str, seed: int) -> Counter[str]:
                 counts[f"dom box right {state}"] += (
                     control_on(rgb, (b.x, b.y, b.w, b.h)) == 1.0
                 ) == e.checked
-                found = [p for p in props if b.contains(*p.center, slack=2)]
-                if not found:
+                p = outline_at(props, b)
+                if p is None:
                     counts[f"no outline {state}"] += 1
                     continue
-                p = max(found, key=lambda p: p.w * p.h)
                 counts[f"outline {state}"] += 1
                 counts[f"outline right {state}"] += (p.on == 1.0) == e.checked
     return counts

@@ -419,27 +419,28 @@ class GazeVLM(nn.Module):
         keys = torch.cat([self.ptr_k(key_h), self.ptr_null.expand(h.shape[0], 1, -1)], 1)
         logits = (torch.einsum("nd,ngd->ng", q, keys) / math.sqrt(q.shape[-1])).float()
         vote = self.ptr_feat(feats.float()).squeeze(-1).float()
-        # the per-feature weights the votes add up (ptr_feat's own, then the context's, then
-        # the state's), kept for the patch votes of control_state
-        weights = self.ptr_feat.weight[0].float().expand(h.shape[0], -1)
+        # the per-feature weights the votes add up: ptr_feat's own, the context's, the state's
+        weights = [self.ptr_feat.weight[0].float().expand(h.shape[0], -1)]
         if self.ptr_feat_q is not None:
-            wq = self.ptr_feat_q(h).float()
-            vote = vote + (feats.float() * wq[:, None, :]).sum(-1)
-            weights = weights + wq
+            weights.append(self.ptr_feat_q(h).float())
+            vote = vote + (feats.float() * weights[-1][:, None, :]).sum(-1)
         if self.ptr_feat_s is not None and state is not None:
-            w = self.ptr_feat_s(state[:, :N_STATE].to(self.ptr_feat_s.weight.dtype)).float()
-            vote = vote + (feats.float() * w[:, None, :]).sum(-1)
-            weights = weights + w
-        cells = torch.zeros_like(logits[:, :g])
+            weights.append(
+                self.ptr_feat_s(state[:, :N_STATE].to(self.ptr_feat_s.weight.dtype)).float()
+            )
+            vote = vote + (feats.float() * weights[-1][:, None, :]).sum(-1)
+        patches = logits[:, :g]
         if self.config.control_state and boxes is not None:
             on = slice(ON_NAMED, ON_OTHER + 1)
-            cells = (self._cell_states(feats[..., on].float(), boxes) * weights[:, None, on]).sum(
-                -1
-            )
+            cells = self._cell_states(feats[..., on].float(), boxes)
+            total = weights[0]
+            for w in weights[1:]:
+                total = total + w
+            cells = (cells * total[:, None, on]).sum(-1)
+            patches = patches + (cells if answer is None else cells * (~answer).float()[:, None])
         if answer is not None:
             vote = vote * (~answer).float()[:, None]
-            cells = cells * (~answer).float()[:, None]
-        logits = torch.cat([logits[:, :g] + cells, logits[:, g:-1] + vote, logits[:, -1:]], 1)
+        logits = torch.cat([patches, logits[:, g:-1] + vote, logits[:, -1:]], 1)
         pad = torch.ones(h.shape[0], 1, dtype=torch.bool, device=h.device)
         logits = logits.masked_fill(~torch.cat([key_valid, pad], 1), NEG)
         img_h = key_h[:, :g]

@@ -228,27 +228,22 @@ def page_proposals(page: Image.Image, *, rounded: bool = False) -> list[Word]:
     max_w = 0.95 * grey.shape[1]
     edges, found = _closed_boxes(grey, PAGE_LOW, PAGE_HIGH, max_w, rounded=rounded)
     boxes = _merge(found, MAX_PAGE_BOXES)
-    on = [control_on(rgb, b) if control_shaped(b[2], b[3]) else 0.0 for b in boxes]
     out = [
-        Word("", float(x), float(y), float(w), float(h), 0.0, _part_of_on(i, boxes, on))
-        for i, (x, y, w, h) in enumerate(boxes)
-    ]
+        Word("", float(x), float(y), float(w), float(h), 0.0,
+             control_on(rgb, (x, y, w, h)) if control_shaped(w, h) else 0.0)
+        for x, y, w, h in boxes
+    ]  # fmt: skip
+    out = [_part_of_on(p, out) for p in out]
     lines = _underlines(edges, boxes, max_w)[: MAX_PAGE_BOXES - len(boxes)]
     return out + [Word("", float(x), float(y), float(w), float(h), 0.0) for x, y, w, h in lines]
 
 
-def _part_of_on(i: int, boxes: list[tuple[int, int, int, int]], on: list[float]) -> float:
-    """Box ``i``'s state: its own ``on``, or 1.0 when its centre lies inside a control drawn on
-    (a switch's white knob is part of its switch; a ticked box's inner edge of its box)."""
-    if on[i]:
-        return on[i]
-    x, y, w, h = boxes[i]
-    cx, cy = x + w / 2, y + h / 2
-    return max(
-        (on[j] for j, (bx, by, bw, bh) in enumerate(boxes)
-         if j != i and on[j] and bx <= cx <= bx + bw and by <= cy <= by + bh),
-        default=0.0,
-    )  # fmt: skip
+def _part_of_on(p: Word, outlines: Sequence[Word]) -> Word:
+    """``p`` as it is, or drawn on when its centre lies inside another outline drawn on (a
+    switch's white knob is part of its switch; the inner edge of a ticked box is the box)."""
+    if p.on or not any(o.on and o is not p and o.contains(*p.center) for o in outlines):
+        return p
+    return Word(p.text, p.x, p.y, p.w, p.h, p.score, 1.0)
 
 
 def tile_proposals(page: Sequence[Word], origin: tuple[float, float], size: int) -> list[Word]:

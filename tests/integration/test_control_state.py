@@ -10,16 +10,12 @@ import io
 
 from PIL import Image
 
+from bench.control_state import FLIP_JS, outline_at
 from perception.builtin.proposals import control_shaped, page_proposals
 from perception.builtin.reader import Word, to_css
 from tasks.synth.annotations import Annotation
 from tasks.synth.pages import PageSpec, generate_page
 from tasks.synth.render import Renderer
-
-# flip about every third control after loading: both states in every theme
-FLIP_JS = """(seed) => { let k = seed;
-  for (const e of document.querySelectorAll('input[type=checkbox],input[type=radio]')) {
-    k = (k * 9301 + 49297) % 233280; if (k % 3 === 0) e.click(); } }"""
 
 NATIVE = """<!doctype html><html><body style="font: 14px sans-serif; margin: 20px">
 <label><input type="checkbox" data-gid="a" checked> Alpha</label><br>
@@ -31,11 +27,9 @@ NATIVE = """<!doctype html><html><body style="font: 14px sans-serif; margin: 20p
 
 
 def _outline(ann: Annotation, props: list[Word], gid: str) -> Word | None:
-    """The largest control-shaped outline whose centre lies in element ``gid``'s box."""
     e = ann.get(gid)
     assert e is not None
-    inside = [p for p in props if control_shaped(p.w, p.h) and e.box.contains(*p.center, slack=2)]
-    return max(inside, key=lambda p: p.w * p.h, default=None)
+    return outline_at(props, e.box)
 
 
 async def _screens() -> list[tuple[Annotation, list[Word]]]:
