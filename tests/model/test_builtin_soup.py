@@ -80,3 +80,16 @@ def test_main_writes_an_export_that_loads(
     assert torch.allclose(c[k], 0.75 * a[k] + 0.25 * b[k], atol=1e-2, rtol=1e-2)  # stored as bf16
     assert main([str(tmp_path / "a"), str(tmp_path / "nowhere"), "--out", str(tmp_path / "d")]) == 2
     assert "missing" in capsys.readouterr().err
+
+
+def test_kept_prefixes_stay_the_base_and_an_unknown_prefix_is_refused() -> None:
+    a, b = _model(0), _model(1)
+    sa, sb = a.state_dict(), b.state_dict()
+    got = blend(a, b, 0.5, keep=["verb."]).state_dict()
+    kept = [k for k in sa if k.startswith("verb.")]
+    assert kept
+    assert all(torch.equal(got[k], sa[k]) for k in kept)
+    k = next(k for k, v in sa.items() if v.is_floating_point() and not k.startswith("verb."))
+    assert torch.allclose(got[k], (sa[k] + sb[k]) / 2)
+    with pytest.raises(SoupError, match="'verbb\\.'"):
+        blend(a, b, 0.5, keep=["verbb."])
