@@ -25,6 +25,7 @@ from perception.builtin.reader import Word
 from perception.builtin.train import PRESETS
 from perception.builtin.words import (
     N_FEATURES,
+    ON_OTHER,
     PENDING,
     REACHED,
     canvas_slots,
@@ -170,7 +171,7 @@ def test_mark_progress_flags_the_ticked_labels_and_their_outlines_only() -> None
     boxes = [f[REACHED] for w, f in joined if not w.text]
     assert boxes == [1.0, 1.0, 0.0, 0.0]  # the two ticked boxes, then Gift wrap's and Go's
     slots = canvas_slots(joined, (0, 0), CONFIG)
-    assert slots.feats.shape[1] == feature_count(CONFIG) == PENDING + 1  # no control state
+    assert slots.feats.shape[1] == feature_count(CONFIG) == ON_OTHER + 1  # the shipped parts
     assert slots.feats[:, REACHED].sum().item() == 6  # 2 outlines and their 4 words
     fresh = mark_progress(GOAL, score_words(words, GOAL), outlines, CONFIG)
     assert all(f[REACHED] == 0.0 for _, f in fresh)  # no click yet
