@@ -12,8 +12,8 @@ Contract:
   ``(1 - alpha) * base + alpha * tuned`` (computed in float32; other tensors are ``base``'s);
   ``alpha`` 0 is ``base``, 1 is ``tuned``. ``keep``: parameter-name prefixes (``"verb."``) whose
   tensors stay ``base``'s whatever ``alpha`` (a head that must not drift); a prefix that names no
-  tensor is a ``SoupError``, so a typo cannot pass for a blend. The two must share one ``ModelConfig`` but for the
-  ``DECODING_ONLY`` fields, which no tensor depends on (only what the model is taught to write
+  tensor is a ``SoupError``, so a typo cannot pass for a blend. The two must share one
+  ``ModelConfig`` but for the ``DECODING_ONLY`` fields, which no tensor depends on (only what the model is taught to write
   and how its answer is read back): the blend takes the tuned model's. Other differing fields
   are a ``SoupError`` that names them; ``alpha`` outside [0, 1] is refused too.
 - ``main`` loads two export folders (``weights.load``), blends them and writes the export to
@@ -47,8 +47,8 @@ def blend(base: GazeVLM, tuned: GazeVLM, alpha: float, keep: Sequence[str] = ())
     the ``keep`` prefixes left at ``base``; see the contract."""
     if not 0.0 <= alpha <= 1.0:
         raise SoupError(f"alpha must be in [0, 1], got {alpha}")
-    names = base.state_dict().keys()
-    unknown = [p for p in keep if not any(k.startswith(p) for k in names)]
+    sa = base.state_dict()
+    unknown = [p for p in keep if not any(k.startswith(p) for k in sa)]
     if unknown:
         raise SoupError(f"no parameter name starts with {', '.join(map(repr, unknown))}")
     differ = [
@@ -64,7 +64,7 @@ def blend(base: GazeVLM, tuned: GazeVLM, alpha: float, keep: Sequence[str] = ())
         k: ((1 - alpha) * v.float() + alpha * tb[k].float()).to(v.dtype)
         if v.is_floating_point() and not k.startswith(tuple(keep))
         else v.clone()
-        for k, v in base.state_dict().items()
+        for k, v in sa.items()
     }
     out.load_state_dict(state)
     return out.eval()

@@ -80,6 +80,20 @@ def test_main_writes_an_export_that_loads(
     assert torch.allclose(c[k], 0.75 * a[k] + 0.25 * b[k], atol=1e-2, rtol=1e-2)  # stored as bf16
     assert main([str(tmp_path / "a"), str(tmp_path / "nowhere"), "--out", str(tmp_path / "d")]) == 2
     assert "missing" in capsys.readouterr().err
+    argv = [
+        str(tmp_path / "a"),
+        str(tmp_path / "b"),
+        "--keep",
+        "verb.",
+        "--out",
+        str(tmp_path / "e"),
+    ]
+    assert main(argv) == 0
+    e = load(tmp_path / "e").state_dict()
+    assert all(torch.equal(e[k], a[k]) for k in a if k.startswith("verb."))
+    assert "verb. kept from" in capsys.readouterr().out
+    assert main([*argv[:3], "nothing.", *argv[4:]]) == 2
+    assert "'nothing.'" in capsys.readouterr().err
 
 
 def test_kept_prefixes_stay_the_base_and_an_unknown_prefix_is_refused() -> None:
