@@ -233,15 +233,17 @@ def page_proposals(page: Image.Image, *, rounded: bool = False) -> list[Word]:
              control_on(rgb, (x, y, w, h)) if control_shaped(w, h) else 0.0)
         for x, y, w, h in boxes
     ]  # fmt: skip
-    out = [_part_of_on(p, out) for p in out]
+    lit = [p for p in out if p.on]
+    out = [_part_of_on(p, lit) for p in out]
     lines = _underlines(edges, boxes, max_w)[: MAX_PAGE_BOXES - len(boxes)]
     return out + [Word("", float(x), float(y), float(w), float(h), 0.0) for x, y, w, h in lines]
 
 
-def _part_of_on(p: Word, outlines: Sequence[Word]) -> Word:
-    """``p`` as it is, or drawn on when its centre lies inside another outline drawn on (a
-    switch's white knob is part of its switch; the inner edge of a ticked box is the box)."""
-    if p.on or not any(o.on and o is not p and o.contains(*p.center) for o in outlines):
+def _part_of_on(p: Word, lit: Sequence[Word]) -> Word:
+    """``p`` as it is, or drawn on when its centre lies inside another outline drawn on (one
+    of ``lit``; a switch's white knob is part of its switch; the inner edge of a ticked box is
+    the box)."""
+    if p.on or not any(o.contains(*p.center) for o in lit):  # p.on is 0: p is not in lit
         return p
     return Word(p.text, p.x, p.y, p.w, p.h, p.score, 1.0)
 

@@ -225,7 +225,7 @@ def join_proposals(
         if label:
             named = _inherit(label, share=True)[0] >= NAMED_SHARE
             state = (p.on, 0.0) if named else (0.0, p.on)
-            f[ON_NAMED], f[ON_OTHER] = state
+            f = _with_state(f, state)
             for w, _ in label:
                 states[id(w)] = state
         out.append((p, f))
