@@ -218,25 +218,35 @@ class _Runner:
 
 
 def plan_demo_goal(
-    kind: GoalKind, page: Page, rng: random.Random, candidates: Sequence[Candidate]
+    kind: GoalKind,
+    page: Page,
+    rng: random.Random,
+    candidates: Sequence[Candidate],
+    *,
+    phrases: float = 0.0,
 ) -> Goal | None:
     """The goal ``run_demo`` plans on the loaded ``page`` with ``rng`` (the engine seeds it with
     the page plan's ``sample_seed``). ``candidates`` are what ``CANDIDATES_JS`` returns on the
-    freshly loaded page; only scroll goals read them."""
+    freshly loaded page; only scroll goals read them. ``phrases``: see ``goals.plan_goal``."""
     if kind != "scroll":
-        return plan_goal(kind, page, rng)
+        return plan_goal(kind, page, rng, phrases=phrases)
     return plan_scroll(page, candidates, rng)
 
 
-async def _plan(tab: Tab, page: Page, kind: GoalKind, rng: random.Random) -> Goal | None:
+async def _plan(
+    tab: Tab, page: Page, kind: GoalKind, rng: random.Random, phrases: float
+) -> Goal | None:
     raw = await tab.evaluate(CANDIDATES_JS) if kind == "scroll" else []
-    return plan_demo_goal(kind, page, rng, [Candidate(g, t, s) for g, t, s in raw])
+    cands = [Candidate(g, t, s) for g, t, s in raw]
+    return plan_demo_goal(kind, page, rng, cands, phrases=phrases)
 
 
-async def run_demo(tab: Tab, page: Page, kind: GoalKind, rng: random.Random, *, name: str) -> Demo:
+async def run_demo(
+    tab: Tab, page: Page, kind: GoalKind, rng: random.Random, *, name: str, phrases: float = 0.0
+) -> Demo:
     """Load ``page`` and demonstrate a goal of ``kind``; see the module contract."""
     await tab.load(page.html)
-    goal = await _plan(tab, page, kind, rng)
+    goal = await _plan(tab, page, kind, rng, phrases)
     if goal is None:
         return Demo(None, (), f"the page cannot host a {kind} goal")
     runner = _Runner(tab, name)

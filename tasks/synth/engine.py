@@ -54,6 +54,7 @@ class GenConfig:
     demo_share: float = 0.4  # share of pages that are demonstrations when both kinds are made
     goals: tuple[GoalKind, ...] = GOAL_KINDS  # the goal kinds demonstrations draw from
     compact_share: float = 0.5  # share of widget-sized screens
+    phrases: float = 0.0  # share of typed values drawn as two-word phrases (goals.plan_goal)
     dpr2_share: float = 0.35  # share of pages rendered at device scale factor 2
     per_screen: int = 8  # alignment samples per screenshot
     shard_samples: int = 5000  # a shard is closed once it holds this many samples
@@ -158,7 +159,7 @@ async def _alignment(tab: Tab, plan: PagePlan, page: Page, config: GenConfig) ->
 async def _demo(tab: Tab, plan: PagePlan, page: Page, config: GenConfig) -> PageResult:
     assert plan.goal is not None
     rng = random.Random(plan.sample_seed)
-    demo = await run_demo(tab, page, plan.goal, rng, name=plan.page_id)
+    demo = await run_demo(tab, page, plan.goal, rng, name=plan.page_id, phrases=config.phrases)
     if demo.failure is not None:
         return PageResult(plan, (), (), f"{plan.goal}: {demo.failure}")
     prefix = f"{config.split}-{plan.page_id}-d"
@@ -255,6 +256,7 @@ async def generate(
         templates=tuple(t.name for t in TEMPLATES if t.split == config.split),
         vocabulary=vocab(config.split).fingerprint(),
         heldout_every=HELDOUT_EVERY,
+        phrases=config.phrases,
         viewports=COMPACT_VIEWPORTS + FULL_VIEWPORTS,
         dprs=DPRS,
         chromium=chromium,

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 from tasks.synth.pages import Item, Page, Widget, WidgetKind
-from tasks.synth.vocab import vocab
+from tasks.synth.vocab import Vocab, vocab
 
 GoalKind = Literal[
     "login", "checkboxes", "tabs", "scroll", "dialog", "search", "radios", "menu", "form", "answer",
@@ -138,6 +138,25 @@ def _q(rng: random.Random, label: str) -> str:
 
 def _join(words: Sequence[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _phrase(v: Vocab, rng: random.Random) -> str:
+    """A value of two words, as people type them: a full name, a product, a brand and a noun
+    ("Samir Varga", "Smart watch", "Harbor studio"); sometimes in lower case."""
+    kind = rng.randrange(3)
+    if kind == 0:
+        text = f"{rng.choice(v.first_names)} {rng.choice(v.last_names)}"
+    elif kind == 1:
+        text = rng.choice([p for p in v.products if " " in p] or list(v.products))
+    else:
+        text = f"{rng.choice(v.brands)} {rng.choice(v.nouns)}"
+    return text.lower() if rng.random() < 0.25 else text
+
+
+def _maybe_phrase(value: str, v: Vocab, rng: random.Random, phrases: float) -> str:
+    """``value``, or with probability ``phrases`` a phrase instead (no draw when it is 0, so
+    the goals of a seed made without phrases stay as they were)."""
+    return _phrase(v, rng) if phrases and rng.random() < phrases else value
 
 
 def _password(rng: random.Random) -> str:
@@ -300,7 +319,7 @@ def _dialog(page: Page, rng: random.Random) -> Goal | None:
     return Goal("dialog", text, intents, Check(hidden=w.gid))
 
 
-def _search(page: Page, rng: random.Random) -> Goal | None:
+def _search(page: Page, rng: random.Random, phrases: float = 0.0) -> Goal | None:
     w = page.widget("search")
     if w is None:
         return None
@@ -308,6 +327,7 @@ def _search(page: Page, rng: random.Random) -> Goal | None:
     query = (
         rng.choice(v.products + v.cities).lower() if rng.random() < 0.7 else rng.choice(v.products)
     )
+    query = _maybe_phrase(query, v, rng, phrases)
     enter = rng.random() < 0.7
     if enter and rng.random() < 0.5:
         text = f"Type {query} in the search box and press Enter."
@@ -354,7 +374,7 @@ def _menu(page: Page, rng: random.Random) -> Goal | None:
     return Goal("menu", text, tuple(intents), Check(clicked=item.gid))
 
 
-def _field_value(page: Page, label: str, rng: random.Random) -> str:
+def _field_value(page: Page, label: str, rng: random.Random, phrases: float = 0.0) -> str:
     v = vocab(page.spec.split)
     if label in ("Phone", "Mobile"):
         return "".join(rng.choice(string.digits) for _ in range(9))
@@ -366,19 +386,23 @@ def _field_value(page: Page, label: str, rng: random.Random) -> str:
     if "last" in low:
         return rng.choice(v.last_names)
     if "name" in low or "holder" in low:
-        return rng.choice(v.first_names) + (" " + rng.choice(v.last_names) if "full" in low else "")
+        longer = bool(phrases) and rng.random() < phrases
+        if longer and ("team" in low or "project" in low):
+            return f"{rng.choice(v.brands)} {rng.choice(v.nouns)}"
+        full = "full" in low or (longer and ("holder" in low or "display" in low))
+        return rng.choice(v.first_names) + (" " + rng.choice(v.last_names) if full else "")
     if any(w in low for w in ("city", "country", "region", "state", "office", "street")):
         return rng.choice(v.cities)
     pool: Sequence[str] = rng.choice((v.cities, v.last_names, v.nouns, v.brands))
-    return rng.choice(pool)
+    return _maybe_phrase(rng.choice(pool), v, rng, phrases)
 
 
-def _form(page: Page, rng: random.Random) -> Goal | None:
+def _form(page: Page, rng: random.Random, phrases: float = 0.0) -> Goal | None:
     w = page.widget("form")
     if w is None or not w.items:
         return None
     fields: list[Item] = rng.sample(list(w.items), rng.randint(1, min(3, len(w.items))))
-    values = [_field_value(page, f.label, rng) for f in fields]
+    values = [_field_value(page, f.label, rng, phrases) for f in fields]
     submit = w.slots["submit"]
     parts = [f"{_q(rng, f.label)} with {v}" for f, v in zip(fields, values, strict=True)]
     text = f"Fill in {_join(parts)}, then press {_q(rng, submit.label)}."
@@ -434,7 +458,7 @@ def _which_box(boxes: Sequence[Item], i: int, rng: random.Random) -> str:
     return f"the {(NUMBERED if rng.random() < 0.35 else ORDINALS)[i]} {name}"
 
 
-def _entry_many(page: Page, rng: random.Random) -> Goal | None:
+def _entry_many(page: Page, rng: random.Random, phrases: float = 0.0) -> Goal | None:
     """Two or three bare boxes filled in one goal: one value into all of them ("into both
     boxes"), or a value per box named by position, in the goal's order."""
     w = page.widget("entry")
@@ -445,6 +469,7 @@ def _entry_many(page: Page, rng: random.Random) -> Goal | None:
     boxes = list(w.items)
     if rng.random() < 0.5:
         value = rng.choice(rng.choice((v.first_names, v.cities, v.nouns)))
+        value = _maybe_phrase(value, v, rng, phrases)
         val = _q(rng, value)
         every = "both" if len(boxes) == 2 else rng.choice(("all three", "all the", "every"))
         noun = rng.choice(("boxes", "text boxes", "fields", "inputs"))
@@ -460,6 +485,7 @@ def _entry_many(page: Page, rng: random.Random) -> Goal | None:
     else:
         boxes = boxes[:2] if rng.random() < 0.5 else rng.sample(boxes, 2)
         values = rng.sample(list(v.first_names + v.cities + v.nouns), len(boxes))
+        values = [_maybe_phrase(x, v, rng, phrases) for x in values]
         idx = [list(w.items).index(b) for b in boxes]
         parts = [
             f"{_q(rng, val)} into {_which_box(w.items, i, rng)}"
@@ -474,18 +500,19 @@ def _entry_many(page: Page, rng: random.Random) -> Goal | None:
     return Goal("entry", text, tuple(intents), Check(form=w.gid, pairs=pairs))
 
 
-def _entry(page: Page, rng: random.Random) -> Goal | None:
+def _entry(page: Page, rng: random.Random, phrases: float = 0.0) -> Goal | None:
     w = page.widget("entry")
     if w is None or not w.items:
         return None
     if len(w.items) >= 2 and rng.random() < 0.4:
-        return _entry_many(page, rng)
+        return _entry_many(page, rng, phrases)
     i = rng.randrange(len(w.items))
     box, submit = w.items[i], w.slots["submit"]
     v = vocab(page.spec.split)
     value = rng.choice(rng.choice((v.first_names, v.cities, v.nouns, v.last_names)))
     if rng.random() < 0.2:
         value = value.lower()
+    value = _maybe_phrase(value, v, rng, phrases)
     where, btn = _which_box(w.items, i, rng), _q(rng, submit.label)
     if rng.random() < 0.2:
         return _entry_case(w, box, value, where, btn, rng)
@@ -578,19 +605,23 @@ def _sequence(page: Page, rng: random.Random) -> Goal | None:
     return Goal("sequence", text, tuple(ClickOn(g) for g in gids), Check(sequence=gids))
 
 
-def plan_goal(kind: GoalKind, page: Page, rng: random.Random) -> Goal | None:
-    """A goal of ``kind`` on ``page`` (None if the page lacks what it needs); not for scroll."""
+def plan_goal(
+    kind: GoalKind, page: Page, rng: random.Random, *, phrases: float = 0.0
+) -> Goal | None:
+    """A goal of ``kind`` on ``page`` (None if the page lacks what it needs); not for scroll.
+    ``phrases``: the share of values to type (entry, form and search goals) drawn as two-word
+    phrases rather than the single words most goals use (0: the goals of earlier versions)."""
+    if kind in ("entry", "form", "search"):
+        typing = {"entry": _entry, "form": _form, "search": _search}[kind]
+        return typing(page, rng, phrases)
     planners = {
         "login": _login,
         "checkboxes": _checkboxes,
         "tabs": _tabs,
         "dialog": _dialog,
-        "search": _search,
         "radios": _radios,
         "menu": _menu,
-        "form": _form,
         "answer": _answer,
-        "entry": _entry,
         "focus": _focus,
         "sequence": _sequence,
     }

@@ -70,6 +70,7 @@ class SplitInfo(BaseModel):
     templates: tuple[str, ...]  # page templates of this split
     vocabulary: str  # fingerprint of this split's word lists (tasks.synth.vocab)
     heldout_every: int  # one word in this many is held out
+    phrases: float = 0.0  # share of typed values drawn as two-word phrases (--phrases)
     viewports: tuple[tuple[int, int], ...]
     dprs: tuple[float, ...]
     chromium: str

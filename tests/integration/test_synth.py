@@ -385,3 +385,41 @@ def test_a_login_goal_that_names_its_button_is_not_submitted_with_enter() -> Non
                 assert not enter, goal.text
             entered += int(enter)
     assert named > 20 and entered > 20, (named, entered)
+
+
+async def _phrase_demos() -> list[tuple[str, tuple[str, ...]]]:
+    done: list[tuple[str, tuple[str, ...]]] = []
+    async with Renderer(RenderConfig(workers=1)) as r:
+        for i, kind in enumerate(("entry", "form", "search") * 2):
+            split: Split = ("train", "heldout")[i // 3]
+            spec = PageSpec(seed=900 + i, split=split, viewport_w=800, viewport_h=600, dpr=1.0,
+                            require=GOAL_WIDGETS[kind][0])  # fmt: skip
+            page = generate_page(spec)
+            async with r.tab(800, 600, 1.0) as tab:
+                demo = await run_demo(tab, page, kind, random.Random(i), name=f"w{i}", phrases=1.0)
+            assert demo.failure is None and demo.goal is not None, (kind, demo.failure)
+            typed = tuple(t.text for t in demo.goal.intents if isinstance(t, TypeText))
+            done.append((demo.goal.text, typed))
+    return done
+
+
+def test_phrases_type_values_of_two_words_and_are_verified() -> None:
+    """``--phrases 1``: entry and search goals type values of two words (a full name, a
+    product, a brand and a noun), and a form's name and free-text fields do, written in the goal byte for byte, each demonstrated with its
+    check held; without it a seed's goal is the one earlier versions drew."""
+    demos = asyncio.run(_phrase_demos())
+    for text, typed in demos:
+        assert typed and all(v in text for v in typed), (text, typed)
+        if not text.startswith("Fill in"):  # a form's phone, code or city field stays one word
+            assert all(len(v.split()) == 2 for v in typed), (text, typed)
+    assert sum(len(v.split()) == 2 for _, typed in demos for v in typed) >= 5, demos
+    spec = PageSpec(seed=950, split="train", viewport_w=400, viewport_h=400, dpr=1.0,
+                    require=GOAL_WIDGETS["entry"][0])  # fmt: skip
+    page = generate_page(spec)
+    for k in range(20):
+        assert plan_goal("entry", page, random.Random(k)) == plan_goal(
+            "entry", page, random.Random(k), phrases=0.0
+        )
+        single = plan_goal("entry", page, random.Random(k))
+        assert single is not None
+        assert all(" " not in t.text for t in single.intents if isinstance(t, TypeText))
