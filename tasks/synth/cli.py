@@ -2,8 +2,8 @@
 
     python -m tasks.synth generate --out DIR --split train|heldout --pages N --seed S
                                    [--kinds alignment,demos] [--goals login,entry,...]
-                                   [--compact-share 0.5] [--phrases 0.0] [--workers 3]
-                                   [--fast-png]
+                                   [--compact-share 0.5] [--phrases 0.0] [--prefill 0.25]
+                                   [--workers 3] [--fast-png]
     python -m tasks.synth show DIR [--split SPLIT] [--n 24] [--html FILE]
 
 ``generate`` draws a progress bar on stderr and prints a summary (pages/s, samples/s, bytes on
@@ -95,6 +95,12 @@ def parser() -> argparse.ArgumentParser:
         default=0.0,
         help="share of typed values (entry, form, search goals) drawn as two-word phrases",
     )
+    g.add_argument(
+        "--prefill",
+        type=_share,
+        default=0.25,
+        help="share of a form's fields shown holding a value (the goal replaces it: ctrl+a)",
+    )
     g.add_argument("--workers", type=_positive, default=3, help="tabs rendering at once")
     g.add_argument(
         "--per-screen", type=_positive, default=8, help="alignment samples per screenshot"
@@ -126,6 +132,7 @@ def run_generate(a: argparse.Namespace) -> int:
         goals=a.goals,
         compact_share=a.compact_share,
         phrases=a.phrases,
+        prefill=a.prefill,
         per_screen=a.per_screen,
         shard_samples=a.shard_samples,
         render=RenderConfig(workers=a.workers, executable=a.chromium, fast_png=a.fast_png),

@@ -55,6 +55,7 @@ class GenConfig:
     goals: tuple[GoalKind, ...] = GOAL_KINDS  # the goal kinds demonstrations draw from
     compact_share: float = 0.5  # share of widget-sized screens
     phrases: float = 0.0  # share of typed values drawn as two-word phrases (goals.plan_goal)
+    prefill: float = 0.25  # share of form fields shown holding a value (pages.PageSpec)
     dpr2_share: float = 0.35  # share of pages rendered at device scale factor 2
     per_screen: int = 8  # alignment samples per screenshot
     shard_samples: int = 5000  # a shard is closed once it holds this many samples
@@ -110,6 +111,7 @@ def plan_page(config: GenConfig, index: int) -> PagePlan:
         dpr=dpr,
         require=require,
         long=long,
+        prefill=config.prefill,
     )
     sample_seed = derive_seed(config.seed, config.split, index, "samples")
     return PagePlan(index, kind, goal, spec, sample_seed, scroll_share)
@@ -257,6 +259,7 @@ async def generate(
         vocabulary=vocab(config.split).fingerprint(),
         heldout_every=HELDOUT_EVERY,
         phrases=config.phrases,
+        prefill=config.prefill,
         viewports=COMPACT_VIEWPORTS + FULL_VIEWPORTS,
         dprs=DPRS,
         chromium=chromium,

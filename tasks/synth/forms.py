@@ -116,7 +116,7 @@ def form(ctx: Ctx) -> Widget:
     parts, items = [], []
     for i, label in enumerate(labels):
         prefill = ""
-        if ctx.rng.random() < 0.25:
+        if ctx.rng.random() < ctx.prefill:
             prefill = ctx.pick("cities") if ctx.rng.random() < 0.5 else ctx.pick("first_names")
         html, field_item = _text_field(
             ctx, label, f"field{i}", kind=_FIELD_TYPES.get(label, "text"), value=prefill

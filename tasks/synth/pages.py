@@ -142,6 +142,7 @@ class PageSpec:
     dpr: float
     require: WidgetKind | None = None
     long: bool = False  # pad the page so that it scrolls (scroll demonstrations)
+    prefill: float = 0.25  # share of a form's fields shown holding a value already
 
     @property
     def compact(self) -> bool:
@@ -165,10 +166,13 @@ class Page:
 class Ctx:
     """Builder state for one page: the random source, the vocabulary, gids and the words drawn."""
 
-    def __init__(self, rng: random.Random, words: Vocab, *, compact: bool) -> None:
+    def __init__(
+        self, rng: random.Random, words: Vocab, *, compact: bool, prefill: float = 0.25
+    ) -> None:
         self.rng = rng
         self.vocab = words
         self.compact = compact
+        self.prefill = prefill
         self._next_gid = 0
         self._next_id = 0
         self.words: set[str] = set()
@@ -231,7 +235,7 @@ def generate_page(spec: PageSpec) -> Page:
 
     rng = random.Random(spec.seed)
     theme = random_theme(rng, compact=spec.compact)
-    ctx = Ctx(rng, vocab(spec.split), compact=spec.compact)
+    ctx = Ctx(rng, vocab(spec.split), compact=spec.compact, prefill=spec.prefill)
     template, title, body, css, widgets = build_layout(ctx, spec)
     page_html = document(title, theme_css(theme) + css, body)
     return Page(

@@ -12,6 +12,7 @@ import json
 import random
 import shutil
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,15 @@ from perception.parsers import parse
 from perception.parsers.base import Parsed
 from tasks.synth.demos import run_demo
 from tasks.synth.engine import GenConfig, generate, plan_page, show_alignment_page
-from tasks.synth.goals import CHECK_JS, GOAL_KINDS, GOAL_WIDGETS, TypeText, plan_goal
+from tasks.synth.goals import (
+    CHECK_JS,
+    GOAL_KINDS,
+    GOAL_WIDGETS,
+    Goal,
+    PressKey,
+    TypeText,
+    plan_goal,
+)
 from tasks.synth.layouts import TEMPLATES
 from tasks.synth.pages import PageSpec, generate_page
 from tasks.synth.render import RenderConfig, Renderer
@@ -423,3 +432,28 @@ def test_phrases_type_values_of_two_words_and_are_verified() -> None:
         single = plan_goal("entry", page, random.Random(k))
         assert single is not None
         assert all(" " not in t.text for t in single.intents if isinstance(t, TypeText))
+
+
+async def _prefilled_form_demo() -> tuple[Goal, int]:
+    spec = PageSpec(seed=960, split="train", viewport_w=800, viewport_h=600, dpr=1.0,
+                    require="form", prefill=1.0)  # fmt: skip
+    page = generate_page(spec)
+    w = page.widget("form")
+    assert w is not None and w.items and all(f.value for f in w.items)
+    async with Renderer(RenderConfig(workers=1)) as r, r.tab(800, 600, 1.0) as tab:
+        demo = await run_demo(tab, page, "form", random.Random(3), name="pf")
+    assert demo.failure is None and demo.goal is not None, demo.failure
+    return demo.goal, len(w.items)
+
+
+def test_prefill_fills_every_field_and_the_goal_replaces_the_values() -> None:
+    """``--prefill 1``: every field of a form shows a value, and a form goal selects it
+    (ctrl+a) before typing over it, its check held; the default share leaves pages as before."""
+    goal, _ = asyncio.run(_prefilled_form_demo())
+    typed = [t for t in goal.intents if isinstance(t, TypeText)]
+    keys = [t for t in goal.intents if isinstance(t, PressKey)]
+    assert typed and len(keys) == len(typed) and all(k.keys == "ctrl+a" for k in keys)
+    spec = PageSpec(seed=961, split="train", viewport_w=800, viewport_h=600, dpr=1.0,
+                    require="form")  # fmt: skip
+    assert generate_page(spec).html == generate_page(replace(spec, prefill=0.25)).html
+    assert generate_page(spec).html != generate_page(replace(spec, prefill=1.0)).html
