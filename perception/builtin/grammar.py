@@ -10,11 +10,11 @@ Contract:
 - Per verb (``ARITY``): how many points and quoted strings it takes. A call cannot close before
   it has them (``scroll(`` needs its point and a quoted direction, ``drag(`` two points,
   ``type(`` its text) and takes none beyond them (``type(`` no point, ``done(`` one answer);
-  a scroll direction is one of up/down/left/right; strings are not empty; a verb that takes
-  text and no point opens its string at once; outside strings only points, numbers, separators
-  and keyword flags (``, submit=true``), no nested parentheses; arguments are separated by
-  commas, and plain ones only as many as the verb takes (scroll's amount, type's submit flag,
-  wait's seconds): a number, or exactly ``submit=true``/``submit=false`` for type, so neither
+  a scroll direction is one of up/down/left/right, a key one of ``KEY_NAMES``; strings are not
+  empty; a verb that takes text and no point opens its string at once; outside strings only
+  points, numbers, separators and keyword flags (``, submit=true``), no nested parentheses;
+  arguments are separated by commas, and plain ones only as many as the verb takes (scroll's
+  amount, type's submit flag, wait's seconds): a number, or exactly ``submit=true``/``submit=false`` for type, so neither
   ``scroll(x, y, "down", 10, 10)`` nor ``type("a", submit=t=t=tue)`` can be written.
   With ``answer_points`` (``ModelConfig.answer_pointer``), ``done(`` takes one point (the
   word that says the answer, ``perception.builtin.answers``) or one answer string, not both.
@@ -53,6 +53,17 @@ class Arity:
 
 _POINT1 = Arity((1, 1))
 _TEXT1 = Arity((0, 0), strings=(1, 1))
+# what key( may say: the keys a page's forms, lists and dialogs answer to, spelled as the data
+# engine writes them (``actions.keys`` reads every one); a byte-by-byte key name drifted:
+# run 89 wrote key("crone(") and key(") sctrl+a")
+KEY_NAMES: tuple[bytes, ...] = tuple(
+    k.encode()
+    for k in (
+        "Enter", "Escape", "Tab", "shift+Tab", "Backspace", "Delete", "space", "Home", "End",
+        "PageUp", "PageDown", "ArrowUp", "ArrowDown", "ArrowLeft", "ArrowRight",
+        "ctrl+a", "ctrl+c", "ctrl+v", "ctrl+x", "ctrl+z",
+    )
+)  # fmt: skip
 ARITY: dict[str, Arity] = {
     "click": _POINT1,
     "double_click": _POINT1,
@@ -61,7 +72,7 @@ ARITY: dict[str, Arity] = {
     "scroll": Arity((1, 1), strings=(1, 1), choices=(b"up", b"down", b"left", b"right"), extras=1),
     "drag": Arity((2, 2)),
     "type": Arity((0, 0), strings=(1, 1), extras=1, flags=(b"submit=true", b"submit=false")),
-    "key": _TEXT1,
+    "key": Arity((0, 0), strings=(1, 1), choices=KEY_NAMES),
     "navigate": _TEXT1,
     "done": Arity((0, 0), strings=(0, 1)),
     "back": Arity((0, 0)),

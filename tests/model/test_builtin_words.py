@@ -244,7 +244,8 @@ def test_a_tiny_model_learns_to_copy_from_the_goal() -> None:
 
 
 def test_the_action_grammar_allows_exactly_one_call() -> None:
-    from perception.builtin.grammar import ActionGrammar
+    from actions.keys import normalize_combo
+    from perception.builtin.grammar import KEY_NAMES, ActionGrammar
     from perception.builtin.tokenizer import EOS, POINT
     from perception.parsers import dialect_actions
 
@@ -306,6 +307,16 @@ def test_the_action_grammar_allows_exactly_one_call() -> None:
     assert not g.allowed(walk(list(b'type("ab" ')))[ord(" ")]
     assert not g.allowed(walk([*b"drag(", POINT, *b", "]))[ord(" ")]
     assert g.allowed(walk(list(b'type("a  b"')))[ord(" ")]  # inside a string spaces are text
+    # a key is one of the names the executor reads, spelled out: never key(") sctrl+a")
+    assert g.allowed(walk(list(b"key("))).nonzero().flatten().tolist() == [ord('"')]
+    opening = {chr(i) for i in g.allowed(walk(list(b'key("'))).nonzero().flatten().tolist()}
+    assert opening == {"E", "T", "s", "B", "D", "H", "P", "A", "c"}, opening
+    assert g.allowed(walk(list(b'key("ctrl+'))).nonzero().flatten().tolist() == sorted(b"acvxz")
+    assert not g.allowed(walk(list(b'key("ctrl')))[ord('"')]  # not a key name yet
+    walk(list(b'key("ctrl+a")'))
+    walk(list(b'key("Enter")'))
+    for name in KEY_NAMES:
+        normalize_combo(name.decode())  # every name is one the executor accepts
 
 
 def test_a_model_without_scroll_amounts_writes_and_learns_none() -> None:
