@@ -31,6 +31,12 @@ how often that outline carries a goal word (its label's)::
 
     python bench/heldout_clicks.py perception/builtin/weights /tmp/r48/export --data /tmp/h_radio \
         --ticks
+
+With ``--keys`` only the held-out demonstration steps whose answer presses a key are scored (a
+form field that shows a value is selected with ``key("ctrl+a")`` before typing over it), and
+the answers are counted by action::
+
+    python bench/heldout_clicks.py perception/builtin/weights /tmp/r89/export --data /tmp/hq --keys
 """
 
 from __future__ import annotations
@@ -66,6 +72,9 @@ def main() -> int:
         "--fields", action="store_true", help="score every held-out click into a text field"
     )
     p.add_argument("--ticks", action="store_true", help="score every held-out click on a tick box")
+    p.add_argument(
+        "--keys", action="store_true", help="score every held-out step that presses a key"
+    )
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     words = ensure_ocr(args.data, read=False)  # reads the held-out split where unread
@@ -86,6 +95,17 @@ def main() -> int:
             s = evaluate(model, pool, len(pool), words)
             print(f"{export}: clicks inside the target {s['click_in_target']:.1%} of "
                   f"{int(s['clicks'])} held-out {what}")  # fmt: skip
+            continue
+        if args.keys:
+            pool = [x for x in pool if x.sample.target.startswith("key(")]
+            answers_k: list[tuple[LoadedSample, str]] = []
+            s = evaluate(model, pool, len(pool), words, answers_k)
+            verbs = Counter(a.split("(", 1)[0] for _, a in answers_k)
+            print(
+                f"{export}: pressed the key exactly {s['exact']:.1%} of {int(s['others'])} "
+                f"held-out steps that press one; answered with "
+                + ", ".join(f"{v} {n}" for v, n in verbs.most_common())
+            )
             continue
         if args.typing:
             pool = [x for x in pool if types_value(x)]
