@@ -14,8 +14,9 @@ Contract:
   empty; a verb that takes text and no point opens its string at once; outside strings only
   points, numbers, separators and keyword flags (``, submit=true``), no nested parentheses;
   arguments are separated by commas, and plain ones only as many as the verb takes (scroll's
-  amount, type's submit flag, wait's seconds): a number, or exactly ``submit=true``/``submit=false`` for type, so neither
-  ``scroll(x, y, "down", 10, 10)`` nor ``type("a", submit=t=t=tue)`` can be written.
+  amount, type's submit flag, wait's seconds): a number, or exactly ``submit=true`` /
+  ``submit=false`` for type, so neither ``scroll(x, y, "down", 10, 10)`` nor
+  ``type("a", submit=t=t=tue)`` can be written.
   With ``answer_points`` (``ModelConfig.answer_pointer``), ``done(`` takes one point (the
   word that says the answer, ``perception.builtin.answers``) or one answer string, not both.
   With ``scroll_amounts=False`` (``ModelConfig.scroll_amount`` off) ``scroll(`` takes no amount:

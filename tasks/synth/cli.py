@@ -25,6 +25,7 @@ from rich.table import Table
 
 from tasks.synth.engine import GenConfig, Stats, generate
 from tasks.synth.goals import GOAL_KINDS, GoalKind
+from tasks.synth.pages import PREFILL_SHARE
 from tasks.synth.render import RenderConfig
 from tasks.synth.samples import SampleKind
 from tasks.synth.shards import DatasetError, iter_samples, read_manifest
@@ -98,7 +99,7 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--prefill",
         type=_share,
-        default=0.25,
+        default=PREFILL_SHARE,
         help="share of a form's fields shown holding a value (the goal replaces it: ctrl+a)",
     )
     g.add_argument("--workers", type=_positive, default=3, help="tabs rendering at once")

@@ -32,7 +32,14 @@ from tasks.synth.alignment import alignment_samples
 from tasks.synth.demos import demo_samples, run_demo
 from tasks.synth.goals import GOAL_KINDS, GOAL_WIDGETS, GoalKind
 from tasks.synth.layouts import TEMPLATES
-from tasks.synth.pages import Page, PageSpec, WidgetKind, derive_seed, generate_page
+from tasks.synth.pages import (
+    PREFILL_SHARE,
+    Page,
+    PageSpec,
+    WidgetKind,
+    derive_seed,
+    generate_page,
+)
 from tasks.synth.render import RenderConfig, Renderer, Tab
 from tasks.synth.samples import PageInfo, Sample, SampleKind, Screen
 from tasks.synth.shards import Manifest, ShardWriter, SplitInfo, write_manifest
@@ -55,7 +62,7 @@ class GenConfig:
     goals: tuple[GoalKind, ...] = GOAL_KINDS  # the goal kinds demonstrations draw from
     compact_share: float = 0.5  # share of widget-sized screens
     phrases: float = 0.0  # share of typed values drawn as two-word phrases (goals.plan_goal)
-    prefill: float = 0.25  # share of form fields shown holding a value (pages.PageSpec)
+    prefill: float = PREFILL_SHARE  # share of form fields shown holding a value (pages.PageSpec)
     dpr2_share: float = 0.35  # share of pages rendered at device scale factor 2
     per_screen: int = 8  # alignment samples per screenshot
     shard_samples: int = 5000  # a shard is closed once it holds this many samples

@@ -131,6 +131,11 @@ class Widget:
     title: str = ""
 
 
+# share of a form's fields shown holding a value already (every generator version drew 0.25;
+# ``--prefill`` changes it for training data)
+PREFILL_SHARE = 0.25
+
+
 @dataclass(frozen=True)
 class PageSpec:
     """Everything a page is a function of."""
@@ -142,7 +147,7 @@ class PageSpec:
     dpr: float
     require: WidgetKind | None = None
     long: bool = False  # pad the page so that it scrolls (scroll demonstrations)
-    prefill: float = 0.25  # share of a form's fields shown holding a value already
+    prefill: float = PREFILL_SHARE  # share of a form's fields shown holding a value already
 
     @property
     def compact(self) -> bool:
@@ -166,9 +171,7 @@ class Page:
 class Ctx:
     """Builder state for one page: the random source, the vocabulary, gids and the words drawn."""
 
-    def __init__(
-        self, rng: random.Random, words: Vocab, *, compact: bool, prefill: float = 0.25
-    ) -> None:
+    def __init__(self, rng: random.Random, words: Vocab, *, compact: bool, prefill: float) -> None:
         self.rng = rng
         self.vocab = words
         self.compact = compact

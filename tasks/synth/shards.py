@@ -71,7 +71,9 @@ class SplitInfo(BaseModel):
     vocabulary: str  # fingerprint of this split's word lists (tasks.synth.vocab)
     heldout_every: int  # one word in this many is held out
     phrases: float = 0.0  # share of typed values drawn as two-word phrases (--phrases)
-    prefill: float = 0.25  # share of form fields shown holding a value (--prefill)
+    # share of form fields shown holding a value (--prefill); a manifest without it: 0.25, the
+    # share every earlier generator version drew (pages.PREFILL_SHARE)
+    prefill: float = 0.25
     viewports: tuple[tuple[int, int], ...]
     dprs: tuple[float, ...]
     chromium: str
