@@ -97,6 +97,13 @@ class ModelConfig(BaseModel):
         "one whose centre lies in a word is a letter ('o', 'D') and is dropped, and a radio "
         "button the OCR read as a glyph takes its label's features (words.join_proposals)",
     )
+    outline_text: bool = Field(
+        False,
+        description="with page_outlines, a button-sized outline holding no word is read by the "
+        "OCR's recogniser alone and its caption ('5', 'A') becomes a word "
+        "(outline_text.outline_words: the text detector drops single characters): an input "
+        "rule, no tensor changes",
+    )
     verb_head: bool = Field(
         False, description="a separate head picks the action's name (policy.py); decoding obeys it"
     )

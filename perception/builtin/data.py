@@ -52,10 +52,11 @@ from perception.builtin.answers import answer_label, point_answer
 from perception.builtin.config import ModelConfig
 from perception.builtin.grammar import without_scroll_amount
 from perception.builtin.marks import history_clicks, patch_marks
+from perception.builtin.outline_text import outline_words
 from perception.builtin.policy import typed_in, verb_index
 from perception.builtin.progress import page_inputs
 from perception.builtin.proposals import box_proposals, page_proposals, tile_proposals
-from perception.builtin.reader import Word, to_css
+from perception.builtin.reader import Word, reading_order, to_css
 from perception.builtin.rephrase import recase, rephrase
 from perception.builtin.spans import (
     CASES,
@@ -266,6 +267,23 @@ def page_outlines(image_path: Path, scale: float, rounded: bool = False) -> tupl
         return tuple(page_proposals(to_css(page, scale), rounded=rounded))
 
 
+_captions: dict[tuple[Path, float, bool], tuple[Word, ...]] = {}
+
+
+def page_captions(
+    image_path: Path, scale: float, rounded: bool, words: Sequence[Word]
+) -> tuple[Word, ...]:
+    """``outline_text.outline_words`` of a sample's page (``ModelConfig.outline_text``): the
+    captions read inside its ``page_outlines`` that hold none of its OCR ``words``, read once
+    per image and kept (a sample's words are its image's, from the OCR cache)."""
+    key = (image_path, scale, rounded)
+    if key not in _captions:
+        found = page_outlines(image_path, scale, rounded)
+        with Image.open(image_path) as page:
+            _captions[key] = tuple(outline_words(to_css(page, scale), words, found))
+    return _captions[key]
+
+
 def tile_slots(
     scored: Sequence[Scored],
     outlines: Sequence[Word] | None,
@@ -343,7 +361,13 @@ def make_example(
     elif sample.target_box is not None and len(pts_css) == 1:
         b = sample.target_box
         box = (b.x - ox, b.y - oy, b.w, b.h)
+    found = None
+    if config.proposals and config.page_outlines:
+        found = page_outlines(image_path, scale, config.round_outlines)
     seen = list(words)
+    if config.outline_text and found is not None:
+        captions = page_captions(image_path, scale, config.round_outlines, words)
+        seen = sorted([*seen, *captions], key=reading_order)
     if rng.random() < echo_rate:
         char_w, h = rng.uniform(5, 8), rng.uniform(12, 20)
         seen = echo_goal(seen, said, (ox + rng.uniform(0, 20), oy + rng.uniform(0, 30)),
@@ -351,9 +375,6 @@ def make_example(
     said_here = compact_prompt(prompt_text, FULL_PROMPT)
     said_css = compact_prompt(said, FULL_PROMPT)  # the history's clicks in page CSS px
     page_words = score_words(seen, said_here, split_glyphs=config.round_outlines)
-    found = None
-    if config.proposals and config.page_outlines:
-        found = page_outlines(image_path, scale, config.round_outlines)
     read = page_inputs(said_css, page_words, found, config)
     slots = tile_slots(read.words, found, canvas, (ox, oy), config)
     state = read.state

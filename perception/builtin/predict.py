@@ -65,6 +65,7 @@ from perception.builtin.data import (
 from perception.builtin.grammar import ActionGrammar
 from perception.builtin.marks import history_clicks, patch_marks
 from perception.builtin.model import Decoded, GazeVLM
+from perception.builtin.outline_text import with_outline_words
 from perception.builtin.policy import typed_clicks
 from perception.builtin.progress import page_inputs
 from perception.builtin.proposals import page_proposals
@@ -287,12 +288,17 @@ class Predictor:
                 t_ocr = time.perf_counter()
                 words = read_words(css)
                 ocr_s += time.perf_counter() - t_ocr
-            page_words.append(words)
             outlines = (
                 page_proposals(css, rounded=c.round_outlines)
                 if c.proposals and c.page_outlines and css is not None
                 else None
             )
+            if c.outline_text and outlines is not None:
+                assert css is not None
+                t_ocr = time.perf_counter()
+                words = with_outline_words(css, words, outlines)
+                ocr_s += time.perf_counter() - t_ocr
+            page_words.append(words)
             said = compact_prompt(p.prompt, FULL_PROMPT)
             scored = score_words(words, said, split_glyphs=c.round_outlines)
             read = page_inputs(said, scored, outlines, c)  # as trained: no URL, title

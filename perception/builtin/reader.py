@@ -94,14 +94,22 @@ def _line_key(crop: Any, return_word_box: bool) -> bytes:
     next screen still finds it."""
     import numpy as np
 
-    grey = crop.astype(np.int16).mean(axis=2) if crop.ndim == 3 else crop.astype(np.int16)
-    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
-    ink = np.abs(grey - np.median(border)) > INK
+    ink = ink_mask(crop)
     if ink.any():
         ys, xs = np.nonzero(ink)
         crop = crop[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
     digest = hashlib.blake2b(np.ascontiguousarray(crop).tobytes(), digest_size=16).digest()
     return digest + repr((crop.shape, return_word_box)).encode()
+
+
+def ink_mask(crop: Any) -> Any:
+    """Which pixels of ``crop`` (an (H, W, 3) or (H, W) uint8 array) differ from the median grey
+    of its border by more than ``INK``: its text's glyphs, on a line or a button."""
+    import numpy as np
+
+    grey = crop.astype(np.int16).mean(axis=2) if crop.ndim == 3 else crop.astype(np.int16)
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    return np.abs(grey - np.median(border)) > INK
 
 
 class _LineCache:
@@ -235,8 +243,27 @@ def _read_uncached(image: Image.Image) -> list[Word]:
         box, text, score = row[0], str(row[1]), float(row[2])
         chars = (row[3], row[4]) if len(row) > 4 else None
         words.extend(words_from_line(box, text, chars, score))
-    words.sort(key=lambda w: (round(w.y / 8), w.x))
+    words.sort(key=reading_order)
     return words
+
+
+def reading_order(w: Word) -> tuple[int, float]:
+    """The order ``read_words`` returns words in: by 8 px bands top to bottom, then left to right."""
+    return round(w.y / 8), w.x
+
+
+def recognise(crops: list[Any]) -> list[tuple[str, float]]:
+    """The recogniser alone on image crops (each an (H, W, 3) uint8 RGB array holding one line
+    or caption): (text, score) for each, through the line cache. Any OCR failure reads as
+    ("", 0.0) for every crop."""
+    with _lock:
+        try:
+            got, _ = _get_engine().text_rec(crops, False)
+        except ReaderUnavailable:
+            raise
+        except Exception:
+            return [("", 0.0)] * len(crops)
+    return [(str(g[0]), float(g[1])) for g in got]
 
 
 def to_css(image: Image.Image, scale: float) -> Image.Image:

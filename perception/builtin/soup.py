@@ -36,7 +36,7 @@ from perception.builtin.model import GazeVLM
 from perception.builtin.weights import WeightsError, export, load
 
 # ModelConfig fields that change no tensor: a blend takes the tuned model's value
-DECODING_ONLY = frozenset({"answer_pointer", "avoid_typed_field", "scroll_amount"})
+DECODING_ONLY = frozenset({"answer_pointer", "avoid_typed_field", "outline_text", "scroll_amount"})
 
 
 class SoupError(ValueError):
