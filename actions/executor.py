@@ -122,7 +122,8 @@ _FOCUS_MASKED_JS = """() => {
 
 
 async def _type(page: Page, a: Type, secrets: Secrets) -> str | None:
-    """Type the text, secrets filled in; a note when a secret went into an unmasked field."""
+    """Type the text, secrets filled in (over the field's text with ``replace``); a note when a
+    secret went into an unmasked field."""
     text = secrets.fill(a.text)
     names = secret_names(a.text)
     masked = True
@@ -131,6 +132,8 @@ async def _type(page: Page, a: Type, secrets: Secrets) -> str | None:
             masked = bool(await page.evaluate(_FOCUS_MASKED_JS))
         except Exception:  # a cross-origin frame has focus: assume the worst
             masked = False
+    if a.replace:
+        await page.keyboard.press("ControlOrMeta+a")
     await page.keyboard.type(text, delay=TYPE_DELAY_MS)
     if a.submit:
         await page.keyboard.press("Enter")

@@ -68,11 +68,15 @@ class Drag(_Frozen):
 
 
 class Type(_Frozen):
-    """Type text into whatever has keyboard focus; ``submit`` presses Enter afterwards."""
+    """Type text into whatever has keyboard focus; ``submit`` presses Enter afterwards.
+    ``replace`` selects what the focused field holds first (Ctrl+A, Cmd+A on macOS), so the
+    text replaces it; an empty field is typed into as without it. A model does not write it:
+    the agent sets it for profiles whose typing replaces (``Profile.type_replaces``)."""
 
     kind: Literal["type"] = "type"
     text: str
     submit: bool = False
+    replace: bool = False
 
 
 class KeyPress(_Frozen):
@@ -172,8 +176,9 @@ def action_to_dict(action: Action) -> dict[str, object]:
 
 
 def describe(action: Action) -> str:
-    """One short human line for consoles and prompts, e.g. ``click (412, 133)``."""
-    d = action.model_dump(exclude={"kind"})
+    """One short human line for consoles and prompts, e.g. ``click (412, 133)``. A ``Type``'s
+    ``replace`` is left out: prompts quote the line back to the model as what it wrote."""
+    d = action.model_dump(exclude={"kind", "replace"})
     parts = []
     for key, value in d.items():
         if isinstance(value, float):

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from actions.types import Observation
+from actions.types import Observation, Type
 from perception.model import Completion, Model, ModelError, ModelRequest
 from perception.parsers import parse
 from perception.parsers.base import ParseError, ParseResult, valid_unicode
@@ -100,6 +100,7 @@ class ModelPolicy:
         t2 = time.perf_counter()
         frame = images[-1].frame
         parsed = refuse_unoffered(parse(completion.text, frame, self.profile.dialect), self.profile)
+        parsed = with_profile_typing(parsed, self.profile)
         t3 = time.perf_counter()
         timings = {"prompt_s": t1 - t0, "model_s": t2 - t1, "parse_s": t3 - t2}
         return Decision(images, request, completion, parsed, timings=timings)
@@ -121,6 +122,17 @@ def refuse_unoffered(parsed: ParseResult, profile: Profile) -> ParseResult:
             offered = ", ".join(sorted(profile.actions))
             return ParseError(f"{action.kind} is not available here; use one of: {offered}")
     return parsed
+
+
+def with_profile_typing(parsed: ParseResult, profile: Profile) -> ParseResult:
+    """``parsed``, its ``Type`` actions set to replace the field's text when ``profile``'s
+    typing does (``Profile.type_replaces``)."""
+    if isinstance(parsed, ParseError) or not profile.type_replaces:
+        return parsed
+    actions = tuple(
+        a.model_copy(update={"replace": True}) if isinstance(a, Type) else a for a in parsed.actions
+    )
+    return dataclasses.replace(parsed, actions=actions)
 
 
 def is_parse_error(parsed: ParseResult | None) -> bool:

@@ -73,6 +73,9 @@ class Profile:
     notes: str = ""
     # Action kinds ("click", "navigate"...) the model may use; empty means all its dialect offers.
     actions: frozenset[str] = frozenset()
+    # Its type() replaces what the focused field holds (actions.types.Type.replace): for a model
+    # that was shown selecting a prefilled value first and does not do it (docs/BUILTIN.md)
+    type_replaces: bool = False
 
     def __post_init__(self) -> None:
         offered = dialect_actions(self.dialect)
@@ -112,7 +115,9 @@ PROFILES: dict[str, Profile] = {
             max_new_tokens=48,
             match_ids=("gaze-builtin", "builtin:"),
             notes="Gaze's built-in model (perception/builtin): gaze dialect, pixels of its input; "
-            "it tiles screens larger than its 224 px canvas itself",
+            "it tiles screens larger than its 224 px canvas itself; its typing replaces what "
+            "the focused field holds",
+            type_replaces=True,
         ),
         Profile(
             name="uitars-1.5",

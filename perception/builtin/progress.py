@@ -39,8 +39,11 @@ Contract:
   field clicked) reached.
 - Facts: how many page tokens are not reached (one-hot 0, 1, 2, 3 or more), how many are
   (the same), whether the newest step's click reached any, whether it reached the one the goal
-  names last among those on the page ("... then press Go"), and how many unreached page tokens
-  the goal names after the newest click's (one-hot 0, 1, 2 or more).
+  names last among those on the page ("... then press Go") with none of them left unreached
+  (since 2026-11-28: "Choose Approve from the Payroll menu" names Payroll last, and the click
+  on it opens the menu where Approve waits; the verb head, trained when the fact left that
+  out, said done() there), and how many unreached page tokens the goal names after the newest
+  click's (one-hot 0, 1, 2 or more).
 
 Why: the verb head decided ``done()`` from the decoder's state at the answer's first token and
 the history's counts (``policy``), and a fine-tune of the word slots moved those states: the
@@ -217,7 +220,7 @@ def _facts(p: _Progress) -> Tensor:
     last = min(p.on_page, key=lambda t: (order[t], t)) if p.on_page else None
     after = sum(order[t] < min(order[n] for n in p.newest) for t in left) if p.newest else 0
     feats = one_hot(min(len(left), 3), 4) + one_hot(min(len(p.reached), 3), 4)
-    feats += [float(bool(p.newest)), float(last is not None and last in p.newest)]
+    feats += [float(bool(p.newest)), float(last is not None and last in p.newest and not left)]
     feats += one_hot(min(after, 2), 3) if p.newest else [0.0] * 3
     assert len(feats) == N_PROGRESS
     return torch.tensor(feats, dtype=torch.float32)

@@ -27,6 +27,7 @@ from actions.types import (
     Scroll,
     Type,
     Wait,
+    describe,
 )
 
 PAGES = {
@@ -160,6 +161,13 @@ def test_prompt_takes_typed_text(page: BrowserEnv) -> None:
     assert title(page) == "name=report-2026"
 
 
+def test_typing_that_replaces_answers_a_prompt_with_its_own_text(page: BrowserEnv) -> None:
+    page.act(Click(x=280, y=25))
+    assert page.act(Type(text="draft-1")).ok
+    assert page.act(Type(text="report", replace=True, submit=True)).ok
+    assert title(page) == "name=report"
+
+
 def test_popup_is_followed_and_closing_it_returns(page: BrowserEnv, site: str) -> None:
     res = page.act(Click(x=390, y=25))
     obs = page.observe()
@@ -203,6 +211,17 @@ def test_slow_pages_and_dead_servers_end_in_bounded_errors(page: BrowserEnv, sit
     # and the browser is still usable afterwards
     assert page.act(Navigate(url=site + "/next")).ok
     assert page.observe().title == "next"
+
+
+def test_typing_that_replaces_the_fields_text(page: BrowserEnv) -> None:
+    value = "() => document.getElementById('field').value"
+    assert page.act(Click(x=110, y=72)).ok
+    assert page.act(Type(text="", replace=True)).ok  # an empty field: nothing to select
+    assert page.act(Type(text="Lucas", replace=True)).ok and page.evaluate(value) == "Lucas"
+    assert page.act(Type(text="Okafor")).ok and page.evaluate(value) == "LucasOkafor"
+    assert page.act(Type(text="Polaris", replace=True, submit=True)).ok
+    assert page.evaluate(value) == "Polaris"
+    assert describe(Type(text="Polaris", replace=True)) == describe(Type(text="Polaris"))
 
 
 def test_mouse_and_keyboard_actions(page: BrowserEnv) -> None:

@@ -94,6 +94,20 @@ def test_the_last_click_on_the_button_the_goal_names_last_leaves_nothing() -> No
     assert got["after"] == [1.0, 0.0, 0.0]
 
 
+def test_the_word_named_last_opens_a_menu_and_what_waits_in_it_is_not_the_end() -> None:
+    words = [Word("Payroll", 20, 10, 56, 18, 0.99)]
+    outlines = [Word("", 14, 6, 80, 26, 0.0)]
+    goal = 'Goal: Choose "Approve" from the Payroll menu.'
+    prompt = f"{goal}\nEarlier steps:\n1. click(x=48, y=19) -> ok"
+    shut = _facts(prompt, words, outlines)  # the menu closed again: nothing the goal names waits
+    assert shut["left"] == 0 and shut["newest_tokens"] == {"payroll"}
+    assert shut["newest_last"] == 1.0
+    menu = [*words, Word("Approve", 24, 40, 60, 18, 0.99), Word("Pin", 24, 64, 24, 18, 0.99)]
+    opened = _facts(prompt, menu, outlines)
+    assert opened["left"] == 1 and opened["newest_tokens"] == {"payroll"}
+    assert opened["newest_last"] == 0.0  # Payroll is named last, but Approve is left
+
+
 def test_no_click_yet_and_a_click_on_nothing_reach_nothing() -> None:
     words, outlines = _boxes_page()
     fresh = _facts(GOAL, words, outlines)

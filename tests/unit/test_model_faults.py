@@ -257,6 +257,21 @@ def frame() -> Frame:
     return Frame(region_x=0, region_y=0, region_w=400, region_h=300, image_w=400, image_h=300)
 
 
+@pytest.mark.parametrize("replaces", [False, True])
+def test_a_profiles_typing_replaces_the_fields_text_when_it_says_so(
+    tmp_path: Path, replaces: bool
+) -> None:
+    profile = dataclasses.replace(get_profile("gaze-builtin"), type_replaces=replaces)
+    model = ScriptedModel(['type("Polaris", submit=true)', "click(70, 60)", "done()"])
+    r = run(model, tmp_path, profile)
+    assert r.env.acted[0] == t.Type(text="Polaris", submit=True, replace=replaces)
+    assert r.env.acted[1] == Click(x=70, y=60)
+    # the history's text says what the model chose, whichever way the agent typed it
+    told = prompt_text(model.calls[1])
+    assert "1. type(text='Polaris', submit=True) -> ok" in told and "replace" not in told
+    assert get_profile("gaze-builtin").type_replaces and not get_profile("gaze").type_replaces
+
+
 def test_profiles_offer_exactly_what_their_dialect_can_express() -> None:
     every = [
         t.Click(x=5, y=6), t.DoubleClick(x=5, y=6), t.RightClick(x=5, y=6), t.Hover(x=5, y=6),
