@@ -91,8 +91,8 @@ class DialogAnswers:
                 if combo == "Escape":
                     return self._resolve(accept=False)
                 return ActionResult.failure(hint)
-            case Type(text=text, submit=submit, replace=replace) if info.type == "prompt":
-                env._prompt_text = ("" if replace else env._prompt_text or "") + text
+            case Type(text=text, submit=submit) if info.type == "prompt":
+                env._prompt_text = (env._prompt_text or "") + text
                 return self._resolve(accept=True) if submit else ActionResult.success()
             case Wait(seconds=s):
                 env._run(asyncio.sleep(s), s + 5)

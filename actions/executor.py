@@ -109,21 +109,38 @@ async def _scroll(page: Page, a: Scroll) -> None:
     await page.evaluate(_SCROLL_SETTLE_JS, [SCROLL_QUIET_MS, SCROLL_MAX_MS])
 
 
-# The focused element, through same-origin frames and shadow roots: is it a masked field?
-_FOCUS_MASKED_JS = """() => {
-  let el = document.activeElement;
+# The focused element, through same-origin frames and shadow roots
+_FOCUSED_JS = """let el = document.activeElement;
   for (;;) {
     if (el && el.shadowRoot && el.shadowRoot.activeElement) el = el.shadowRoot.activeElement;
     else if (el && el.contentDocument && el.contentDocument.activeElement) el = el.contentDocument.activeElement;
     else break;
-  }
+  }"""
+# is it a masked field?
+_FOCUS_MASKED_JS = f"""() => {{
+  {_FOCUSED_JS}
   return !!el && el.tagName === 'INPUT' && (el.type || '').toLowerCase() === 'password';
-}"""
+}}"""
+# should a typing that replaces select its text first? It is a text field (not the page: select-all
+# there would highlight the whole page) that this page's agent has not typed into before
+# (remembered from now on; a new page forgets)
+_SELECT_FIRST_JS = f"""() => {{
+  {_FOCUSED_JS}
+  if (!el) return false;
+  const tag = el.tagName, kind = (el.type || 'text').toLowerCase();
+  const field = el.isContentEditable || tag === 'TEXTAREA' || (tag === 'INPUT' &&
+    ['text', 'search', 'email', 'password', 'tel', 'url', 'number'].includes(kind));
+  const typed = (window.__gazeTyped = window.__gazeTyped || new WeakSet());
+  const before = typed.has(el);
+  typed.add(el);
+  return field && !before;
+}}"""
 
 
 async def _type(page: Page, a: Type, secrets: Secrets) -> str | None:
-    """Type the text, secrets filled in (over the field's text with ``replace``); a note when a
-    secret went into an unmasked field."""
+    """Type the text, secrets filled in (with ``replace``, over the text the focused field
+    showed before this page's agent first typed into it); a note when a secret went into an
+    unmasked field."""
     text = secrets.fill(a.text)
     names = secret_names(a.text)
     masked = True
@@ -133,7 +150,12 @@ async def _type(page: Page, a: Type, secrets: Secrets) -> str | None:
         except Exception:  # a cross-origin frame has focus: assume the worst
             masked = False
     if a.replace:
-        await page.keyboard.press("ControlOrMeta+a")
+        try:
+            select = bool(await page.evaluate(_SELECT_FIRST_JS))
+        except Exception:  # a cross-origin frame has focus: no telling, type as without
+            select = False
+        if select:
+            await page.keyboard.press("ControlOrMeta+a")
     await page.keyboard.type(text, delay=TYPE_DELAY_MS)
     if a.submit:
         await page.keyboard.press("Enter")

@@ -69,9 +69,12 @@ class Drag(_Frozen):
 
 class Type(_Frozen):
     """Type text into whatever has keyboard focus; ``submit`` presses Enter afterwards.
-    ``replace`` selects what the focused field holds first (Ctrl+A, Cmd+A on macOS), so the
-    text replaces it; an empty field is typed into as without it. A model does not write it:
-    the agent sets it for profiles whose typing replaces (``Profile.type_replaces``)."""
+    ``replace``: when the focus is in a text field the agent has not typed into before (on this
+    page), its text is selected first (Ctrl+A, Cmd+A on macOS), so a prefilled value is typed
+    over; text the agent typed itself is kept and added to ("Ur", then "ay"), an empty field is
+    typed into as without it, and with no text field focused nothing is selected. A model does
+    not write it: the agent sets it for profiles whose typing replaces
+    (``Profile.type_replaces``)."""
 
     kind: Literal["type"] = "type"
     text: str

@@ -161,13 +161,6 @@ def test_prompt_takes_typed_text(page: BrowserEnv) -> None:
     assert title(page) == "name=report-2026"
 
 
-def test_typing_that_replaces_answers_a_prompt_with_its_own_text(page: BrowserEnv) -> None:
-    page.act(Click(x=280, y=25))
-    assert page.act(Type(text="draft-1")).ok
-    assert page.act(Type(text="report", replace=True, submit=True)).ok
-    assert title(page) == "name=report"
-
-
 def test_popup_is_followed_and_closing_it_returns(page: BrowserEnv, site: str) -> None:
     res = page.act(Click(x=390, y=25))
     obs = page.observe()
@@ -213,15 +206,27 @@ def test_slow_pages_and_dead_servers_end_in_bounded_errors(page: BrowserEnv, sit
     assert page.observe().title == "next"
 
 
-def test_typing_that_replaces_the_fields_text(page: BrowserEnv) -> None:
+def test_typing_that_replaces_types_over_what_the_agent_did_not_type(
+    page: BrowserEnv,
+) -> None:
     value = "() => document.getElementById('field').value"
+    set_value = "v => { const f = document.getElementById('field'); f.value = v; f.blur(); }"
+    page.evaluate(set_value, "Lisbon")  # a prefilled field
     assert page.act(Click(x=110, y=72)).ok
-    assert page.act(Type(text="", replace=True)).ok  # an empty field: nothing to select
-    assert page.act(Type(text="Lucas", replace=True)).ok and page.evaluate(value) == "Lucas"
-    assert page.act(Type(text="Okafor")).ok and page.evaluate(value) == "LucasOkafor"
+    assert page.act(Type(text="Lima", replace=True)).ok and page.evaluate(value) == "Lima"
+    assert page.act(Type(text="ay", replace=True)).ok  # its own text is kept
+    assert page.evaluate(value) == "Limaay"
+    page.evaluate(set_value, "")
+    assert page.act(Click(x=110, y=72)).ok  # an empty field: nothing to select
     assert page.act(Type(text="Polaris", replace=True, submit=True)).ok
     assert page.evaluate(value) == "Polaris"
-    assert describe(Type(text="Polaris", replace=True)) == describe(Type(text="Polaris"))
+    page.evaluate(set_value, "Lisbon")
+    assert page.act(Click(x=110, y=72)).ok and page.act(Type(text="Lima")).ok  # without: appends
+    assert page.evaluate(value) == "LisbonLima"
+    assert describe(Type(text="Lima", replace=True)) == describe(Type(text="Lima"))
+    page.act(Click(x=600, y=300))  # nothing focused: the page's text is not selected
+    assert page.act(Type(text="x", replace=True)).ok
+    assert page.evaluate("() => String(getSelection())") == ""
 
 
 def test_mouse_and_keyboard_actions(page: BrowserEnv) -> None:
