@@ -267,21 +267,16 @@ def page_outlines(image_path: Path, scale: float, rounded: bool = False) -> tupl
         return tuple(page_proposals(to_css(page, scale), rounded=rounded))
 
 
-_captions: dict[tuple[Path, float, bool], tuple[Word, ...]] = {}
-
-
+@functools.lru_cache(maxsize=16384)
 def page_captions(
-    image_path: Path, scale: float, rounded: bool, words: Sequence[Word]
+    image_path: Path, scale: float, rounded: bool, words: tuple[Word, ...]
 ) -> tuple[Word, ...]:
     """``outline_text.outline_words`` of a sample's page (``ModelConfig.outline_text``): the
     captions read inside its ``page_outlines`` that hold none of its OCR ``words``, read once
-    per image and kept (a sample's words are its image's, from the OCR cache)."""
-    key = (image_path, scale, rounded)
-    if key not in _captions:
-        found = page_outlines(image_path, scale, rounded)
-        with Image.open(image_path) as page:
-            _captions[key] = tuple(outline_words(to_css(page, scale), words, found))
-    return _captions[key]
+    per image and kept, as its outlines are."""
+    found = page_outlines(image_path, scale, rounded)
+    with Image.open(image_path) as page:
+        return tuple(outline_words(to_css(page, scale), words, found))
 
 
 def tile_slots(
@@ -366,7 +361,7 @@ def make_example(
         found = page_outlines(image_path, scale, config.round_outlines)
     seen = list(words)
     if config.outline_text and found is not None:
-        captions = page_captions(image_path, scale, config.round_outlines, words)
+        captions = page_captions(image_path, scale, config.round_outlines, tuple(words))
         seen = sorted([*seen, *captions], key=reading_order)
     if rng.random() < echo_rate:
         char_w, h = rng.uniform(5, 8), rng.uniform(12, 20)
