@@ -4,14 +4,16 @@ trained on, and the data engine's own DOM checks say whether it reached the goal
 Usage::
 
     python bench/synth_goals.py --model SPEC [--profile NAME] [--episodes 40] [--seed 1000003]
-        [--max-steps 10] [--kinds login,checkboxes,...] [--out DIR] [--verbose]
+        [--max-steps 10] [--kinds login,checkboxes,...] [--split heldout] [--out DIR] [--verbose]
 
 Contract:
 - Pages: the held-out split of the data engine, planned exactly as the trainer generates it
   (``tasks.synth.engine.plan_page`` with ``GenConfig(split="heldout", seed=SEED)``; the trainer's
   held-out seed is its seed + 1,000,003, so 1000003 by default). For page index 0, 1, 2, ... the
   pages planned as demonstrations (of a kind in ``--kinds``) are taken in order until
-  ``--episodes`` episodes ran; alignment pages are passed over.
+  ``--episodes`` episodes ran; alignment pages are passed over. ``--split train`` plans the
+  training split's pages instead (its templates and words; a check of what the model learned,
+  not the issue's number; pick a seed no training run used).
 - Each page's HTML (``generate_page``) is written to ``OUT/pages/<page-id>.html`` and served from
   127.0.0.1 by ``tasks.server.SiteServer``; the agent drives it through ``BrowserEnv`` at the
   page's viewport and device scale factor, with ``gaze run``'s browser settings (the start host is
@@ -83,6 +85,7 @@ from tasks.synth.engine import GenConfig, PagePlan, plan_page
 from tasks.synth.goals import CHECK_JS, GOAL_KINDS, Candidate, Goal, GoalKind
 from tasks.synth.pages import Page, generate_page
 from tasks.synth.render import FONTS_SETTLED_JS
+from tasks.synth.vocab import Split
 
 HELDOUT_SEED = 1_000_003  # perception.builtin.train: held-out pages use its seed + 1,000,003
 SUMMARY_VERSION = 1
@@ -93,6 +96,7 @@ MAX_PAGES = 100_000  # page indices looked at before giving up on finding enough
 class GoalsConfig:
     episodes: int = 40  # episodes to run (skipped pages do not count)
     seed: int = HELDOUT_SEED  # of the held-out split's page plan
+    split: Split = "heldout"  # "train": the training split's templates and words
     max_steps: int = 10  # actions per episode (LoopConfig.max_steps)
     kinds: tuple[GoalKind, ...] = GOAL_KINDS  # goal kinds to run; pages of other kinds are passed
     browser: BrowserConfig = field(default_factory=BrowserConfig)  # launch options (gaze run's)
@@ -152,9 +156,10 @@ class GoalsSummary(_Rec):
     episodes: list[EpisodeRecord]
 
 
-def heldout_plans(config: GoalsConfig) -> Iterator[PagePlan]:
-    """The held-out split's demonstration pages of the chosen kinds, in page order."""
-    gen = GenConfig(out=Path("."), split="heldout", pages=MAX_PAGES, seed=config.seed)
+def goal_plans(config: GoalsConfig) -> Iterator[PagePlan]:
+    """The split's demonstration pages of the chosen kinds, in page order (the held-out split
+    unless ``config.split`` says otherwise)."""
+    gen = GenConfig(out=Path("."), split=config.split, pages=MAX_PAGES, seed=config.seed)
     for index in range(MAX_PAGES):
         plan = plan_page(gen, index)
         if plan.kind == "demo" and plan.goal in config.kinds:
@@ -248,7 +253,7 @@ class _Bench:
                     "height": s.viewport_h,
                     "device_scale_factor": s.dpr,
                 },
-                "tags": ["synth-heldout", plan.goal],
+                "tags": [f"synth-{self.config.split}", plan.goal],
             },
             model=self.policy.name,
             profile=self.policy.profile.name,
@@ -324,7 +329,7 @@ def summarise(
     return GoalsSummary(
         model=policy.name,
         profile=policy.profile.name,
-        split="heldout",
+        split=config.split,
         seed=config.seed,
         max_steps=config.max_steps,
         kinds=list(config.kinds),
@@ -368,7 +373,7 @@ def run_goals(
     summary: GoalsSummary | None = None
     with SiteServer(out / "pages") as server, BrowserEnv(config.browser) as env:
         bench = _Bench(config, env, policy, out, server.url, on_step)
-        for plan in heldout_plans(config):
+        for plan in goal_plans(config):
             if len(records) >= config.episodes:
                 break
             done = bench.episode(plan, generate_page(plan.spec))
@@ -390,7 +395,7 @@ def run_goals(
                 browser_version=env.browser_version,
             )
             _write_summary(out, summary)
-    assert summary is not None, "the held-out split has no demonstration page of these kinds"
+    assert summary is not None, "the split has no demonstration page of these kinds"
     return summary
 
 
@@ -446,6 +451,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument(
         "--kinds", type=goal_kinds, default=GOAL_KINDS, help="comma-separated goal kinds"
     )
+    ap.add_argument(
+        "--split",
+        choices=("heldout", "train"),
+        default="heldout",
+        help="whose pages: the held-out split (the issue's number) or the training split's",
+    )
     ap.add_argument("--out", type=Path, help="output folder (default: runs/synth-goals-TIME)")
     ap.add_argument("--verbose", "-v", action="store_true", help="print every step")
     args = ap.parse_args(argv)
@@ -459,7 +470,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     out_dir: Path = args.out or Path("runs") / f"synth-goals-{stamp}"
     config = GoalsConfig(
-        episodes=args.episodes, seed=args.seed, max_steps=args.max_steps, kinds=args.kinds
+        episodes=args.episodes,
+        seed=args.seed,
+        split=args.split,
+        max_steps=args.max_steps,
+        kinds=args.kinds,
     )
     err.print(f"writing {out_dir}", highlight=False, markup=False)
     try:

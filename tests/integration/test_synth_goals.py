@@ -24,7 +24,7 @@ import pytest
 
 from actions.types import Action, Done
 from agent.trajectory import read_log
-from bench.synth_goals import GoalsConfig, GoalsSummary, run_goals
+from bench.synth_goals import GoalsConfig, GoalsSummary, goal_plans, run_goals
 from perception.model import Completion, ModelRequest, ScriptedModel
 from perception.parsers import format_action
 from perception.profiles import get_profile
@@ -145,3 +145,11 @@ def test_a_model_that_stops_at_once_solves_nothing(
     assert answer.answer is None and answer.expected_answer
     log = read_log(tmp_path / answer.log)
     assert log.result is not None and [c.passed for c in log.result.checks] == [True, False]
+
+
+def test_the_training_split_is_planned_on_request_and_the_held_out_one_by_default() -> None:
+    kinds = ("entry", "login")
+    held = next(goal_plans(GoalsConfig(seed=777, kinds=kinds)))
+    train = next(goal_plans(GoalsConfig(seed=777, kinds=kinds, split="train")))
+    assert held.spec.split == "heldout" and train.spec.split == "train"
+    assert held.goal in kinds and train.goal in kinds
