@@ -200,6 +200,14 @@ class ModelConfig(BaseModel):
         "that shows what was typed; predict.typed_fields): a decoding rule, no tensor changes",
     )
 
+    submit_typing: bool = Field(
+        False,
+        description="with verb_head, right after a type() without Enter the head may not choose "
+        "done(): every demonstration submits what it typed, with Enter or a click (no training "
+        "step after such a type is done(); policy.typed_without_enter): a decoding rule, no "
+        "tensor changes",
+    )
+
     scroll_amount: bool = Field(
         True,
         description='whether the model writes how far to scroll (scroll(x, y, "down", 560)); '

@@ -33,7 +33,9 @@ Contract:
   allowed), and that point's query is ``ans_q``, without the match features' vote. ``avoid``
   (canvas px boxes ``(x, y, w, h)`` per row) keeps a row's points out of those boxes: the
   pointer's best candidate (a patch's point or a word's centre) outside them, when one has any
-  probability (``ModelConfig.avoid_typed_field``: the fields the history typed into).
+  probability (``ModelConfig.avoid_typed_field``: the fields the history typed into). A row of
+  ``no_done`` never gets ``done(`` from the verb head (``ModelConfig.submit_typing``: its
+  newest step typed without Enter); the head's next choice is written.
 
 Why the image comes after the prompt: the decoder is causal, so image tokens placed after the goal
 attend to its words in every layer; the pointer's keys are those goal-aware image states, which is
@@ -689,6 +691,7 @@ class GazeVLM(nn.Module):
         groups: Sequence[int] | None = None,
         span_page: Tensor | None = None,
         avoid: Sequence[Sequence[tuple[float, float, float, float]]] | None = None,
+        no_done: Sequence[bool] | None = None,
     ) -> list[Decoded]:
         """Greedy decoding (see the module contract). With a verb head, a grammar and ``state``,
         the head picks each answer's action name and decoding writes it: rows with the same
@@ -713,7 +716,7 @@ class GazeVLM(nn.Module):
         no_point = [False] * b  # rows whose done( it answers without one
         if grammar is not None and self.verb is not None and state is not None:
             vl = self.verb_logits(last, key_h[:, :g], marks, state)
-            forced = self._choose_verbs(vl, grammar, groups or list(range(b)))
+            forced = self._choose_verbs(vl, grammar, groups or list(range(b)), no_done)
         for _ in range(max_new):
             lp = self.next_logp(last[:, None], prompt_h, prompts)[:, 0]
             if grammar:
@@ -836,9 +839,13 @@ class GazeVLM(nn.Module):
 
     @staticmethod
     def _choose_verbs(
-        logits: Tensor, grammar: ActionGrammar, groups: Sequence[int]
+        logits: Tensor,
+        grammar: ActionGrammar,
+        groups: Sequence[int],
+        no_done: Sequence[bool] | None = None,
     ) -> list[list[int]]:
-        """Verb logits (B, V) -> per row the bytes to write first: ``verb(``, one verb per group."""
+        """Verb logits (B, V) -> per row the bytes to write first: ``verb(``, one verb per group;
+        never ``done(`` for a row of ``no_done``."""
         ok = torch.tensor([f"{v}(".encode() in grammar.calls for v in VERBS])
         if not ok.any():  # a grammar of verbs the head does not know: the text decides
             return [[] for _ in range(logits.shape[0])]
@@ -847,5 +854,7 @@ class GazeVLM(nn.Module):
         for r in range(logits.shape[0]):
             rows = [k for k, gr in enumerate(groups) if gr == groups[r]]
             mean = prob[rows].mean(0).masked_fill(~ok.to(prob.device), -1.0)
+            if no_done is not None and no_done[r]:
+                mean[VERBS.index("done")] = -1.0
             out.append(list(f"{VERBS[int(mean.argmax())]}(".encode()))
         return out

@@ -92,6 +92,13 @@ def typed_in(line: str) -> str | None:
     return t.group(2) if t else None
 
 
+def typed_without_enter(prompt: str) -> bool:
+    """Whether the newest history step of ``prompt`` is a ``type(...)`` without Enter
+    (``submit=False``): what ``ModelConfig.submit_typing`` keeps done() from following."""
+    steps = [m for m in (STEP.match(line) for line in prompt.splitlines()) if m]
+    return bool(steps) and steps[-1].group(1) == "type" and "submit=False" in steps[-1].group(2)
+
+
 def typed_clicks(prompt: str) -> list[tuple[float, float, str]]:
     """Where each field typed into was clicked, and what was typed; see the module contract."""
     out: list[tuple[float, float, str]] = []

@@ -22,7 +22,9 @@ Contract:
   written as the text of the page word at its point (``perception.builtin.answers``), and its
   tile is the one most sure the point is on it (``by_confidence``). With
   ``config.avoid_typed_field``, every tile's clicks keep out of the fields the history typed
-  into (``typed_fields``; ``GazeVLM.generate``'s ``avoid``).
+  into (``typed_fields``; ``GazeVLM.generate``'s ``avoid``). With ``config.submit_typing``, a
+  page whose newest step typed without Enter gets no done() (``policy.typed_without_enter``;
+  ``GazeVLM.generate``'s ``no_done``).
 - Words: each page is read once by the OCR (``perception.builtin.reader``) at CSS scale, unless
   the ``Page`` brings its words already (training's evaluation uses the cached reads), and its
   words are scored against the goal once; each tile gets the word slots of its area
@@ -66,7 +68,7 @@ from perception.builtin.grammar import ActionGrammar
 from perception.builtin.marks import history_clicks, patch_marks
 from perception.builtin.model import Decoded, GazeVLM
 from perception.builtin.outline_text import with_outline_words
-from perception.builtin.policy import typed_clicks
+from perception.builtin.policy import typed_clicks, typed_without_enter
 from perception.builtin.progress import page_inputs
 from perception.builtin.proposals import page_proposals
 from perception.builtin.reader import Word, read_words, to_css
@@ -275,6 +277,7 @@ class Predictor:
         states: list[Tensor] = []
         flags: list[Tensor] = []  # spans.page_flags of each tile's prompt (span_page)
         avoid: list[list[Box]] = []  # the fields typed into, canvas px
+        no_done: list[bool] = []  # submit_typing: the newest step typed without Enter
         page_words: list[Sequence[Word]] = []  # each page's, CSS px (answers are read from them)
         ocr_s = 0.0
         for i, p in enumerate(pages):
@@ -322,6 +325,7 @@ class Predictor:
                     marks.append(patch_marks(clicks, (ox, oy), c))
                     states.append(state)
                     avoid.append([(x - ox, y - oy, w, h) for x, y, w, h in typed])
+                    no_done.append(c.submit_typing and typed_without_enter(p.prompt))
                     if page_flags is not None:
                         flags.append(page_flags)
         t1 = time.perf_counter()
@@ -348,6 +352,7 @@ class Predictor:
                         groups=owners[s:e],
                         span_page=sp,
                         avoid=avoid[s:e],
+                        no_done=no_done[s:e],
                     )
                 )
         t2 = time.perf_counter()

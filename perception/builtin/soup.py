@@ -36,7 +36,9 @@ from perception.builtin.model import GazeVLM
 from perception.builtin.weights import WeightsError, export, load
 
 # ModelConfig fields that change no tensor: a blend takes the tuned model's value
-DECODING_ONLY = frozenset({"answer_pointer", "avoid_typed_field", "outline_text", "scroll_amount"})
+DECODING_ONLY = frozenset(
+    {"answer_pointer", "avoid_typed_field", "outline_text", "scroll_amount", "submit_typing"}
+)
 
 
 class SoupError(ValueError):

@@ -264,6 +264,7 @@ PARTS: dict[str, Any] = dict(
     scroll_amount=False,  # ("Scroll distance; typed fields; run 71")
     control_state=True,  # since run 84 ("Control state; runs 72-79", "Runs 80-84")
     outline_text=True,  # since 2026-11-28, on run 84's weights (an input rule: "Button captions")
+    submit_typing=True,  # since 2026-11-28, on run 84's weights (decoding: "Typing replaces")
 )
 # parts tried since the shipped run, not shipped yet (none at present): the "next" preset is
 # "full" with them; "tiny" builds them too, so that the tests cover them

@@ -15,7 +15,7 @@ from perception.builtin.data import Crop, Example, collate, pointer_label, promp
 from perception.builtin.grammar import ActionGrammar
 from perception.builtin.marks import history_clicks, patch_marks
 from perception.builtin.model import Decoded, GazeVLM, PointGuess
-from perception.builtin.policy import N_STATE, VERBS, prompt_state, verb_index
+from perception.builtin.policy import N_STATE, VERBS, prompt_state, typed_without_enter, verb_index
 from perception.builtin.predict import _chunks, by_peak, choose_tile
 from perception.builtin.progress import step_state
 from perception.builtin.tokenizer import N_BYTES, encode_target
@@ -229,3 +229,29 @@ def test_clicks_keep_out_of_the_fields_typed_into() -> None:
     assert kept[1].points == free[1].points  # a row without boxes is untouched
     p = kept[0].points[0]
     assert not (box[0] <= p.x <= box[0] + 12 and box[1] <= p.y <= box[1] + 12), (p, box)
+
+
+def test_done_never_follows_a_type_without_enter_where_asked() -> None:
+    """``ModelConfig.submit_typing``: the newest step typed without Enter, the head's done() is
+    barred and its next choice written; other rows, and other verbs, are left alone."""
+    typed = "Goal: g\nEarlier steps:\n1. click(x=75, y=106) -> ok\n"
+    assert typed_without_enter(typed + "2. type(text='Lima', submit=False) -> ok")
+    assert not typed_without_enter(typed + "2. type(text='Lima', submit=True) -> ok")
+    assert not typed_without_enter(typed)  # the newest step clicked
+    assert not typed_without_enter("Goal: Type Lima and press Enter.")  # no step yet
+    done, click = VERBS.index("done"), VERBS.index("click")
+    logits = torch.zeros(3, len(VERBS))
+    logits[:, done], logits[:, click] = 5.0, 1.0
+    got = GazeVLM._choose_verbs(logits, GRAMMAR, [0, 1, 1], no_done=[True, False, False])
+    assert [bytes(v) for v in got] == [b"click(", b"done(", b"done("]
+    torch.manual_seed(0)
+    model = GazeVLM(TINY).eval()
+    batch = collate(_steps(2, seed=0), TINY)
+    with torch.no_grad():
+        assert model.verb is not None
+        model.verb[2].bias[done] = 20.0
+        out = model.generate(
+            batch["images"], batch["prompts"], batch["words"], 30, GRAMMAR,
+            marks=batch["marks"], state=batch["state"], no_done=[True, False],
+        )  # fmt: skip
+    assert not _text(out[0].ids).startswith("done(") and _text(out[1].ids).startswith("done(")
