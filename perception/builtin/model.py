@@ -854,7 +854,7 @@ class GazeVLM(nn.Module):
         for r in range(logits.shape[0]):
             rows = [k for k, gr in enumerate(groups) if gr == groups[r]]
             mean = prob[rows].mean(0).masked_fill(~ok.to(prob.device), -1.0)
-            if no_done is not None and no_done[r]:
-                mean[VERBS.index("done")] = -1.0
+            if no_done is not None and no_done[r] and int((mean >= 0).sum()) > 1:
+                mean[VERBS.index("done")] = -1.0  # (unless done is all the grammar allows)
             out.append(list(f"{VERBS[int(mean.argmax())]}(".encode()))
         return out

@@ -244,6 +244,10 @@ def test_done_never_follows_a_type_without_enter_where_asked() -> None:
     logits[:, done], logits[:, click] = 5.0, 1.0
     got = GazeVLM._choose_verbs(logits, GRAMMAR, [0, 1, 1], no_done=[True, False, False])
     assert [bytes(v) for v in got] == [b"click(", b"done(", b"done("]
+    only = ActionGrammar(["done"])  # a grammar of done alone still gets it
+    assert [bytes(v) for v in GazeVLM._choose_verbs(logits[:1], only, [0], no_done=[True])] == [
+        b"done("
+    ]
     torch.manual_seed(0)
     model = GazeVLM(TINY).eval()
     batch = collate(_steps(2, seed=0), TINY)
