@@ -52,11 +52,11 @@ from perception.builtin.answers import answer_label, point_answer
 from perception.builtin.config import ModelConfig
 from perception.builtin.grammar import without_scroll_amount
 from perception.builtin.marks import history_clicks, patch_marks
-from perception.builtin.outline_text import outline_words
+from perception.builtin.outline_text import with_outline_words
 from perception.builtin.policy import typed_in, verb_index
 from perception.builtin.progress import page_inputs
 from perception.builtin.proposals import box_proposals, page_proposals, tile_proposals
-from perception.builtin.reader import Word, reading_order, to_css
+from perception.builtin.reader import Word, to_css
 from perception.builtin.rephrase import recase, rephrase
 from perception.builtin.spans import (
     CASES,
@@ -271,12 +271,12 @@ def page_outlines(image_path: Path, scale: float, rounded: bool = False) -> tupl
 def page_captions(
     image_path: Path, scale: float, rounded: bool, words: tuple[Word, ...]
 ) -> tuple[Word, ...]:
-    """``outline_text.outline_words`` of a sample's page (``ModelConfig.outline_text``): the
-    captions read inside its ``page_outlines`` that hold none of its OCR ``words``, read once
+    """A sample's OCR ``words`` with the captions read inside its ``page_outlines`` that hold
+    none of them (``outline_text.with_outline_words``, ``ModelConfig.outline_text``), read once
     per image and kept, as its outlines are."""
     found = page_outlines(image_path, scale, rounded)
     with Image.open(image_path) as page:
-        return tuple(outline_words(to_css(page, scale), words, found))
+        return tuple(with_outline_words(to_css(page, scale), words, found))
 
 
 def tile_slots(
@@ -361,8 +361,7 @@ def make_example(
         found = page_outlines(image_path, scale, config.round_outlines)
     seen = list(words)
     if config.outline_text and found is not None:
-        captions = page_captions(image_path, scale, config.round_outlines, tuple(words))
-        seen = sorted([*seen, *captions], key=reading_order)
+        seen = list(page_captions(image_path, scale, config.round_outlines, tuple(words)))
     if rng.random() < echo_rate:
         char_w, h = rng.uniform(5, 8), rng.uniform(12, 20)
         seen = echo_goal(seen, said, (ox + rng.uniform(0, 20), oy + rng.uniform(0, 30)),

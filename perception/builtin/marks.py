@@ -35,9 +35,15 @@ MOVE_VERBS = frozenset({"scroll", "drag", "navigate", "back"})
 Click = tuple[float, float, bool]  # x, y (viewport CSS px), whether it was the newest step
 
 
+def history_steps(prompt: str) -> list[re.Match[str]]:
+    """The history lines of ``prompt`` (``STEP`` matches: the verb, then its arguments), oldest
+    first."""
+    return [m for m in (STEP.match(line) for line in prompt.splitlines()) if m]
+
+
 def history_clicks(prompt: str) -> list[Click]:
     """Clicks since the newest scroll/drag/navigation; see the module contract."""
-    steps = [m for m in (STEP.match(line) for line in prompt.splitlines()) if m]
+    steps = history_steps(prompt)
     out: list[Click] = []
     for i, m in enumerate(steps):
         verb = m.group(1)

@@ -33,7 +33,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from perception.builtin.marks import CLICK_VERBS, MOVE_VERBS, STEP, XY
+from perception.builtin.marks import CLICK_VERBS, MOVE_VERBS, STEP, XY, history_steps
 from perception.builtin.tokenizer import N_BYTES
 
 VERBS: tuple[str, ...] = (
@@ -95,7 +95,7 @@ def typed_in(line: str) -> str | None:
 def typed_without_enter(prompt: str) -> bool:
     """Whether the newest history step of ``prompt`` is a ``type(...)`` without Enter
     (``submit=False``): what ``ModelConfig.submit_typing`` keeps done() from following."""
-    steps = [m for m in (STEP.match(line) for line in prompt.splitlines()) if m]
+    steps = history_steps(prompt)
     return bool(steps) and steps[-1].group(1) == "type" and "submit=False" in steps[-1].group(2)
 
 

@@ -15,8 +15,8 @@ Contract:
   tensor is a ``SoupError``, so a typo cannot pass for a blend. The two must share one
   ``ModelConfig`` but for the ``DECODING_ONLY`` fields, which no tensor depends on (what the
   model is taught to write, how its answer is read back, which words it is given): the blend
-  takes the tuned model's. Other differing fields are a ``SoupError`` that names them; ``alpha`` outside
-  [0, 1] is refused too.
+  takes the tuned model's. Other differing fields are a ``SoupError`` that names them;
+  ``alpha`` outside [0, 1] is refused too.
 - ``main`` loads two export folders (``weights.load``), blends them and writes the export to
   ``--out`` (``weights.export``: bf16, the same three files); it exits 2 with the message on a
   ``SoupError`` or ``WeightsError``.

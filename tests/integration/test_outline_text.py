@@ -80,4 +80,4 @@ def test_one_digit_links_are_read_inside_their_buttons_and_controls_gain_no_word
         assert with_outline_words(css, words, []) == words  # no outlines, nothing read
         shot = tmp_path / f"page-{dpr}.png"  # training reads the same captions off the file
         shot.write_bytes(png)
-        assert page_captions(shot, dpr, True, tuple(words)) == tuple(extra)
+        assert page_captions(shot, dpr, True, tuple(words)) == tuple(merged)
