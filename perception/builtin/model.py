@@ -35,7 +35,11 @@ Contract:
   pointer's best candidate (a patch's point or a word's centre) outside them, when one has any
   probability (``ModelConfig.avoid_typed_field``: the fields the history typed into). A row of
   ``no_done`` never gets ``done(`` from the verb head (``ModelConfig.submit_typing``: its
-  newest step typed without Enter); the head's next choice is written.
+  newest step typed without Enter); the head's next choice is written. With ``type_ahead`` a
+  row's ``hold`` (a function from a value to boxes, or None) is asked, when the verb head says
+  click and the type-ahead head says its goal types, with the value the span head would type
+  there (a look-ahead of ``type("`` on the prefix's caches), and its click keeps off the boxes
+  it returns, as off ``avoid``'s (``perception.builtin.type_ahead``).
 
 Why the image comes after the prompt: the decoder is causal, so image tokens placed after the goal
 attend to its words in every layer; the pointer's keys are those goal-aware image states, which is
@@ -50,7 +54,7 @@ from __future__ import annotations
 import itertools
 import math
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -77,6 +81,10 @@ NEG = -1e4  # logit of a padding word slot
 _QUOTE = ord('"')
 _TYPE_TAIL = len(b'", submit=false)') + 1  # the most a typed value is followed by, <eos> too
 _CLOSE = ord(")")
+_TYPE_OPEN = b'type("'
+_SPAN_ROOM = 80  # the longest value the type-ahead look-ahead reads
+Box = tuple[float, float, float, float]  # x, y, w, h
+Hold = Callable[[str], Sequence[Box]]  # a value to type -> the boxes a click keeps off until then
 # the answer index of done('s "(": the answer head reads the state after it
 ANSWER_AT = len(DONE) - 1
 ANSWER_BIAS = -6.0  # the answer head's start: P(point) 0.25%, so untrained it answers as before
@@ -335,6 +343,14 @@ class GazeVLM(nn.Module):
             nn.init.zeros_(self.ans_q.weight)
             nn.init.zeros_(self.ans_q.bias)
 
+        # ... with type_ahead, whether the goal types a value: one logit from the goal's words
+        # and word pairs alone (type_ahead.fit, no image); zero at start (says no)
+        self.type_ahead: nn.Linear | None = None
+        if c.type_ahead:
+            self.type_ahead = nn.Linear(c.type_ahead, 1)
+            nn.init.zeros_(self.type_ahead.weight)
+            nn.init.zeros_(self.type_ahead.bias)
+
     # --- pieces -------------------------------------------------------------------------------
     def image_tokens(self, images: Tensor) -> Tensor:
         """(B, 3, S, S) -> (B, grid*grid, width) projected patch tokens, row-major."""
@@ -510,6 +526,12 @@ class GazeVLM(nn.Module):
         with a point (``answer_head``); with ``answer_words`` the goal's words are read too."""
         assert self.answer is not None
         return self._head(self.answer, h, prompts, self.config.answer_words)[:, 0]
+
+    def types_logit(self, prompts: Tensor) -> Tensor:
+        """prompts (N, P) -> (N,) the logit of "the goal types a value" (``type_ahead``)."""
+        assert self.type_ahead is not None
+        bow = goal_words(prompts, self.config.type_ahead, pairs=True)
+        return self.type_ahead(bow.to(self.type_ahead.weight)).float()[:, 0]
 
     def verb_logits(
         self, h_first: Tensor, patch_h: Tensor, marks: Tensor | None, state: Tensor
@@ -692,6 +714,7 @@ class GazeVLM(nn.Module):
         span_page: Tensor | None = None,
         avoid: Sequence[Sequence[tuple[float, float, float, float]]] | None = None,
         no_done: Sequence[bool] | None = None,
+        hold: Sequence[Hold | None] | None = None,
     ) -> list[Decoded]:
         """Greedy decoding (see the module contract). With a verb head, a grammar and ``state``,
         the head picks each answer's action name and decoding writes it: rows with the same
@@ -717,6 +740,9 @@ class GazeVLM(nn.Module):
         if grammar is not None and self.verb is not None and state is not None:
             vl = self.verb_logits(last, key_h[:, :g], marks, state)
             forced = self._choose_verbs(vl, grammar, groups or list(range(b)), no_done)
+        held: list[list[Box]] = [[] for _ in range(b)]
+        if hold is not None and self.type_ahead is not None and self.span is not None:
+            held = self._type_ahead(forced, hold, prompts, prompt_h, past, caches, span_page)
         for _ in range(max_new):
             lp = self.next_logp(last[:, None], prompt_h, prompts)[:, 0]
             if grammar:
@@ -764,7 +790,7 @@ class GazeVLM(nn.Module):
                 )
                 prob = plog.float().softmax(-1)
                 for j, r in enumerate(is_pt):
-                    boxes = avoid[r] if avoid is not None and not answering[r] else ()
+                    boxes = [] if answering[r] else [*(avoid[r] if avoid else ()), *held[r]]
                     k = self._best_candidate(prob[j, :-1], poff[j], words.boxes[r], boxes)
                     feats: tuple[float, ...] = ()
                     if k < g:
@@ -788,6 +814,42 @@ class GazeVLM(nn.Module):
             Decoded(o.ids, o.points, sum(lp_) / len(lp_) if lp_ else 0.0)
             for o, lp_ in zip(out, logps, strict=True)
         ]
+
+    def _type_ahead(
+        self,
+        forced: Sequence[Sequence[int]],
+        hold: Sequence[Hold | None],
+        prompts: Tensor,
+        prompt_h: Tensor,
+        past: Tensor,
+        caches: list[tuple[Tensor, Tensor]],
+        span_page: Tensor | None,
+    ) -> list[list[Box]]:
+        """Per row, the boxes its click keeps off (``ModelConfig.type_ahead``): for a row with a
+        ``hold`` whose verb is ``click(`` and whose goal the head says types, the value the span
+        head would type after ``type("`` here (decoded from the prefix's caches, which stay as
+        they are) given to ``hold``; [] for every other row."""
+        out: list[list[Box]] = [[] for _ in range(len(forced))]
+        rows = [r for r, h in enumerate(hold) if h is not None and bytes(forced[r]) == b"click("]
+        if not rows:
+            return out
+        says = self.types_logit(prompts[rows]).tolist()
+        rows = [r for r, t in zip(rows, says, strict=True) if t > 0]
+        if not rows:
+            return out
+        ids = torch.tensor(list(_TYPE_OPEN), device=prompts.device)
+        x = self.embed(ids)[None].expand(len(rows), -1, -1)
+        valid = torch.ones(len(rows), len(_TYPE_OPEN), dtype=torch.bool, device=prompts.device)
+        sub = [(k[rows], v[rows]) for k, v in caches]
+        hs, _ = self._run(x, valid, past[rows], sub)
+        for j, r in enumerate(rows):
+            page = None if span_page is None else span_page[r]
+            value = self._span_value(hs[j, -1], prompt_h[r], prompts[r], _SPAN_ROOM, page)
+            fn = hold[r]
+            assert fn is not None
+            if value:
+                out[r] = list(fn(bytes(value[:-1]).decode("utf-8", errors="ignore")))
+        return out
 
     def _best_candidate(
         self,

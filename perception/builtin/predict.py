@@ -24,7 +24,9 @@ Contract:
   ``config.avoid_typed_field``, every tile's clicks keep out of the fields the history typed
   into (``typed_fields``; ``GazeVLM.generate``'s ``avoid``). With ``config.submit_typing``, a
   page whose newest step typed without Enter gets no done() (``policy.typed_without_enter``;
-  ``GazeVLM.generate``'s ``no_done``).
+  ``GazeVLM.generate``'s ``no_done``). With ``config.type_ahead``, on a page whose history typed
+  nothing every tile's click may keep off the words the goal names after the value it types
+  (``perception.builtin.type_ahead.held_boxes``; ``GazeVLM.generate``'s ``hold``).
 - Words: each page is read once by the OCR (``perception.builtin.reader``) at CSS scale, unless
   the ``Page`` brings its words already (training's evaluation uses the cached reads), and its
   words are scored against the goal once; each tile gets the word slots of its area
@@ -65,14 +67,16 @@ from perception.builtin.data import (
     to_canvas,
 )
 from perception.builtin.grammar import ActionGrammar
-from perception.builtin.marks import history_clicks, patch_marks
-from perception.builtin.model import Decoded, GazeVLM
+from perception.builtin.marks import history_clicks, history_steps, patch_marks
+from perception.builtin.model import Decoded, GazeVLM, Hold
 from perception.builtin.outline_text import with_outline_words
 from perception.builtin.policy import typed_clicks, typed_without_enter
 from perception.builtin.progress import page_inputs
 from perception.builtin.proposals import page_proposals
 from perception.builtin.reader import Word, read_words, to_css
+from perception.builtin.spans import goal_end
 from perception.builtin.tokenizer import N_BYTES, PAD, decode_target
+from perception.builtin.type_ahead import FIELD_MAX_H, Box, held_boxes
 from perception.builtin.words import (
     PENDING,
     REACHED,
@@ -108,10 +112,6 @@ class Prediction:
     tiles: int
     prompt_tokens: int
     completion_tokens: int
-
-
-Box = tuple[float, float, float, float]  # x, y, w, h
-FIELD_MAX_H = 80.0  # CSS px: an outline taller than this is a card or a text area, not a field
 
 
 def typed_fields(
@@ -156,6 +156,28 @@ def _bare(token: str) -> str:
 def _masked(text: str) -> bool:
     """A password field's dots as the OCR reads them."""
     return len(text) >= 2 and all(ch in "•·∙●*." for ch in text)
+
+
+def _waiting(
+    said: str, words: Sequence[Word], named: frozenset[str], outlines: Sequence[Word] | None
+) -> Hold:
+    """``ModelConfig.type_ahead``: a value -> ``type_ahead.held_boxes`` of the page (CSS px),
+    each value's boxes found once for all the page's tiles."""
+    text = said.encode()
+    goal = text[: goal_end(text)].decode("utf-8", errors="ignore")
+    found: dict[str, list[Box]] = {}
+
+    def boxes(value: str) -> list[Box]:
+        if value not in found:
+            found[value] = held_boxes(goal, value, words, named, outlines)
+        return found[value]
+
+    return boxes
+
+
+def _shifted(boxes: Hold, ox: float, oy: float) -> Hold:
+    """``boxes`` in the canvas px of the tile at (``ox``, ``oy``)."""
+    return lambda value: [(x - ox, y - oy, w, h) for x, y, w, h in boxes(value)]
 
 
 def tile_origins(extent: float, canvas: int, overlap: int) -> list[float]:
@@ -278,6 +300,7 @@ class Predictor:
         flags: list[Tensor] = []  # spans.page_flags of each tile's prompt (span_page)
         avoid: list[list[Box]] = []  # the fields typed into, canvas px
         no_done: list[bool] = []  # submit_typing: the newest step typed without Enter
+        hold: list[Hold | None] = []  # type_ahead: a value -> the boxes a click keeps off
         page_words: list[Sequence[Word]] = []  # each page's, CSS px (answers are read from them)
         ocr_s = 0.0
         for i, p in enumerate(pages):
@@ -313,6 +336,11 @@ class Predictor:
                 if c.avoid_typed_field and outlines is not None
                 else []
             )
+            waits = (
+                _waiting(said, words, read.named, outlines)
+                if c.type_ahead and not any(m.group(1) == "type" for m in history_steps(said))
+                else None
+            )
             for oy in tile_origins(h_css, c.canvas, self.overlap):
                 for ox in tile_origins(w_css, c.canvas, self.overlap):
                     crop = Crop(ox, oy, p.scale)
@@ -326,6 +354,7 @@ class Predictor:
                     states.append(state)
                     avoid.append([(x - ox, y - oy, w, h) for x, y, w, h in typed])
                     no_done.append(c.submit_typing and typed_without_enter(p.prompt))
+                    hold.append(None if waits is None else _shifted(waits, ox, oy))
                     if page_flags is not None:
                         flags.append(page_flags)
         t1 = time.perf_counter()
@@ -353,6 +382,7 @@ class Predictor:
                         span_page=sp,
                         avoid=avoid[s:e],
                         no_done=no_done[s:e],
+                        hold=hold[s:e],
                     )
                 )
         t2 = time.perf_counter()

@@ -47,6 +47,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Collection, Generator, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,7 +64,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from torch.utils.data import DataLoader, Dataset
 
-from perception.builtin import curves
+from perception.builtin import curves, type_ahead
 from perception.builtin.config import ModelConfig, differing
 from perception.builtin.data import Example, collate, make_example
 from perception.builtin.model import GazeVLM
@@ -93,6 +94,7 @@ NEW_PARTS = (
     "submit.",
     "answer.",
     "ans_q.",
+    "type_ahead.",
 )
 # tensors that read the word features or the step facts: --init may come from a model with fewer
 # (widen())
@@ -265,6 +267,7 @@ PARTS: dict[str, Any] = dict(
     control_state=True,  # since run 84 ("Control state; runs 72-79", "Runs 80-84")
     outline_text=True,  # since 2026-11-28, on run 84's weights (an input rule: "Button captions")
     submit_typing=True,  # since 2026-11-28, on run 84's weights (decoding: "Typing replaces")
+    type_ahead=256,  # since 2026-11-29, fitted onto run 84's weights ("Type before you press")
 )
 # parts tried since the shipped run, not shipped yet (none at present): the "next" preset is
 # "full" with them; "tiny" builds them too, so that the tests cover them
@@ -839,6 +842,12 @@ def run(
         raise
     finally:
         stream.close()
+    if model.type_ahead is not None and (
+        not cfg.train_only or any(p.startswith("type_ahead") for p in cfg.train_only)
+    ):  # seconds, on the goals alone: again on every call, the same result
+        fitted = type_ahead.fit(model, demo, seed=cfg.seed)
+        write({"step": step, "type_ahead": asdict(fitted)})
+        err.print(f"type-ahead head fitted: {fitted}", markup=False)
     _save(ckpt, model, opt, step, cfg)
     log.close()
     curves.write(out / "log.jsonl", out / "curves.html")

@@ -1,0 +1,167 @@
+"""Type before you press: whether a goal types a value, and what waits until it is typed.
+
+Contract:
+- ``goal_types(samples)`` -> ``{(page_id, goal): bool}``: whether each demonstration (the demo
+  samples of one page and goal) has a ``type(`` step.
+- ``fit(model, samples, *, seed)`` fits ``model.type_ahead`` alone (``ModelConfig.type_ahead``
+  buckets; every other tensor untouched): logistic regression of "the demonstration types a
+  value" on the goal's words and word pairs (``model.goal_words``, the prompt as the model gets
+  it, ``data.prompt_ids``) of every demonstration's goal in ``samples``, each said also in two
+  rephrasings (``rephrase.rephrase``, as training says them), full batch, ``FIT_STEPS`` AdamW
+  steps from zeros: seconds, no image read. Returns a ``Fit`` (goals, rows, accuracy, loss).
+- ``held_boxes(goal, value, words, named, outlines)`` -> the boxes (CSS px, ``(x, y, w, h)``) a
+  click keeps off while ``value`` is not typed yet: the page words holding a goal token named
+  after the value, not before it, that counts on the page (``named``: ``progress.page_inputs``'
+  goal tokens on the page outside echoed instructions), each as the smallest outline at most
+  ``FIELD_MAX_H`` tall around its centre (a button around its caption), or its own box.
+  Nothing when the value is not in the goal or one of its tokens is in any page word, an
+  echoed instruction's too (the value is then a label to click, "Hit Invite and then Reject",
+  or the page repeats the goal, as MiniWoB++'s do: there the head, which never saw their
+  wording, took "Click the button in the dialog box labeled Cancel" for typing "button"); no
+  word inside a text field (a placeholder, "Search"): a field is an outline three times as
+  wide as tall whose words start nearer its left edge than half their gap to its right edge
+  (a button centres its caption).
+- ``ModelConfig.type_ahead``: at a step whose history typed nothing and whose verb is click,
+  when the head says the goal types, decoding reads the value the span head would type now
+  (``GazeVLM.generate``'s look-ahead) and the click keeps off ``held_boxes`` of it
+  (``predict.Predictor``).
+
+Why: every entry, form, login and search demonstration clicks the field first, types, then
+presses the button the goal names after the value; run 84 clicked that button first on 13 of
+20 training-split entry goals (the pointer's vote for a word the goal names), submitting an
+empty form, after which the typing went nowhere. The verb head had the order right (click,
+type, click, done) but not the place. Whether a goal types is in its wording ("Fill ... with",
+"Type ... into", "Sign in as ... with the password"): the data engine's goal phrasings are
+shared by both splits; only labels and values are held out.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import torch
+import torch.nn.functional as F
+
+from perception.builtin.data import prompt_ids
+from perception.builtin.reader import Word
+from perception.builtin.rephrase import rephrase
+from perception.builtin.spans import FUNCTION_WORDS
+from perception.builtin.tokenizer import PAD
+from perception.builtin.words import tokens
+
+if TYPE_CHECKING:
+    from perception.builtin.model import GazeVLM
+    from tasks.synth.shards import LoadedSample
+
+Box = tuple[float, float, float, float]  # x, y, w, h
+FIELD_MAX_H = 80.0  # CSS px: a taller outline is a card or a text area (predict's too)
+FIT_STEPS = 400
+FIT_LR = 0.05
+REPHRASINGS = 2
+_FUNCTION = frozenset(w.decode() for w in FUNCTION_WORDS)
+
+
+@dataclass(frozen=True)
+class Fit:
+    goals: int  # distinct demonstrations
+    rows: int  # goals and their rephrasings
+    typing: float  # share of rows whose demonstration types
+    accuracy: float  # on the rows, after the fit
+    loss: float
+
+
+def goal_types(samples: Sequence[LoadedSample]) -> dict[tuple[str, str], bool]:
+    """Whether each demonstration in ``samples`` types a value (see the module contract)."""
+    out: dict[tuple[str, str], bool] = {}
+    for ls in samples:
+        s = ls.sample
+        if s.kind != "demo" or s.goal is None:
+            continue
+        key = (s.page.page_id, s.goal)
+        out[key] = out.get(key, False) or s.target.startswith("type(")
+    return out
+
+
+def fit(model: GazeVLM, samples: Sequence[LoadedSample], *, seed: int) -> Fit:
+    """Fit ``model.type_ahead`` on the demonstrations of ``samples`` (module contract)."""
+    from perception.builtin.model import goal_words
+
+    head = model.type_ahead
+    assert head is not None, "ModelConfig.type_ahead is 0: the model has no type-ahead head"
+    rng = random.Random(seed)
+    prompts, labels = [], []
+    for (_, goal), types in sorted(goal_types(samples).items()):
+        said = {f"Goal: {goal}"}
+        said |= {rephrase(f"Goal: {goal}", rng) for _ in range(REPHRASINGS)}
+        for text in sorted(said):
+            prompts.append(prompt_ids(text, model.config))
+            labels.append(float(types))
+    if not prompts:
+        raise ValueError("no demonstration in the samples: nothing to fit the type-ahead head on")
+    width = max(len(p) for p in prompts)
+    rows = torch.full((len(prompts), width), PAD, dtype=torch.long)
+    for r, ids in enumerate(prompts):
+        rows[r, width - len(ids) :] = torch.tensor(ids)
+    x = goal_words(rows, model.config.type_ahead, pairs=True)
+    y = torch.tensor(labels)
+    lin = torch.nn.Linear(x.shape[1], 1)  # float32 here, whatever the model's dtype
+    torch.nn.init.zeros_(lin.weight)
+    torch.nn.init.zeros_(lin.bias)
+    opt = torch.optim.AdamW(lin.parameters(), lr=FIT_LR, weight_decay=1e-3)
+    for _ in range(FIT_STEPS):
+        opt.zero_grad()
+        loss = F.binary_cross_entropy_with_logits(lin(x)[:, 0], y)
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        head.weight.copy_(lin.weight.to(head.weight))
+        head.bias.copy_(lin.bias.to(head.bias))
+        logits = lin(x)[:, 0]
+        acc = float(((logits > 0).float() == y).float().mean())
+        final = float(F.binary_cross_entropy_with_logits(logits, y))
+    return Fit(len(set(goal_types(samples))), len(labels), float(y.mean()), acc, final)
+
+
+def held_boxes(
+    goal: str,
+    value: str,
+    words: Sequence[Word],
+    named: frozenset[str] | set[str],
+    outlines: Sequence[Word] | None,
+) -> list[Box]:
+    """The boxes a click keeps off until ``value`` is typed (see the module contract)."""
+    at = goal.casefold().find(value.casefold().strip())
+    said = set(tokens(value))
+    if at < 0 or not value.strip() or any(said & set(tokens(w.text)) for w in words):
+        return []
+    before = set(tokens(goal[:at]))
+    after = {t for t in tokens(goal[at + len(value.strip()) :]) if len(t) >= 2}
+    wait = (after - before - said - _FUNCTION) & set(named)
+    if not wait:
+        return []
+    out: list[Box] = []
+    for w in words:
+        if not wait & set(tokens(w.text)):
+            continue
+        x, y = w.center
+        around = [o for o in outlines or () if o.h <= FIELD_MAX_H and o.contains(x, y)]
+        o = min(around, key=lambda o: o.w * o.h) if around else None
+        if o is None:
+            out.append((w.x, w.y, w.w, w.h))
+        elif not _placeholder(o, [v for v in words if o.contains(*v.center)]):
+            out.append((o.x, o.y, o.w, o.h))
+    return out
+
+
+def _placeholder(o: Word, inside: Sequence[Word]) -> bool:
+    """Whether ``o``'s words are a text field's placeholder: ``o`` three times as wide as tall,
+    its words (together) starting nearer its left edge than half their gap to its right edge (a
+    button centres its caption)."""
+    if o.w < 3 * o.h or not inside:
+        return False
+    left = min(v.x for v in inside) - o.x
+    right = o.x + o.w - max(v.x + v.w for v in inside)
+    return left < right / 2
