@@ -213,10 +213,10 @@ class ModelConfig(BaseModel):
         ge=0,
         description="buckets of a head that reads the goal's words and word pairs and says "
         "whether it types a value (type_ahead.fit: logistic regression on the demonstrations' "
-        "goals, no image); with it, at a click step whose history typed nothing, decoding "
-        "reads the value the span head would type and the click keeps off the page's words "
-        "the goal names after that value (type_ahead.held_boxes): the field comes before the "
-        "button; 0: no head, no rule",
+        "goals, no image); with it, at a goal's first step (no history) when the verb is "
+        "click, decoding reads the value the span head would type and the click keeps off the "
+        "page's words the goal names after that value (type_ahead.held_boxes): the field "
+        "comes before the button; 0: no head, no rule",
     )
 
     scroll_amount: bool = Field(

@@ -24,8 +24,8 @@ Contract:
   ``config.avoid_typed_field``, every tile's clicks keep out of the fields the history typed
   into (``typed_fields``; ``GazeVLM.generate``'s ``avoid``). With ``config.submit_typing``, a
   page whose newest step typed without Enter gets no done() (``policy.typed_without_enter``;
-  ``GazeVLM.generate``'s ``no_done``). With ``config.type_ahead``, on a page whose history typed
-  nothing every tile's click may keep off the words the goal names after the value it types
+  ``GazeVLM.generate``'s ``no_done``). With ``config.type_ahead``, at a goal's first step (no
+  history) every tile's click may keep off the words the goal names after the value it types
   (``perception.builtin.type_ahead.held_boxes``; ``GazeVLM.generate``'s ``hold``).
 - Words: each page is read once by the OCR (``perception.builtin.reader``) at CSS scale, unless
   the ``Page`` brings its words already (training's evaluation uses the cached reads), and its
@@ -338,7 +338,7 @@ class Predictor:
             )
             waits = (
                 _waiting(said, words, read.named, outlines)
-                if c.type_ahead and not any(m.group(1) == "type" for m in history_steps(said))
+                if c.type_ahead and not history_steps(said)  # the goal's first click
                 else None
             )
             for oy in tile_origins(h_css, c.canvas, self.overlap):

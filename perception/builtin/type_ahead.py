@@ -15,13 +15,14 @@ Contract:
   goal tokens on the page outside echoed instructions), each as the smallest outline at most
   ``FIELD_MAX_H`` tall around its centre (a button around its caption), or its own box.
   Nothing when the value is not in the goal or one of its tokens is in any page word, an
-  echoed instruction's too (the value is then a label to click, "Hit Invite and then Reject",
-  or the page repeats the goal, as MiniWoB++'s do: there the head, which never saw their
-  wording, took "Click the button in the dialog box labeled Cancel" for typing "button"); no
+  echoed instruction's too, or one character off for a token of ``OCR_SLIP`` or more (the
+  value is then a label to click, "Hit Invite and then Reject", or the page repeats the goal,
+  as MiniWoB++'s do: there the head, which never saw their wording, took "Click the button in
+  the dialog box labeled Cancel" for typing "button", and a checkbox "6nLl" read "6nLI"); no
   word inside a text field (a placeholder, "Search"): a field is an outline three times as
   wide as tall whose words start nearer its left edge than half their gap to its right edge
   (a button centres its caption).
-- ``ModelConfig.type_ahead``: at a step whose history typed nothing and whose verb is click,
+- ``ModelConfig.type_ahead``: at a goal's first step (no history) when the verb is click,
   when the head says the goal types, decoding reads the value the span head would type now
   (``GazeVLM.generate``'s look-ahead) and the click keeps off ``held_boxes`` of it
   (``predict.Predictor``).
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
 
 Box = tuple[float, float, float, float]  # x, y, w, h
 FIELD_MAX_H = 80.0  # CSS px: a taller outline is a card or a text area (predict's too)
+OCR_SLIP = 4  # a value token this long counts as on the page when read one character off
 FIT_STEPS = 400
 FIT_LR = 0.05
 REPHRASINGS = 2
@@ -135,7 +137,8 @@ def held_boxes(
     """The boxes a click keeps off until ``value`` is typed (see the module contract)."""
     at = goal.casefold().find(value.casefold().strip())
     said = set(tokens(value))
-    if at < 0 or not value.strip() or any(said & set(tokens(w.text)) for w in words):
+    page = {t for w in words for t in tokens(w.text)}
+    if at < 0 or not value.strip() or any(_read_as(t, page) for t in said):
         return []
     before = set(tokens(goal[:at]))
     after = {t for t in tokens(goal[at + len(value.strip()) :]) if len(t) >= 2}
@@ -154,6 +157,25 @@ def held_boxes(
         elif not _placeholder(o, [v for v in words if o.contains(*v.center)]):
             out.append((o.x, o.y, o.w, o.h))
     return out
+
+
+def _read_as(token: str, page: set[str]) -> bool:
+    """Whether the OCR read ``token`` on the page: as it is, or for a token of ``OCR_SLIP``
+    characters or more, with one character read wrong, added or dropped ("6nLl" read "6nLI")."""
+    if token in page:
+        return True
+    return len(token) >= OCR_SLIP and any(_one_edit(token, p) for p in page)
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """Whether ``b`` is ``a`` with exactly one character changed, added or dropped."""
+    if abs(len(a) - len(b)) > 1 or a == b:
+        return False
+    if len(a) == len(b):
+        return sum(x != y for x, y in zip(a, b, strict=True)) == 1
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    i = next((k for k, (x, y) in enumerate(zip(short, long, strict=False)) if x != y), len(short))
+    return short[i:] == long[i + 1 :]
 
 
 def _placeholder(o: Word, inside: Sequence[Word]) -> bool:

@@ -59,6 +59,14 @@ def test_a_value_on_the_page_is_a_label_to_click_or_an_echo_and_holds_nothing() 
     goal = 'Click the button in the dialog box labeled "Subscribe".'
     assert held_boxes(goal, "button", [*echo, SUBSCRIBE], frozenset({"subscribe"}), []) == []
     assert held_boxes(goal, "dialog", [*echo, SUBSCRIBE], frozenset({"subscribe"}), []) != []
+    # a value the OCR read one character off on the page ("6nLl" as "6nLI") is on it too
+    boxes = [_w("6nLI", 10, 40, 30, 12), _w("cwl9", 10, 60, 30, 12), SUBSCRIBE]
+    goal = "Select 6nLl, cwI9, 6nLIx, 6nLlxy and click Subscribe."
+    for value in ("6nLl", "cwI9", "6nLIx"):  # changed, changed, one added
+        assert held_boxes(goal, value, boxes, frozenset({"subscribe"}), []) == [], value
+    assert held_boxes(goal, "6nLlxy", boxes, frozenset({"subscribe"}), []) != []  # two off
+    short = [_w("ab", 10, 40, 20, 12), SUBSCRIBE]  # too short to tell a slip from a word
+    assert held_boxes("Select ax and click Subscribe.", "ax", short, {"subscribe"}, []) != []
 
 
 def test_words_named_before_the_value_and_placeholders_do_not_wait() -> None:
