@@ -215,8 +215,8 @@ class ModelConfig(BaseModel):
         "whether it types a value (type_ahead.fit: logistic regression on the demonstrations' "
         "goals, no image); with it, at a goal's first step (no history) when the verb is "
         "click, decoding reads the value the span head would type and the click keeps off the "
-        "page's words the goal names after that value (type_ahead.held_boxes): the field "
-        "comes before the button; 0: no head, no rule",
+        "page's words the goal names after that value and goes into a text field "
+        "(type_ahead.first_click): the field comes before the button; 0: no head, no rule",
     )
 
     scroll_amount: bool = Field(

@@ -36,10 +36,11 @@ Contract:
   probability (``ModelConfig.avoid_typed_field``: the fields the history typed into). A row of
   ``no_done`` never gets ``done(`` from the verb head (``ModelConfig.submit_typing``: its
   newest step typed without Enter); the head's next choice is written. With ``type_ahead`` a
-  row's ``hold`` (a function from a value to boxes, or None) is asked, when the verb head says
-  click and the type-ahead head says its goal types, with the value the span head would type
-  there (a look-ahead of ``type("`` on the prefix's caches), and its click keeps off the boxes
-  it returns, as off ``avoid``'s (``perception.builtin.type_ahead``).
+  row's ``hold`` (a function from a value to a ``Keep``, or None) is asked, when the verb head
+  says click and the type-ahead head says its goal types, with the value the span head would
+  type there (a look-ahead of ``type("`` on the prefix's caches): its click keeps off the
+  ``Keep``'s ``off`` boxes, as off ``avoid``'s, and goes into one of its ``on`` boxes when
+  it can (``perception.builtin.type_ahead``).
 
 Why the image comes after the prompt: the decoder is causal, so image tokens placed after the goal
 attend to its words in every layer; the pointer's keys are those goal-aware image states, which is
@@ -56,6 +57,7 @@ import math
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -84,7 +86,17 @@ _CLOSE = ord(")")
 _TYPE_OPEN = b'type("'
 _SPAN_ROOM = 80  # the longest value the type-ahead look-ahead reads
 Box = tuple[float, float, float, float]  # x, y, w, h
-Hold = Callable[[str], Sequence[Box]]  # a value to type -> the boxes a click keeps off until then
+
+
+class Keep(NamedTuple):
+    """Where a click may go: off every box of ``off``; into one of ``on`` when any is given
+    (and the pointer gives one a point outside ``off`` any probability)."""
+
+    off: tuple[Box, ...] = ()
+    on: tuple[Box, ...] = ()
+
+
+Hold = Callable[[str], Keep]  # a value to type -> where the click goes until it is typed
 # the answer index of done('s "(": the answer head reads the state after it
 ANSWER_AT = len(DONE) - 1
 ANSWER_BIAS = -6.0  # the answer head's start: P(point) 0.25%, so untrained it answers as before
@@ -160,6 +172,7 @@ class PointGuess:
     confidence: float  # 1 - P("not in this image")
     peak: float = 0.0  # P(the chosen patch or word)
     feats: tuple[float, ...] = ()  # the chosen word's match features (words.py); () for a patch
+    into: bool = False  # it lies in a box decoding was asked to click into (Keep.on)
 
 
 @dataclass(frozen=True)
@@ -740,7 +753,7 @@ class GazeVLM(nn.Module):
         if grammar is not None and self.verb is not None and state is not None:
             vl = self.verb_logits(last, key_h[:, :g], marks, state)
             forced = self._choose_verbs(vl, grammar, groups or list(range(b)), no_done)
-        held: list[list[Box]] = [[] for _ in range(b)]
+        held = [Keep() for _ in range(b)]
         if hold is not None and self.type_ahead is not None and self.span is not None:
             held = self._type_ahead(forced, hold, prompts, prompt_h, past, caches, span_page)
         for _ in range(max_new):
@@ -788,10 +801,14 @@ class GazeVLM(nn.Module):
                     torch.tensor([answering[r] for r in is_pt], device=last.device),
                     words.boxes[is_pt],
                 )
-                prob = plog.float().softmax(-1)
+                logp = plog.float().log_softmax(-1)
+                prob = logp.exp()
                 for j, r in enumerate(is_pt):
-                    boxes = [] if answering[r] else [*(avoid[r] if avoid else ()), *held[r]]
-                    k = self._best_candidate(prob[j, :-1], poff[j], words.boxes[r], boxes)
+                    keep = Keep() if answering[r] else held[r]
+                    boxes = [] if answering[r] else [*(avoid[r] if avoid else ()), *keep.off]
+                    k, into = self._best_candidate(
+                        logp[j, :-1], poff[j], words.boxes[r], boxes, keep.on
+                    )
                     feats: tuple[float, ...] = ()
                     if k < g:
                         ox, oy = poff[j, k].float().tolist()
@@ -801,7 +818,7 @@ class GazeVLM(nn.Module):
                         px, py = bx + bw / 2, by + bh / 2
                         feats = tuple(words.feats[r, k - g].float().tolist())
                     conf, peak = 1.0 - float(prob[j, -1]), float(prob[j, k])
-                    out[r].points.append(PointGuess(px, py, conf, peak, feats))
+                    out[r].points.append(PointGuess(px, py, conf, peak, feats, into))
             for r in range(b):
                 if not done[r]:
                     out[r].ids.append(int(tok[r]))
@@ -824,12 +841,12 @@ class GazeVLM(nn.Module):
         past: Tensor,
         caches: list[tuple[Tensor, Tensor]],
         span_page: Tensor | None,
-    ) -> list[list[Box]]:
-        """Per row, the boxes its click keeps off (``ModelConfig.type_ahead``): for a row with a
-        ``hold`` whose verb is ``click(`` and whose goal the head says types, the value the span
-        head would type after ``type("`` here (decoded from the prefix's caches, which stay as
-        they are) given to ``hold``; [] for every other row."""
-        out: list[list[Box]] = [[] for _ in range(len(forced))]
+    ) -> list[Keep]:
+        """Per row, where its click goes (``ModelConfig.type_ahead``): for a row with a
+        ``hold`` whose verb is ``click(`` and whose goal the head says types, what ``hold``
+        says of the value the span head would type after ``type("`` here (decoded from the
+        prefix's caches, which stay as they are); anywhere (``Keep()``) for every other row."""
+        out = [Keep() for _ in range(len(forced))]
         rows = [r for r, h in enumerate(hold) if h is not None and bytes(forced[r]) == b"click("]
         if not rows:
             return out
@@ -848,34 +865,48 @@ class GazeVLM(nn.Module):
             fn = hold[r]
             assert fn is not None
             if value:
-                out[r] = list(fn(bytes(value[:-1]).decode("utf-8", errors="ignore")))
+                out[r] = fn(bytes(value[:-1]).decode("utf-8", errors="ignore"))
         return out
 
     def _best_candidate(
         self,
-        prob: Tensor,
+        logp: Tensor,
         off: Tensor,
         boxes: Tensor,
-        avoid: Sequence[tuple[float, float, float, float]],
-    ) -> int:
-        """The pointer's choice among a row's candidates (prob (G+K,), off (G, 2) the patches'
-        offsets, boxes (K, 4) the word slots'): the most probable, or with boxes to ``avoid``
-        the most probable whose point (a patch's ``cell_point``, a word's centre) lies outside
-        all of them, when any of those has probability > 0."""
-        if not avoid:
-            return int(prob.argmax())
+        avoid: Sequence[Box],
+        within: Sequence[Box] = (),
+    ) -> tuple[int, bool]:
+        """The pointer's choice among a row's candidates (logp (G+K,) their log-probabilities,
+        off (G, 2) the patches' offsets, boxes (K, 4) the word slots'): the most probable, or
+        with boxes to ``avoid`` the most probable whose point (a patch's ``cell_point``, a
+        word's centre) lies outside all of them, when there is one (a padding slot is none);
+        with boxes ``within``, first the most probable such point inside one of those (then
+        the flag is True). Log space: a confident pointer's probabilities elsewhere underflow
+        to 0 in float32."""
+        if not avoid and not within:
+            return int(logp.argmax()), False
         g, c = self.config.grid**2, self.config
-        cells = torch.arange(g, device=prob.device)
+        cells = torch.arange(g, device=logp.device)
         px = ((cells % c.grid).float() + off[:, 0].float()) * c.stride
         py = ((cells // c.grid).float() + off[:, 1].float()) * c.stride
         b = boxes.float()
         xs = torch.cat([px, b[:, 0] + b[:, 2] / 2])
         ys = torch.cat([py, b[:, 1] + b[:, 3] / 2])
-        inside = torch.zeros_like(prob, dtype=torch.bool)
-        for x, y, w, h in avoid:
-            inside |= (xs >= x) & (xs <= x + w) & (ys >= y) & (ys <= y + h)
-        rest = prob.masked_fill(inside, 0.0)
-        return int(rest.argmax()) if bool((rest > 0).any()) else int(prob.argmax())
+
+        def inside(some: Sequence[Box]) -> Tensor:
+            out = torch.zeros_like(logp, dtype=torch.bool)
+            for x, y, w, h in some:
+                out |= (xs >= x) & (xs <= x + w) & (ys >= y) & (ys <= y + h)
+            return out
+
+        real = logp > NEG / 2  # a padding word slot's logit is NEG
+        rest = logp.masked_fill(inside(avoid) | ~real, -math.inf)
+        into = rest.masked_fill(~inside(within), -math.inf) if within else rest
+        if within and bool(torch.isfinite(into).any()):
+            return int(into.argmax()), True
+        if bool(torch.isfinite(rest).any()):
+            return int(rest.argmax()), False
+        return int(logp.argmax()), False
 
     def _span_value(
         self, q_h: Tensor, prompt_h: Tensor, prompt: Tensor, room: int, page: Tensor | None

@@ -26,7 +26,8 @@ Contract:
   page whose newest step typed without Enter gets no done() (``policy.typed_without_enter``;
   ``GazeVLM.generate``'s ``no_done``). With ``config.type_ahead``, at a goal's first step (no
   history) every tile's click may keep off the words the goal names after the value it types
-  (``perception.builtin.type_ahead.held_boxes``; ``GazeVLM.generate``'s ``hold``).
+  and go into a text field (``perception.builtin.type_ahead.first_click``;
+  ``GazeVLM.generate``'s ``hold``).
 - Words: each page is read once by the OCR (``perception.builtin.reader``) at CSS scale, unless
   the ``Page`` brings its words already (training's evaluation uses the cached reads), and its
   words are scored against the goal once; each tile gets the word slots of its area
@@ -68,7 +69,7 @@ from perception.builtin.data import (
 )
 from perception.builtin.grammar import ActionGrammar
 from perception.builtin.marks import history_clicks, history_steps, patch_marks
-from perception.builtin.model import Decoded, GazeVLM, Hold
+from perception.builtin.model import Box, Decoded, GazeVLM, Hold, Keep
 from perception.builtin.outline_text import with_outline_words
 from perception.builtin.policy import typed_clicks, typed_without_enter
 from perception.builtin.progress import page_inputs
@@ -76,7 +77,7 @@ from perception.builtin.proposals import page_proposals
 from perception.builtin.reader import Word, read_words, to_css
 from perception.builtin.spans import goal_end
 from perception.builtin.tokenizer import N_BYTES, PAD, decode_target
-from perception.builtin.type_ahead import FIELD_MAX_H, Box, held_boxes
+from perception.builtin.type_ahead import FIELD_MAX_H, first_click
 from perception.builtin.words import (
     PENDING,
     REACHED,
@@ -161,23 +162,27 @@ def _masked(text: str) -> bool:
 def _waiting(
     said: str, words: Sequence[Word], named: frozenset[str], outlines: Sequence[Word] | None
 ) -> Hold:
-    """``ModelConfig.type_ahead``: a value -> ``type_ahead.held_boxes`` of the page (CSS px),
-    each value's boxes found once for all the page's tiles."""
+    """``ModelConfig.type_ahead``: a value -> ``type_ahead.first_click`` on the page (CSS px),
+    found once per value for all the page's tiles."""
     text = said.encode()
     goal = text[: goal_end(text)].decode("utf-8", errors="ignore")
-    found: dict[str, list[Box]] = {}
+    found: dict[str, Keep] = {}
 
-    def boxes(value: str) -> list[Box]:
+    def keep(value: str) -> Keep:
         if value not in found:
-            found[value] = held_boxes(goal, value, words, named, outlines)
+            found[value] = first_click(goal, value, words, named, outlines)
         return found[value]
 
-    return boxes
+    return keep
 
 
-def _shifted(boxes: Hold, ox: float, oy: float) -> Hold:
-    """``boxes`` in the canvas px of the tile at (``ox``, ``oy``)."""
-    return lambda value: [(x - ox, y - oy, w, h) for x, y, w, h in boxes(value)]
+def _shifted(keep: Hold, ox: float, oy: float) -> Hold:
+    """``keep`` in the canvas px of the tile at (``ox``, ``oy``)."""
+
+    def shift(boxes: Sequence[Box]) -> tuple[Box, ...]:
+        return tuple((x - ox, y - oy, w, h) for x, y, w, h in boxes)
+
+    return lambda value: Keep(*(shift(b) for b in keep(value)))
 
 
 def tile_origins(extent: float, canvas: int, overlap: int) -> list[float]:
@@ -233,12 +238,15 @@ def by_confidence(d: Decoded) -> float:
 def choose_tile(tiles: Sequence[Decoded], placer: Callable[[Decoded], float] = by_next_word) -> int:
     """Which of one page's tile answers is the page's: the action from the tile whose text is
     most likely; when it has a point, the tile (among those writing the same action with a
-    point) that ``placer`` scores highest places it (default ``by_next_word``). An answer's
-    point (``done(<point>)``: the word saying it is no goal word) goes by ``by_confidence``."""
+    point; of those, the ones whose point went into a box decoding was asked to click into, if
+    any did: ``PointGuess.into``, ``ModelConfig.type_ahead``'s text fields) that ``placer``
+    scores highest places it (default ``by_next_word``). An answer's point (``done(<point>)``:
+    the word saying it is no goal word) goes by ``by_confidence``."""
     best = max(range(len(tiles)), key=lambda k: tiles[k].mean_logprob)
     if tiles[best].points:
         verb = _verb(tiles[best].ids)
         same = [k for k in range(len(tiles)) if tiles[k].points and _verb(tiles[k].ids) == verb]
+        same = [k for k in same if tiles[k].points[0].into] or same  # into a field (type_ahead)
         place = by_confidence if verb == b"done" else placer
         best = max(same, key=lambda k: place(tiles[k]))
     return best

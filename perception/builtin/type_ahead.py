@@ -9,29 +9,33 @@ Contract:
   it, ``data.prompt_ids``) of every demonstration's goal in ``samples``, each said also in two
   rephrasings (``rephrase.rephrase``, as training says them), full batch, ``FIT_STEPS`` AdamW
   steps from zeros: seconds, no image read. Returns a ``Fit`` (goals, rows, accuracy, loss).
-- ``held_boxes(goal, value, words, named, outlines)`` -> the boxes (CSS px, ``(x, y, w, h)``) a
-  click keeps off while ``value`` is not typed yet: the page words holding a goal token named
-  after the value, not before it, that counts on the page (``named``: ``progress.page_inputs``'
-  goal tokens on the page outside echoed instructions), each as the smallest outline at most
-  ``FIELD_MAX_H`` tall around its centre (a button around its caption), or its own box.
-  Nothing when the value is not in the goal or one of its tokens is in any page word, an
-  echoed instruction's too, or one character off for a token of ``OCR_SLIP`` or more (the
-  value is then a label to click, "Hit Invite and then Reject", or the page repeats the goal,
-  as MiniWoB++'s do: there the head, which never saw their wording, took "Click the button in
-  the dialog box labeled Cancel" for typing "button", and a checkbox "6nLl" read "6nLI"); no
-  word inside a text field (a placeholder, "Search"): a field is an outline three times as
-  wide as tall whose words start nearer its left edge than half their gap to its right edge
-  (a button centres its caption).
+- ``first_click(goal, value, words, named, outlines)`` -> a ``model.Keep`` (CSS px boxes
+  ``(x, y, w, h)``) for the first click of a goal that types ``value``. ``off``: the page
+  words holding a goal token named after the value, not before it, that counts on the page
+  (``named``: ``progress.page_inputs``' goal tokens on the page outside echoed instructions),
+  each as the smallest outline at most ``FIELD_MAX_H`` tall around its centre (a button
+  around its caption), or its own box. ``on``: the text fields, outlines ``FIELD_MIN_H`` to
+  ``FIELD_MAX_H`` tall and ``FIELD_ASPECT`` times as wide, empty or holding a placeholder or a
+  value (its words starting nearer its left edge than half their gap to its right edge, a
+  button centring its caption, or cut off at its right edge), none in ``off``; a left-aligned
+  word in such an outline is never in ``off``
+  either (a placeholder "Search" is where the value goes). Anywhere (``Keep()``) when the value
+  is not in the goal or one of its tokens is in any page word, an echoed instruction's too, or
+  one character off for a token of ``OCR_SLIP`` or more (the value is then a label to click,
+  "Hit Invite and then Reject", or the page repeats the goal, as MiniWoB++'s do: there the
+  head, which never saw their wording, took "Click the button in the dialog box labeled
+  Cancel" for typing "button", and a checkbox "6nLl" read "6nLI").
 - ``ModelConfig.type_ahead``: at a goal's first step (no history) when the verb is click,
   when the head says the goal types, decoding reads the value the span head would type now
-  (``GazeVLM.generate``'s look-ahead) and the click keeps off ``held_boxes`` of it
-  (``predict.Predictor``).
+  (``GazeVLM.generate``'s look-ahead) and the click goes where ``first_click`` of it says
+  (``predict.Predictor``; ``GazeVLM._best_candidate``).
 
 Why: every entry, form, login and search demonstration clicks the field first, types, then
 presses the button the goal names after the value; run 84 clicked that button first on 13 of
 20 training-split entry goals (the pointer's vote for a word the goal names), submitting an
-empty form, after which the typing went nowhere. The verb head had the order right (click,
-type, click, done) but not the place. Whether a goal types is in its wording ("Fill ... with",
+empty form, after which the typing went nowhere; on search pages it clicked a line of text
+beside the "Find anything" field. The verb head had the order right (click, type, click,
+done) but not the place. Whether a goal types is in its wording ("Fill ... with",
 "Type ... into", "Sign in as ... with the password"): the data engine's goal phrasings are
 shared by both splits; only labels and values are held out.
 """
@@ -47,6 +51,7 @@ import torch
 import torch.nn.functional as F
 
 from perception.builtin.data import prompt_ids
+from perception.builtin.model import Box, Keep
 from perception.builtin.reader import Word
 from perception.builtin.rephrase import rephrase
 from perception.builtin.spans import FUNCTION_WORDS
@@ -57,8 +62,10 @@ if TYPE_CHECKING:
     from perception.builtin.model import GazeVLM
     from tasks.synth.shards import LoadedSample
 
-Box = tuple[float, float, float, float]  # x, y, w, h
 FIELD_MAX_H = 80.0  # CSS px: a taller outline is a card or a text area (predict's too)
+FIELD_MIN_H = 12.0  # CSS px: a lower outline is a rule or an underline, not a field
+FIELD_ASPECT = 2.5  # a text field is this many times as wide as tall or more ("Find": 80x30)
+CLIPPED = 3.0  # CSS px: words this near a field's right edge run past it (a cut placeholder)
 OCR_SLIP = 4  # a value token this long counts as on the page when read one character off
 FIT_STEPS = 400
 FIT_LR = 0.05
@@ -127,25 +134,23 @@ def fit(model: GazeVLM, samples: Sequence[LoadedSample], *, seed: int) -> Fit:
     return Fit(len(set(goal_types(samples))), len(labels), float(y.mean()), acc, final)
 
 
-def held_boxes(
+def first_click(
     goal: str,
     value: str,
     words: Sequence[Word],
     named: frozenset[str] | set[str],
     outlines: Sequence[Word] | None,
-) -> list[Box]:
-    """The boxes a click keeps off until ``value`` is typed (see the module contract)."""
+) -> Keep:
+    """Where the first click of a goal that types ``value`` goes (see the module contract)."""
     at = goal.casefold().find(value.casefold().strip())
     said = set(tokens(value))
     page = {t for w in words for t in tokens(w.text)}
     if at < 0 or not value.strip() or any(_read_as(t, page) for t in said):
-        return []
+        return Keep()
     before = set(tokens(goal[:at]))
     after = {t for t in tokens(goal[at + len(value.strip()) :]) if len(t) >= 2}
     wait = (after - before - said - _FUNCTION) & set(named)
-    if not wait:
-        return []
-    out: list[Box] = []
+    off: list[Box] = []
     for w in words:
         if not wait & set(tokens(w.text)):
             continue
@@ -153,10 +158,23 @@ def held_boxes(
         around = [o for o in outlines or () if o.h <= FIELD_MAX_H and o.contains(x, y)]
         o = min(around, key=lambda o: o.w * o.h) if around else None
         if o is None:
-            out.append((w.x, w.y, w.w, w.h))
+            off.append((w.x, w.y, w.w, w.h))
         elif not _placeholder(o, [v for v in words if o.contains(*v.center)]):
-            out.append((o.x, o.y, o.w, o.h))
-    return out
+            off.append((o.x, o.y, o.w, o.h))
+    on = [
+        (o.x, o.y, o.w, o.h)
+        for o in outlines or ()
+        if FIELD_MIN_H <= o.h <= FIELD_MAX_H
+        and o.w >= FIELD_ASPECT * o.h
+        and _field(o, [v for v in words if o.contains(*v.center)])
+        and not any(_holds(b, *o.center) for b in off)
+    ]
+    return Keep(tuple(off), tuple(on))
+
+
+def _holds(box: Box, x: float, y: float) -> bool:
+    bx, by, bw, bh = box
+    return bx <= x <= bx + bw and by <= y <= by + bh
 
 
 def _read_as(token: str, page: set[str]) -> bool:
@@ -179,11 +197,18 @@ def _one_edit(a: str, b: str) -> bool:
 
 
 def _placeholder(o: Word, inside: Sequence[Word]) -> bool:
-    """Whether ``o``'s words are a text field's placeholder: ``o`` three times as wide as tall,
-    its words (together) starting nearer its left edge than half their gap to its right edge (a
-    button centres its caption)."""
-    if o.w < 3 * o.h or not inside:
+    """Whether ``o``'s words are a text field's placeholder (or value): ``o`` ``FIELD_ASPECT``
+    times as wide as tall, its words (together) starting nearer its left edge than half their
+    gap to its right edge (a button centres its caption), or running into its right edge from
+    its left quarter (a placeholder cut off: "Find anyt")."""
+    if o.w < FIELD_ASPECT * o.h or not inside:
         return False
     left = min(v.x for v in inside) - o.x
     right = o.x + o.w - max(v.x + v.w for v in inside)
-    return left < right / 2
+    return left < right / 2 or (right <= CLIPPED and left < o.w / 4)
+
+
+def _field(o: Word, inside: Sequence[Word]) -> bool:
+    """Whether an outline ``FIELD_ASPECT`` times as wide as tall is a text field: empty, or
+    holding a placeholder or a value (``_placeholder``)."""
+    return not inside or _placeholder(o, inside)

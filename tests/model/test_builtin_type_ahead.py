@@ -14,13 +14,14 @@ import torch
 
 from perception.builtin.data import collate, prompt_ids
 from perception.builtin.grammar import ActionGrammar
-from perception.builtin.model import GazeVLM
+from perception.builtin.model import Decoded, GazeVLM, Keep, PointGuess
 from perception.builtin.policy import VERBS
+from perception.builtin.predict import choose_tile
 from perception.builtin.reader import Word
 from perception.builtin.spans import candidate_spans
-from perception.builtin.tokenizer import N_BYTES, PAD
+from perception.builtin.tokenizer import N_BYTES, PAD, POINT
 from perception.builtin.train import PRESETS
-from perception.builtin.type_ahead import fit, goal_types, held_boxes
+from perception.builtin.type_ahead import first_click, fit, goal_types
 from perception.parsers import dialect_actions
 from tests.model.test_builtin_policy import _steps
 
@@ -32,6 +33,10 @@ def _w(text: str, x: float, y: float, w: float, h: float) -> Word:
     return Word(text, x, y, w, h, 1.0)
 
 
+def _off(*args: Any) -> list[tuple[float, float, float, float]]:
+    return list(first_click(*args).off)
+
+
 FIELD = _w("", 10, 10, 180, 26)  # an empty text field's outline
 BUTTON = _w("", 200, 10, 90, 26)  # a button's outline around its caption
 SUBSCRIBE = _w("Subscribe", 215, 16, 60, 14)
@@ -40,33 +45,50 @@ ENTRY = 'Fill the text field with "project" and hit "Subscribe".'
 
 def test_the_button_named_after_the_value_waits_as_its_outline() -> None:
     named = frozenset({"subscribe"})
-    got = held_boxes(ENTRY, "project", [SUBSCRIBE], named, [FIELD, BUTTON])
+    got = _off(ENTRY, "project", [SUBSCRIBE], named, [FIELD, BUTTON])
     assert got == [(200, 10, 90, 26)]
-    assert held_boxes(ENTRY, "PROJECT ", [SUBSCRIBE], named, [FIELD, BUTTON]) == got  # any case
-    assert held_boxes(ENTRY, "project", [SUBSCRIBE], named, None) == [(215, 16, 60, 14)]
-    assert held_boxes(ENTRY, "project", [SUBSCRIBE], frozenset(), [BUTTON]) == []  # not named
-    assert held_boxes(ENTRY, "Lisbon", [SUBSCRIBE], named, [BUTTON]) == []  # not in the goal
-    assert held_boxes(ENTRY, "", [SUBSCRIBE], named, [BUTTON]) == []
+    assert _off(ENTRY, "PROJECT ", [SUBSCRIBE], named, [FIELD, BUTTON]) == got  # any case
+    assert _off(ENTRY, "project", [SUBSCRIBE], named, None) == [(215, 16, 60, 14)]
+    assert _off(ENTRY, "project", [SUBSCRIBE], frozenset(), [BUTTON]) == []  # not named
+    assert _off(ENTRY, "Lisbon", [SUBSCRIBE], named, [BUTTON]) == []  # not in the goal
+    assert _off(ENTRY, "", [SUBSCRIBE], named, [BUTTON]) == []
+
+
+def test_the_first_click_goes_into_a_text_field() -> None:
+    """``on``: outlines shaped like a text field, empty or with a left-aligned placeholder;
+    not a button (its caption centred), a rule, a card, a tick box, nor one held off."""
+    holder = _w("Find", 318, 16, 30, 14)  # "Find anything", left-aligned in its field
+    find = _w("", 310, 10, 160, 26)
+    rule, card, box = _w("", 10, 50, 400, 2), _w("", 10, 60, 300, 120), _w("", 10, 200, 16, 16)
+    outlines = [FIELD, BUTTON, find, rule, card, box]
+    got = first_click(ENTRY, "project", [SUBSCRIBE, holder], frozenset({"subscribe"}), outlines)
+    assert got.off == ((200, 10, 90, 26),)
+    assert got.on == ((10, 10, 180, 26), (310, 10, 160, 26))
+    search = "Search for smart watch."  # nothing named after the value: only into a field
+    words = [SUBSCRIBE, holder]
+    assert first_click(search, "smart watch", words, frozenset(), outlines).on == got.on
+    assert first_click(search, "smart watch", [holder], frozenset(), None) == ((), ())
+    assert first_click(search, "Find", [holder], frozenset(), outlines) == ((), ())  # on page
 
 
 def test_a_value_on_the_page_is_a_label_to_click_or_an_echo_and_holds_nothing() -> None:
     invite = _w("Invite", 20, 16, 40, 14)
     goal = 'Hit Invite and then "Subscribe".'
     named = frozenset({"invite", "subscribe"})
-    assert held_boxes(goal, "Invite", [invite, SUBSCRIBE], named, [BUTTON]) == []
+    assert _off(goal, "Invite", [invite, SUBSCRIBE], named, [BUTTON]) == []
     # a page that repeats its instruction (MiniWoB++): "button" is in no control, yet on the page
     echo = [_w(t, 10 + 40 * i, 0, 36, 12) for i, t in enumerate(["Click", "the", "button", "in"])]
     goal = 'Click the button in the dialog box labeled "Subscribe".'
-    assert held_boxes(goal, "button", [*echo, SUBSCRIBE], frozenset({"subscribe"}), []) == []
-    assert held_boxes(goal, "dialog", [*echo, SUBSCRIBE], frozenset({"subscribe"}), []) != []
+    assert _off(goal, "button", [*echo, SUBSCRIBE], frozenset({"subscribe"}), []) == []
+    assert _off(goal, "dialog", [*echo, SUBSCRIBE], frozenset({"subscribe"}), []) != []
     # a value the OCR read one character off on the page ("6nLl" as "6nLI") is on it too
     boxes = [_w("6nLI", 10, 40, 30, 12), _w("cwl9", 10, 60, 30, 12), SUBSCRIBE]
     goal = "Select 6nLl, cwI9, 6nLIx, 6nLlxy and click Subscribe."
     for value in ("6nLl", "cwI9", "6nLIx"):  # changed, changed, one added
-        assert held_boxes(goal, value, boxes, frozenset({"subscribe"}), []) == [], value
-    assert held_boxes(goal, "6nLlxy", boxes, frozenset({"subscribe"}), []) != []  # two off
+        assert _off(goal, value, boxes, frozenset({"subscribe"}), []) == [], value
+    assert _off(goal, "6nLlxy", boxes, frozenset({"subscribe"}), []) != []  # two off
     short = [_w("ab", 10, 40, 20, 12), SUBSCRIBE]  # too short to tell a slip from a word
-    assert held_boxes("Select ax and click Subscribe.", "ax", short, {"subscribe"}, []) != []
+    assert _off("Select ax and click Subscribe.", "ax", short, {"subscribe"}, []) != []
 
 
 def test_words_named_before_the_value_and_placeholders_do_not_wait() -> None:
@@ -77,13 +99,13 @@ def test_words_named_before_the_value_and_placeholders_do_not_wait() -> None:
     full, name1 = _w("Full", 10, 0, 24, 12), _w("name", 38, 0, 30, 12)
     team, name2 = _w("Team", 10, 50, 30, 12), _w("name", 44, 50, 30, 12)
     named = frozenset({"full", "name", "team"})
-    got = held_boxes(goal, "Samir Varga", [full, name1, team, name2], named, [])
+    got = _off(goal, "Samir Varga", [full, name1, team, name2], named, [])
     assert got == [(10, 50, 30, 12)]
     search = "Type board game in the search box and press Enter."
     field, holder = _w("", 10, 10, 240, 30), _w("Search", 18, 18, 44, 14)
     button, caption = _w("", 260, 10, 80, 30), _w("Search", 278, 18, 44, 14)
     words = [holder, caption]
-    got = held_boxes(search, "board game", words, frozenset({"search"}), [field, button])
+    got = _off(search, "board game", words, frozenset({"search"}), [field, button])
     assert got == [(260, 10, 80, 30)]
 
 
@@ -154,7 +176,8 @@ def _text(ids: list[int]) -> str:
 
 def test_decoding_reads_the_value_ahead_and_the_click_keeps_off_what_waits() -> None:
     """With the verb head on click and the type-ahead head on "types", ``hold`` is asked with a
-    span of the goal and the click keeps off the box it returns; the answer's text is the same.
+    span of the goal and the click keeps off the ``off`` box it returns, and goes into an ``on``
+    box when given one; the answer's text is the same.
     A head saying "no", a verb other than click, or no hold: never asked."""
     torch.manual_seed(0)
     model = GazeVLM(TINY).eval()
@@ -164,12 +187,12 @@ def test_decoding_reads_the_value_ahead_and_the_click_keeps_off_what_waits() -> 
     kw = dict(marks=batch["marks"], state=batch["state"])
     asked: list[tuple[int, str]] = []
 
-    def hold(row: int, box: tuple[float, float, float, float]) -> Any:
-        def boxes(value: str) -> list[tuple[float, float, float, float]]:
+    def hold(row: int, box: tuple[float, float, float, float], into: Any = ()) -> Any:
+        def keep(value: str) -> Keep:
             asked.append((row, value))
-            return [box]
+            return Keep((box,), tuple(into))
 
-        return boxes
+        return keep
 
     with torch.no_grad():
         model.verb[2].bias[VERBS.index("click")] = 20.0
@@ -189,6 +212,11 @@ def test_decoding_reads_the_value_ahead_and_the_click_keeps_off_what_waits() -> 
         assert not (x <= p.x <= x + w and y <= p.y <= y + h)  # kept off the box
         assert _text(kept[0].ids) == _text(plain[0].ids)
         assert kept[1].points[0] == plain[1].points[0]  # no hold, as before
+        quarter = (TINY.canvas / 2, TINY.canvas / 2, TINY.canvas / 2, TINY.canvas / 2)
+        into = model.generate(*args, **kw, hold=[hold(0, around[0], [quarter]), None])  # type: ignore[arg-type]
+        p = into[0].points[0]  # into the box it was given (and still off the other)
+        assert quarter[0] <= p.x <= TINY.canvas and quarter[1] <= p.y <= TINY.canvas, p
+        assert not (x <= p.x <= x + w and y <= p.y <= y + h)
         asked.clear()
         model.type_ahead.bias.fill_(-10.0)  # the goal does not type
         same = model.generate(*args, **kw, hold=[hold(0, around[0]), hold(1, around[1])])  # type: ignore[arg-type]
@@ -197,3 +225,14 @@ def test_decoding_reads_the_value_ahead_and_the_click_keeps_off_what_waits() -> 
         model.verb[2].bias[VERBS.index("type")] = 40.0  # the verb is type: nothing to hold
         model.generate(*args, **kw, hold=[hold(0, around[0]), hold(1, around[1])])  # type: ignore[arg-type]
         assert not asked
+
+
+def test_a_tile_whose_click_went_into_a_field_places_it() -> None:
+    """Among a page's tiles writing the same click, one whose point went into a text field
+    (``PointGuess.into``) places it, however sure the others are; without such a tile the
+    usual rule (here the pointer's confidence) decides."""
+    ids = [*b"click(", POINT, *b")"]
+    sure = Decoded(ids, [PointGuess(5, 5, 0.99, 0.9)], -0.1)
+    field = Decoded(ids, [PointGuess(9, 9, 0.40, 0.3, (), True)], -0.2)
+    assert choose_tile([sure, field]) == 1
+    assert choose_tile([sure, Decoded(ids, [PointGuess(9, 9, 0.40, 0.3)], -0.2)]) == 0
