@@ -32,8 +32,8 @@ Contract:
   says the answer, ``perception.builtin.answers``; then ``)``) or without one (no point
   allowed), and that point's query is ``ans_q``, without the match features' vote. ``avoid``
   (canvas px boxes ``(x, y, w, h)`` per row) keeps a row's points out of those boxes: the
-  pointer's best candidate (a patch's point or a word's centre) outside them, when one has any
-  probability (``ModelConfig.avoid_typed_field``: the fields the history typed into). A row of
+  pointer's best candidate (a patch's point or a word's centre) outside them, when there is one
+  (``ModelConfig.avoid_typed_field``: the fields the history typed into). A row of
   ``no_done`` never gets ``done(`` from the verb head (``ModelConfig.submit_typing``: its
   newest step typed without Enter); the head's next choice is written. With ``type_ahead`` a
   row's ``hold`` (a function from a value to a ``Keep``, or None) is asked, when the verb head
@@ -90,7 +90,7 @@ Box = tuple[float, float, float, float]  # x, y, w, h
 
 class Keep(NamedTuple):
     """Where a click may go: off every box of ``off``; into one of ``on`` when any is given
-    (and the pointer gives one a point outside ``off`` any probability)."""
+    and a candidate's point (outside ``off``) lies in one."""
 
     off: tuple[Box, ...] = ()
     on: tuple[Box, ...] = ()

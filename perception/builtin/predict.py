@@ -159,7 +159,7 @@ def _masked(text: str) -> bool:
     return len(text) >= 2 and all(ch in "•·∙●*." for ch in text)
 
 
-def _waiting(
+def _first_click_on(
     said: str, words: Sequence[Word], named: frozenset[str], outlines: Sequence[Word] | None
 ) -> Hold:
     """``ModelConfig.type_ahead``: a value -> ``type_ahead.first_click`` on the page (CSS px),
@@ -308,7 +308,7 @@ class Predictor:
         flags: list[Tensor] = []  # spans.page_flags of each tile's prompt (span_page)
         avoid: list[list[Box]] = []  # the fields typed into, canvas px
         no_done: list[bool] = []  # submit_typing: the newest step typed without Enter
-        hold: list[Hold | None] = []  # type_ahead: a value -> the boxes a click keeps off
+        hold: list[Hold | None] = []  # type_ahead: a value -> where the first click goes
         page_words: list[Sequence[Word]] = []  # each page's, CSS px (answers are read from them)
         ocr_s = 0.0
         for i, p in enumerate(pages):
@@ -344,8 +344,8 @@ class Predictor:
                 if c.avoid_typed_field and outlines is not None
                 else []
             )
-            waits = (
-                _waiting(said, words, read.named, outlines)
+            first = (
+                _first_click_on(said, words, read.named, outlines)
                 if c.type_ahead and not history_steps(said)  # the goal's first click
                 else None
             )
@@ -362,7 +362,7 @@ class Predictor:
                     states.append(state)
                     avoid.append([(x - ox, y - oy, w, h) for x, y, w, h in typed])
                     no_done.append(c.submit_typing and typed_without_enter(p.prompt))
-                    hold.append(None if waits is None else _shifted(waits, ox, oy))
+                    hold.append(None if first is None else _shifted(first, ox, oy))
                     if page_flags is not None:
                         flags.append(page_flags)
         t1 = time.perf_counter()

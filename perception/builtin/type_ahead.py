@@ -16,15 +16,15 @@ Contract:
   each as the smallest outline at most ``FIELD_MAX_H`` tall around its centre (a button
   around its caption), or its own box. ``on``: the text fields, outlines ``FIELD_MIN_H`` to
   ``FIELD_MAX_H`` tall and ``FIELD_ASPECT`` times as wide, empty or holding a placeholder or a
-  value (its words starting nearer its left edge than half their gap to its right edge, a
-  button centring its caption, or cut off at its right edge), none in ``off``; a left-aligned
-  word in such an outline is never in ``off``
-  either (a placeholder "Search" is where the value goes). Anywhere (``Keep()``) when the value
-  is not in the goal or one of its tokens is in any page word, an echoed instruction's too, or
-  one character off for a token of ``OCR_SLIP`` or more (the value is then a label to click,
-  "Hit Invite and then Reject", or the page repeats the goal, as MiniWoB++'s do: there the
-  head, which never saw their wording, took "Click the button in the dialog box labeled
-  Cancel" for typing "button", and a checkbox "6nLl" read "6nLI").
+  value of at most ``FIELD_WORDS`` words (starting nearer its left edge than half their gap to
+  its right edge, a button centring its caption, or cut off at its right edge), none in
+  ``off``; a left-aligned word in such an outline is never in ``off`` either (a placeholder
+  "Search" is where the value goes). Anywhere (``Keep()``) when the value is not in the goal
+  or one of its tokens is in any page word, an echoed instruction's too, or one character off
+  for a token of ``OCR_SLIP`` or more (the value is then a label to click, "Hit Invite and
+  then Reject", or the page repeats the goal, as MiniWoB++'s do: there the head, which never
+  saw their wording, took "Click the button in the dialog box labeled Cancel" for typing
+  "button", and a checkbox "6nLl" read "6nLI").
 - ``ModelConfig.type_ahead``: at a goal's first step (no history) when the verb is click,
   when the head says the goal types, decoding reads the value the span head would type now
   (``GazeVLM.generate``'s look-ahead) and the click goes where ``first_click`` of it says
@@ -63,7 +63,8 @@ if TYPE_CHECKING:
     from tasks.synth.shards import LoadedSample
 
 FIELD_MAX_H = 80.0  # CSS px: a taller outline is a card or a text area (predict's too)
-FIELD_MIN_H = 12.0  # CSS px: a lower outline is a rule or an underline, not a field
+FIELD_MIN_H = 16.0  # CSS px: a lower outline is a rule or an underlined link, not a field
+FIELD_WORDS = 3  # a field shows this many words at most (a placeholder, a value); a notice more
 FIELD_ASPECT = 2.5  # a text field is this many times as wide as tall or more ("Find": 80x30)
 CLIPPED = 3.0  # CSS px: words this near a field's right edge run past it (a cut placeholder)
 OCR_SLIP = 4  # a value token this long counts as on the page when read one character off
@@ -210,5 +211,6 @@ def _placeholder(o: Word, inside: Sequence[Word]) -> bool:
 
 def _field(o: Word, inside: Sequence[Word]) -> bool:
     """Whether an outline ``FIELD_ASPECT`` times as wide as tall is a text field: empty, or
-    holding a placeholder or a value (``_placeholder``)."""
-    return not inside or _placeholder(o, inside)
+    holding a placeholder or a value (``_placeholder``) of at most ``FIELD_WORDS`` words (a
+    notice bar's sentence starts at its left edge too)."""
+    return not inside or (len(inside) <= FIELD_WORDS and _placeholder(o, inside))

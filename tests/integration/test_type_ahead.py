@@ -12,7 +12,7 @@ import io
 from PIL import Image
 
 from perception.builtin import WEIGHTS_DIR
-from perception.builtin.predict import Page, Predictor, _waiting
+from perception.builtin.predict import Page, Predictor, _first_click_on
 from perception.builtin.proposals import page_proposals
 from perception.builtin.reader import read_words, to_css
 from perception.builtin.weights import load
@@ -60,7 +60,7 @@ def test_the_field_is_clicked_before_the_button_named_after_the_value() -> None:
     assert then.text.startswith("click(") and _inside(ann, "go", *then.points[0]), then.text
     css = to_css(shot.convert("RGB"), 1.0)  # what the rule holds: Subscribe's button, in the DOM
     words, outlines = read_words(css), page_proposals(css, rounded=True)
-    keep = _waiting(GOAL, words, frozenset({"subscribe"}), outlines)("project")
+    keep = _first_click_on(GOAL, words, frozenset({"subscribe"}), outlines)("project")
     assert keep.off and all(_inside(ann, "go", x + w / 2, y + h / 2) for x, y, w, h in keep.off)
     assert keep.on and all(_inside(ann, "field", x + w / 2, y + h / 2) for x, y, w, h in keep.on)
-    assert _waiting(GOAL, words, frozenset({"subscribe"}), outlines)("Subscribe") == ((), ())
+    assert _first_click_on(GOAL, words, frozenset({"subscribe"}), outlines)("Subscribe") == ((), ())

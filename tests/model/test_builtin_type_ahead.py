@@ -56,16 +56,21 @@ def test_the_button_named_after_the_value_waits_as_its_outline() -> None:
 
 def test_the_first_click_goes_into_a_text_field() -> None:
     """``on``: outlines shaped like a text field, empty or with a left-aligned placeholder;
-    not a button (its caption centred), a rule, a card, a tick box, nor one held off."""
+    not a button (its caption centred), a rule, a card, a tick box, an underlined link, a notice
+    bar's sentence, nor one held off."""
     holder = _w("Find", 318, 16, 30, 14)  # "Find anything", left-aligned in its field
     find = _w("", 310, 10, 160, 26)
     rule, card, box = _w("", 10, 50, 400, 2), _w("", 10, 60, 300, 120), _w("", 10, 200, 16, 16)
-    outlines = [FIELD, BUTTON, find, rule, card, box]
-    got = first_click(ENTRY, "project", [SUBSCRIBE, holder], frozenset({"subscribe"}), outlines)
+    link = _w("", 10, 230, 90, 13)  # an underlined link
+    bar = _w("", 10, 250, 400, 35)  # a notice: a sentence from its left edge
+    said = ("Keep", "it", "easy", "to", "plan")
+    notice = [_w(t, 18 + 40 * i, 260, 36, 14) for i, t in enumerate(said)]
+    outlines = [FIELD, BUTTON, find, rule, card, box, link, bar]
+    words = [SUBSCRIBE, holder, _w("Hugo", 12, 230, 30, 12), *notice]
+    got = first_click(ENTRY, "project", words, frozenset({"subscribe"}), outlines)
     assert got.off == ((200, 10, 90, 26),)
     assert got.on == ((10, 10, 180, 26), (310, 10, 160, 26))
     search = "Search for smart watch."  # nothing named after the value: only into a field
-    words = [SUBSCRIBE, holder]
     assert first_click(search, "smart watch", words, frozenset(), outlines).on == got.on
     assert first_click(search, "smart watch", [holder], frozenset(), None) == ((), ())
     assert first_click(search, "Find", [holder], frozenset(), outlines) == ((), ())  # on page
