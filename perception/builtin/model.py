@@ -755,7 +755,9 @@ class GazeVLM(nn.Module):
             forced = self._choose_verbs(vl, grammar, groups or list(range(b)), no_done)
         held = [Keep() for _ in range(b)]
         if hold is not None and self.type_ahead is not None and self.span is not None:
-            held = self._type_ahead(forced, hold, prompts, prompt_h, past, caches, span_page)
+            held = self._type_ahead(
+                forced, hold, groups or list(range(b)), prompts, prompt_h, past, caches, span_page
+            )
         for _ in range(max_new):
             lp = self.next_logp(last[:, None], prompt_h, prompts)[:, 0]
             if grammar:
@@ -836,6 +838,7 @@ class GazeVLM(nn.Module):
         self,
         forced: Sequence[Sequence[int]],
         hold: Sequence[Hold | None],
+        groups: Sequence[int],
         prompts: Tensor,
         prompt_h: Tensor,
         past: Tensor,
@@ -844,28 +847,34 @@ class GazeVLM(nn.Module):
     ) -> list[Keep]:
         """Per row, where its click goes (``ModelConfig.type_ahead``): for a row with a
         ``hold`` whose verb is ``click(`` and whose goal the head says types, what ``hold``
-        says of the value the span head would type after ``type("`` here (decoded from the
-        prefix's caches, which stay as they are); anywhere (``Keep()``) for every other row."""
+        says of the value the span head would type after ``type("`` (decoded from the
+        prefix's caches, which stay as they are) on the first such row of its group (one
+        look-ahead per page: a 1280x800 page is 40 tiles); anywhere (``Keep()``) for every
+        other row."""
         out = [Keep() for _ in range(len(forced))]
         rows = [r for r, h in enumerate(hold) if h is not None and bytes(forced[r]) == b"click("]
         if not rows:
             return out
         says = self.types_logit(prompts[rows]).tolist()
         rows = [r for r, t in zip(rows, says, strict=True) if t > 0]
-        if not rows:
+        firsts = list({groups[r]: r for r in reversed(rows)}.values())  # each group's first
+        if not firsts:
             return out
         ids = torch.tensor(list(_TYPE_OPEN), device=prompts.device)
-        x = self.embed(ids)[None].expand(len(rows), -1, -1)
-        valid = torch.ones(len(rows), len(_TYPE_OPEN), dtype=torch.bool, device=prompts.device)
-        sub = [(k[rows], v[rows]) for k, v in caches]
-        hs, _ = self._run(x, valid, past[rows], sub)
-        for j, r in enumerate(rows):
-            page = None if span_page is None else span_page[r]
-            value = self._span_value(hs[j, -1], prompt_h[r], prompts[r], _SPAN_ROOM, page)
-            fn = hold[r]
-            assert fn is not None
-            if value:
-                out[r] = fn(bytes(value[:-1]).decode("utf-8", errors="ignore"))
+        x = self.embed(ids)[None].expand(len(firsts), -1, -1)
+        valid = torch.ones(len(firsts), len(_TYPE_OPEN), dtype=torch.bool, device=prompts.device)
+        sub = [(k[firsts], v[firsts]) for k, v in caches]
+        hs, _ = self._run(x, valid, past[firsts], sub)
+        for j, f in enumerate(firsts):
+            page = None if span_page is None else span_page[f]
+            value = self._span_value(hs[j, -1], prompt_h[f], prompts[f], _SPAN_ROOM, page)
+            if not value:
+                continue
+            said = bytes(value[:-1]).decode("utf-8", errors="ignore")
+            for r in rows:
+                fn = hold[r]
+                if groups[r] == groups[f] and fn is not None:
+                    out[r] = fn(said)
         return out
 
     def _best_candidate(

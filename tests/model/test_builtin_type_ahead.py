@@ -222,6 +222,9 @@ def test_decoding_reads_the_value_ahead_and_the_click_keeps_off_what_waits() -> 
         p = into[0].points[0]  # into the box it was given (and still off the other)
         assert quarter[0] <= p.x <= TINY.canvas and quarter[1] <= p.y <= TINY.canvas, p
         assert not (x <= p.x <= x + w and y <= p.y <= y + h)
+        asked.clear()  # the tiles of one page share one look-ahead and its value
+        model.generate(*args, **kw, groups=[0, 0], hold=[hold(0, around[0]), hold(1, around[1])])  # type: ignore[arg-type]
+        assert [r for r, _ in asked] == [0, 1] and asked[0][1] == asked[1][1]
         asked.clear()
         model.type_ahead.bias.fill_(-10.0)  # the goal does not type
         same = model.generate(*args, **kw, hold=[hold(0, around[0]), hold(1, around[1])])  # type: ignore[arg-type]
