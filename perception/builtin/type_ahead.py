@@ -103,7 +103,8 @@ def fit(model: GazeVLM, samples: Sequence[LoadedSample], *, seed: int) -> Fit:
     assert head is not None, "ModelConfig.type_ahead is 0: the model has no type-ahead head"
     rng = random.Random(seed)
     prompts, labels = [], []
-    for (_, goal), types in sorted(goal_types(samples).items()):
+    demos = goal_types(samples)
+    for (_, goal), types in sorted(demos.items()):
         said = {f"Goal: {goal}"}
         said |= {rephrase(f"Goal: {goal}", rng) for _ in range(REPHRASINGS)}
         for text in sorted(said):
@@ -132,7 +133,7 @@ def fit(model: GazeVLM, samples: Sequence[LoadedSample], *, seed: int) -> Fit:
         logits = lin(x)[:, 0]
         acc = float(((logits > 0).float() == y).float().mean())
         final = float(F.binary_cross_entropy_with_logits(logits, y))
-    return Fit(len(set(goal_types(samples))), len(labels), float(y.mean()), acc, final)
+    return Fit(len(demos), len(labels), float(y.mean()), acc, final)
 
 
 def first_click(
