@@ -398,6 +398,16 @@ def _page_flags_of(e: Example) -> Tensor:
     return e.span_page if e.span_page is not None else torch.zeros(len(e.prompt), N_PAGE_FLAGS)
 
 
+def pad_prompts(prompts: Sequence[Sequence[int]]) -> Tensor:
+    """Prompt id lists -> (N, longest) ``<pad>``-filled, each prompt at the right end (the
+    decoder reads a batch's prompts left-padded)."""
+    width = max(len(p) for p in prompts)
+    out = torch.full((len(prompts), width), PAD, dtype=torch.long)
+    for i, p in enumerate(prompts):
+        out[i, width - len(p) :] = torch.tensor(p)
+    return out
+
+
 def left_pad(rows: Sequence[Tensor], width: int) -> Tensor:
     """(len_i, F) rows -> (N, width, F), each row at the right end, zeros before it."""
     out = torch.zeros(len(rows), width, rows[0].shape[-1])
@@ -410,12 +420,11 @@ def collate(examples: Sequence[Example], config: ModelConfig) -> dict[str, Any]:
     """The keyword arguments of ``GazeVLM.loss``: tensors, and ``words`` as a batched WordSlots.
     Left-pad prompts, right-pad answers; pointer rows in row-major <point> order."""
     b = len(examples)
-    p_len = max(len(e.prompt) for e in examples)
     t_len = max(len(e.target) for e in examples)
-    prompts = torch.full((b, p_len), PAD, dtype=torch.long)
+    prompts = pad_prompts([e.prompt for e in examples])
+    p_len = prompts.shape[1]
     targets = torch.full((b, t_len), PAD, dtype=torch.long)
     for i, e in enumerate(examples):
-        prompts[i, p_len - len(e.prompt) :] = torch.tensor(e.prompt)
         targets[i, : len(e.target)] = torch.tensor(e.target)
     marks = [e.marks for e in examples if e.marks is not None]
     g1 = config.keys + 1

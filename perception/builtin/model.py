@@ -750,14 +750,13 @@ class GazeVLM(nn.Module):
         forced: list[list[int]] = [[] for _ in range(b)]
         answering = [False] * b  # rows whose done( the answer head answers with a point
         no_point = [False] * b  # rows whose done( it answers without one
+        pages = groups or list(range(b))
         if grammar is not None and self.verb is not None and state is not None:
             vl = self.verb_logits(last, key_h[:, :g], marks, state)
-            forced = self._choose_verbs(vl, grammar, groups or list(range(b)), no_done)
+            forced = self._choose_verbs(vl, grammar, pages, no_done)
         held = [Keep() for _ in range(b)]
         if hold is not None and self.type_ahead is not None and self.span is not None:
-            held = self._type_ahead(
-                forced, hold, groups or list(range(b)), prompts, prompt_h, past, caches, span_page
-            )
+            held = self._type_ahead(forced, hold, pages, prompts, prompt_h, past, caches, span_page)
         for _ in range(max_new):
             lp = self.next_logp(last[:, None], prompt_h, prompts)[:, 0]
             if grammar:

@@ -62,6 +62,7 @@ from perception.builtin.data import (
     Crop,
     compact_prompt,
     left_pad,
+    pad_prompts,
     prompt_ids,
     prompt_page_flags,
     tile_slots,
@@ -76,7 +77,7 @@ from perception.builtin.progress import page_inputs
 from perception.builtin.proposals import page_proposals
 from perception.builtin.reader import Word, read_words, to_css
 from perception.builtin.spans import goal_end
-from perception.builtin.tokenizer import N_BYTES, PAD, decode_target
+from perception.builtin.tokenizer import N_BYTES, decode_target
 from perception.builtin.type_ahead import FIELD_MAX_H, first_click
 from perception.builtin.words import (
     PENDING,
@@ -369,11 +370,8 @@ class Predictor:
         decoded = []
         dev = next(self.model.parameters()).device
         for s, e in _chunks(owners, self.max_batch):
-            chunk = prompts[s:e]
-            width = max(len(x) for x in chunk)
-            pt = torch.full((len(chunk), width), PAD, dtype=torch.long)
-            for r, ids in enumerate(chunk):
-                pt[r, width - len(ids) :] = torch.tensor(ids)
+            pt = pad_prompts(prompts[s:e])
+            width = pt.shape[1]
             imgs = torch.stack(images[s:e])
             ws = slots_to(stack_slots(slots[s:e]), dev)
             mk = torch.stack(marks[s:e]).to(dev)

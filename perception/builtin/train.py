@@ -842,9 +842,9 @@ def run(
         raise
     finally:
         stream.close()
-    if model.type_ahead is not None and (
-        not cfg.train_only or any(p.startswith("type_ahead") for p in cfg.train_only)
-    ):  # seconds, on the goals alone: again on every call, the same result
+    if model.type_ahead is not None and model.type_ahead.weight.requires_grad:
+        # trained by this run (``trainable``'s choice): seconds, on the goals alone; again on
+        # every call, the same result
         fitted = type_ahead.fit(model, demo, seed=cfg.seed)
         write({"step": step, "type_ahead": asdict(fitted)})
         err.print(f"type-ahead head fitted: {fitted}", markup=False)

@@ -50,12 +50,11 @@ from typing import TYPE_CHECKING
 import torch
 import torch.nn.functional as F
 
-from perception.builtin.data import prompt_ids
+from perception.builtin.data import pad_prompts, prompt_ids
 from perception.builtin.model import Box, Keep
 from perception.builtin.reader import Word
 from perception.builtin.rephrase import rephrase
 from perception.builtin.spans import FUNCTION_WORDS
-from perception.builtin.tokenizer import PAD
 from perception.builtin.words import tokens
 
 if TYPE_CHECKING:
@@ -112,11 +111,7 @@ def fit(model: GazeVLM, samples: Sequence[LoadedSample], *, seed: int) -> Fit:
             labels.append(float(types))
     if not prompts:
         raise ValueError("no demonstration in the samples: nothing to fit the type-ahead head on")
-    width = max(len(p) for p in prompts)
-    rows = torch.full((len(prompts), width), PAD, dtype=torch.long)
-    for r, ids in enumerate(prompts):
-        rows[r, width - len(ids) :] = torch.tensor(ids)
-    x = goal_words(rows, model.config.type_ahead, pairs=True)
+    x = goal_words(pad_prompts(prompts), model.config.type_ahead, pairs=True)
     y = torch.tensor(labels)
     lin = torch.nn.Linear(x.shape[1], 1)  # float32 here, whatever the model's dtype
     torch.nn.init.zeros_(lin.weight)

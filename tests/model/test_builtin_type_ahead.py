@@ -12,14 +12,14 @@ from typing import Any
 
 import torch
 
-from perception.builtin.data import collate, prompt_ids
+from perception.builtin.data import collate, pad_prompts, prompt_ids
 from perception.builtin.grammar import ActionGrammar
 from perception.builtin.model import Decoded, GazeVLM, Keep, PointGuess
 from perception.builtin.policy import VERBS
 from perception.builtin.predict import choose_tile
 from perception.builtin.reader import Word
 from perception.builtin.spans import candidate_spans
-from perception.builtin.tokenizer import N_BYTES, PAD, POINT
+from perception.builtin.tokenizer import N_BYTES, POINT
 from perception.builtin.train import PRESETS
 from perception.builtin.type_ahead import first_click, fit, goal_types
 from perception.parsers import dialect_actions
@@ -148,11 +148,7 @@ def _demos() -> list[Any]:
 
 def _logits(model: GazeVLM, goals: list[str]) -> list[float]:
     ids = [prompt_ids(f"Goal: {g}", model.config) for g in goals]
-    width = max(len(x) for x in ids)
-    rows = torch.full((len(ids), width), PAD, dtype=torch.long)
-    for r, x in enumerate(ids):
-        rows[r, width - len(x) :] = torch.tensor(x)
-    return model.types_logit(rows).tolist()
+    return model.types_logit(pad_prompts(ids)).tolist()
 
 
 def test_the_head_learns_which_goals_type_from_demonstrations() -> None:
