@@ -40,7 +40,13 @@ Contract:
   says click and the type-ahead head says its goal types, with the value the span head would
   type there (a look-ahead of ``type("`` on the prefix's caches): its click keeps off the
   ``Keep``'s ``off`` boxes, as off ``avoid``'s, and goes into one of its ``on`` boxes when
-  it can (``perception.builtin.type_ahead``).
+  it can (``perception.builtin.type_ahead``). With ``type_plan`` and ``typed`` (per row the
+  values the history typed, oldest first) the plan head's ``Plan`` of each goal (type() steps,
+  one value twice) also decides: a row with values left after its history's, midway (it typed
+  one), gets no ``done(``; its ``type(`` gets no Enter while another value is left after it;
+  the hold is asked only while values are left, and the look-ahead passes over the values
+  ``Plan.used`` (spans overlapping them too); a type() of a goal that types one value twice,
+  once all its values are typed, repeats one typed once (``Plan.again``).
 
 Why the image comes after the prompt: the decoder is causal, so image tokens placed after the goal
 attend to its words in every layer; the pointer's keys are those goal-aware image states, which is
@@ -55,7 +61,7 @@ from __future__ import annotations
 import itertools
 import math
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -97,6 +103,40 @@ class Keep(NamedTuple):
 
 
 Hold = Callable[[str], Keep]  # a value to type -> where the click goes until it is typed
+
+
+class Plan(NamedTuple):
+    """What the type-plan head says of a goal (``ModelConfig.type_plan``)."""
+
+    steps: int  # type() steps its demonstration has (the head's last class: that many or more)
+    twice: bool  # one value is typed twice ("into both boxes", "type it twice")
+
+    def used(self, typed: Sequence[str]) -> list[str]:
+        """Of the values the history typed, those the goal needs no more (once each; twice
+        for a goal that repeats one)."""
+        seen: dict[str, int] = {}
+        for t in typed:
+            k = t.strip().casefold()
+            seen[k] = seen.get(k, 0) + 1
+        return [k for k, n in seen.items() if n >= (2 if self.twice else 1)]
+
+    def left(self, typed: Sequence[str]) -> int:
+        """type() steps still to come after the history's."""
+        return max(0, self.steps - len(typed))
+
+    def again(self, typed: Sequence[str]) -> list[str]:
+        """The values the next type() repeats one of: for a goal that types one value twice,
+        once as many values as it has (one fewer than its steps) are typed, those typed once;
+        else none (any value)."""
+        seen: dict[str, int] = {}
+        for t in typed:
+            k = t.strip().casefold()
+            seen[k] = seen.get(k, 0) + 1
+        if not self.twice or len(seen) < self.steps - 1 or not self.left(typed):
+            return []
+        return [k for k, n in seen.items() if n == 1]
+
+
 # the answer index of done('s "(": the answer head reads the state after it
 ANSWER_AT = len(DONE) - 1
 ANSWER_BIAS = -6.0  # the answer head's start: P(point) 0.25%, so untrained it answers as before
@@ -120,19 +160,48 @@ def prompt_flags(prompts: Tensor) -> Tensor:
     return out
 
 
-def goal_words(prompts: Tensor, buckets: int, *, pairs: bool = False) -> Tensor:
+def goal_words(
+    prompts: Tensor, buckets: int, *, pairs: bool = False, repeats: bool = False
+) -> Tensor:
     """(N, P) left-padded prompt ids -> (N, buckets): the goal's words (``words.tokens`` of the
     text before the first history line), each hashed to a bucket (CRC-32), as a multi-hot row
     scaled to unit length. A bag of words the case head reads ("upper", "capital", "small").
-    With ``pairs`` each two neighbouring words ("press enter") are a bucket's word too."""
+    With ``pairs`` each two neighbouring words ("press enter") are a bucket's word too; with
+    ``repeats`` each word's second and later use is one more ("with#2": "Fill in A with x and B
+    with y" fills two fields)."""
     out = torch.zeros(prompts.shape[0], buckets)
     for r, row in enumerate(prompts.tolist()):
         _, text = prompt_bytes(row)
         toks = tokens(text[: goal_end(text)].decode("utf-8", errors="ignore"))
-        grams = toks + [f"{a} {b}" for a, b in itertools.pairwise(toks)] if pairs else toks
+        grams = toks + [f"{a} {b}" for a, b in itertools.pairwise(toks)] if pairs else list(toks)
+        if repeats:
+            seen: dict[str, int] = {}
+            for t in toks:
+                seen[t] = seen.get(t, 0) + 1
+                if seen[t] > 1:
+                    grams.append(f"{t}#{seen[t]}")
         for t in set(grams):
             out[r, zlib.crc32(t.encode()) % buckets] = 1.0
     return out / out.norm(dim=1, keepdim=True).clamp(min=1.0)
+
+
+def _folded(value: bytes) -> str:
+    return value.decode("utf-8", errors="ignore").strip().casefold()
+
+
+def _typed_ranges(text: bytes, typed: Collection[str]) -> list[tuple[int, int]]:
+    """Where in the goal ``text`` the values the history typed stand (case-folded matches)."""
+    low = text.decode("utf-8", errors="ignore").casefold().encode()
+    if len(low) != len(text):  # a case fold that changes lengths: compare as given
+        low = text
+    out = []
+    for t in typed:
+        v = t.strip().casefold().encode()
+        at = low.find(v) if v else -1
+        while at >= 0:
+            out.append((at, at + len(v)))
+            at = low.find(v, at + 1)
+    return out
 
 
 def _opens_type(s: GrammarState) -> bool:
@@ -363,6 +432,13 @@ class GazeVLM(nn.Module):
             self.type_ahead = nn.Linear(c.type_ahead, 1)
             nn.init.zeros_(self.type_ahead.weight)
             nn.init.zeros_(self.type_ahead.bias)
+        # ... with type_plan, how many type() steps the goal has (type_plan classes) and whether
+        # it types a value twice (the last logit): from the goal's words, pairs and repeats
+        self.type_plan: nn.Linear | None = None
+        if c.type_plan:
+            self.type_plan = nn.Linear(c.type_ahead, c.type_plan + 1)
+            nn.init.zeros_(self.type_plan.weight)
+            nn.init.zeros_(self.type_plan.bias)
 
     # --- pieces -------------------------------------------------------------------------------
     def image_tokens(self, images: Tensor) -> Tensor:
@@ -546,6 +622,20 @@ class GazeVLM(nn.Module):
         bow = goal_words(prompts, self.config.type_ahead, pairs=True)
         return self.type_ahead(bow.to(self.type_ahead.weight)).float()[:, 0]
 
+    def plan_logits(self, prompts: Tensor) -> Tensor:
+        """prompts (N, P) -> (N, type_plan + 1): the logits of "the goal has k type() steps"
+        (k < type_plan; the last class: that many or more), then of "it types a value twice"."""
+        assert self.type_plan is not None
+        bow = goal_words(prompts, self.config.type_ahead, pairs=True, repeats=True)
+        return self.type_plan(bow.to(self.type_plan.weight)).float()
+
+    def typing_plan(self, prompts: Tensor) -> list[Plan]:
+        """prompts (N, P) -> each goal's ``Plan`` (``plan_logits``' choices)."""
+        lg = self.plan_logits(prompts)
+        steps = lg[:, :-1].argmax(-1).tolist()
+        twice = (lg[:, -1] > 0).tolist()
+        return [Plan(n, t) for n, t in zip(steps, twice, strict=True)]
+
     def verb_logits(
         self, h_first: Tensor, patch_h: Tensor, marks: Tensor | None, state: Tensor
     ) -> Tensor:
@@ -728,6 +818,7 @@ class GazeVLM(nn.Module):
         avoid: Sequence[Sequence[tuple[float, float, float, float]]] | None = None,
         no_done: Sequence[bool] | None = None,
         hold: Sequence[Hold | None] | None = None,
+        typed: Sequence[Sequence[str]] | None = None,
     ) -> list[Decoded]:
         """Greedy decoding (see the module contract). With a verb head, a grammar and ``state``,
         the head picks each answer's action name and decoding writes it: rows with the same
@@ -751,12 +842,24 @@ class GazeVLM(nn.Module):
         answering = [False] * b  # rows whose done( the answer head answers with a point
         no_point = [False] * b  # rows whose done( it answers without one
         pages = groups or list(range(b))
+        left: list[int] | None = None  # type_plan: type() steps still to come, per row
+        used: list[list[str]] = [[] for _ in range(b)]  # values the look-ahead passes over
+        again: list[list[str]] = [[] for _ in range(b)]  # values a type() repeats one of
+        if self.type_plan is not None and typed is not None:
+            plans = self.typing_plan(prompts)
+            used = [p.used(t) for p, t in zip(plans, typed, strict=True)]
+            again = [p.again(t) for p, t in zip(plans, typed, strict=True)]
+            left = [p.left(t) for p, t in zip(plans, typed, strict=True)]
+            typing = [n > 0 and bool(t) for n, t in zip(left, typed, strict=True)]  # midway
+            no_done = [a or bool(no_done and no_done[r]) for r, a in enumerate(typing)]
         if grammar is not None and self.verb is not None and state is not None:
             vl = self.verb_logits(last, key_h[:, :g], marks, state)
             forced = self._choose_verbs(vl, grammar, pages, no_done)
         held = [Keep() for _ in range(b)]
         if hold is not None and self.type_ahead is not None and self.span is not None:
-            held = self._type_ahead(forced, hold, pages, prompts, prompt_h, past, caches, span_page)
+            held = self._type_ahead(
+                forced, hold, pages, prompts, prompt_h, past, caches, span_page, left, used
+            )
         for _ in range(max_new):
             lp = self.next_logp(last[:, None], prompt_h, prompts)[:, 0]
             if grammar:
@@ -785,11 +888,17 @@ class GazeVLM(nn.Module):
                 elif self.span is not None and states and not forced[r] and _opens_type(states[r]):
                     room = max_new - len(out[r].ids) - _TYPE_TAIL
                     page = None if span_page is None else span_page[r]
-                    forced[r] = self._span_value(last[r], prompt_h[r], prompts[r], room, page)
+                    forced[r] = self._span_value(
+                        last[r], prompt_h[r], prompts[r], room, page, only=again[r]
+                    )
                 elif (
                     self.submit is not None and states and not forced[r] and _closes_type(states[r])
                 ):
-                    press = float(self.submit_logit(last[r][None], prompts[r][None])[0]) > 0
+                    more = left is not None and left[r] > 1  # another value after this one
+                    press = (
+                        not more
+                        and float(self.submit_logit(last[r][None], prompts[r][None])[0]) > 0
+                    )
                     forced[r] = list(b", submit=true)" if press else b")")
             is_pt = (tok == POINT).nonzero().flatten().tolist()
             if is_pt:
@@ -843,6 +952,8 @@ class GazeVLM(nn.Module):
         past: Tensor,
         caches: list[tuple[Tensor, Tensor]],
         span_page: Tensor | None,
+        left: Sequence[int] | None = None,
+        used: Sequence[Sequence[str]] = (),
     ) -> list[Keep]:
         """Per row, where its click goes (``ModelConfig.type_ahead``): for a row with a
         ``hold`` whose verb is ``click(`` and whose goal the head says types, what ``hold``
@@ -856,6 +967,8 @@ class GazeVLM(nn.Module):
             return out
         says = self.types_logit(prompts[rows]).tolist()
         rows = [r for r, t in zip(rows, says, strict=True) if t > 0]
+        if left is not None:  # once every value is typed, the click goes where it will
+            rows = [r for r in rows if left[r] > 0]
         firsts = list({groups[r]: r for r in reversed(rows)}.values())  # each group's first
         if not firsts:
             return out
@@ -866,7 +979,9 @@ class GazeVLM(nn.Module):
         hs, _ = self._run(x, valid, past[firsts], sub)
         for j, f in enumerate(firsts):
             page = None if span_page is None else span_page[f]
-            value = self._span_value(hs[j, -1], prompt_h[f], prompts[f], _SPAN_ROOM, page)
+            value = self._span_value(
+                hs[j, -1], prompt_h[f], prompts[f], _SPAN_ROOM, page, used[f] if used else ()
+            )
             if not value:
                 continue
             said = bytes(value[:-1]).decode("utf-8", errors="ignore")
@@ -917,13 +1032,28 @@ class GazeVLM(nn.Module):
         return int(logp.argmax()), False
 
     def _span_value(
-        self, q_h: Tensor, prompt_h: Tensor, prompt: Tensor, room: int, page: Tensor | None
+        self,
+        q_h: Tensor,
+        prompt_h: Tensor,
+        prompt: Tensor,
+        room: int,
+        page: Tensor | None,
+        passed: Collection[str] = (),
+        only: Collection[str] = (),
     ) -> list[int]:
         """The bytes to write after ``type("`` (the value and its closing quote): of the goal's
         candidate spans (``spans.candidate_spans``) no longer than ``room``, the one with the
-        highest log P(start) + log P(end). [] (decode freely) when none fits."""
+        highest log P(start) + log P(end). [] (decode freely) when none fits. Values ``passed``
+        (case-folded) are passed over, spans overlapping them too; with ``only``, only spans
+        saying one of those are chosen; either when any span is left."""
         base, text = prompt_bytes(prompt.tolist())
         spans = [(s, e) for s, e in candidate_spans(text) if e - s <= room]
+        used = _typed_ranges(text, passed)
+        fresh = [(s, e) for s, e in spans if not any(s < b and a < e for a, b in used)]
+        spans = fresh or spans
+        wanted = {v.strip().casefold() for v in only}
+        same = [(s, e) for s, e in spans if _folded(text[s:e]) in wanted]
+        spans = same or spans
         if not spans:
             return []
         ls, le = self.span_logp(

@@ -92,6 +92,11 @@ def typed_in(line: str) -> str | None:
     return t.group(2) if t else None
 
 
+def typed_values(prompt: str) -> list[str]:
+    """What each ``type(...)`` history step of ``prompt`` typed, oldest first."""
+    return [t for t in (typed_in(m.group(0)) for m in history_steps(prompt)) if t is not None]
+
+
 def typed_without_enter(prompt: str) -> bool:
     """Whether the newest history step of ``prompt`` is a ``type(...)`` without Enter
     (``submit=False``): what ``ModelConfig.submit_typing`` keeps done() from following."""

@@ -27,7 +27,9 @@ Contract:
   ``GazeVLM.generate``'s ``no_done``). With ``config.type_ahead``, at a goal's first step (no
   history) every tile's click may keep off the words the goal names after the value it types
   and go into a text field (``perception.builtin.type_ahead.first_click``;
-  ``GazeVLM.generate``'s ``hold``).
+  ``GazeVLM.generate``'s ``hold``); with ``config.type_plan`` at every step, with the values the
+  history typed (``policy.typed_values``; ``GazeVLM.generate``'s ``typed``), the goal's plan
+  deciding while there is typing left.
 - Words: each page is read once by the OCR (``perception.builtin.reader``) at CSS scale, unless
   the ``Page`` brings its words already (training's evaluation uses the cached reads), and its
   words are scored against the goal once; each tile gets the word slots of its area
@@ -72,7 +74,7 @@ from perception.builtin.grammar import ActionGrammar
 from perception.builtin.marks import history_clicks, history_steps, patch_marks
 from perception.builtin.model import Box, Decoded, GazeVLM, Hold, Keep
 from perception.builtin.outline_text import with_outline_words
-from perception.builtin.policy import typed_clicks, typed_without_enter
+from perception.builtin.policy import typed_clicks, typed_values, typed_without_enter
 from perception.builtin.progress import page_inputs
 from perception.builtin.proposals import page_proposals
 from perception.builtin.reader import Word, read_words, to_css
@@ -310,6 +312,7 @@ class Predictor:
         avoid: list[list[Box]] = []  # the fields typed into, canvas px
         no_done: list[bool] = []  # submit_typing: the newest step typed without Enter
         hold: list[Hold | None] = []  # type_ahead: a value -> where the first click goes
+        done: list[list[str]] = []  # the values the history typed (type_plan)
         page_words: list[Sequence[Word]] = []  # each page's, CSS px (answers are read from them)
         ocr_s = 0.0
         for i, p in enumerate(pages):
@@ -345,9 +348,10 @@ class Predictor:
                 if c.avoid_typed_field and outlines is not None
                 else []
             )
+            values = typed_values(p.prompt)
             first = (
                 _first_click_on(said, words, read.named, outlines)
-                if c.type_ahead and not history_steps(said)  # the goal's first click
+                if c.type_ahead and (c.type_plan or not history_steps(said))
                 else None
             )
             for oy in tile_origins(h_css, c.canvas, self.overlap):
@@ -364,6 +368,7 @@ class Predictor:
                     avoid.append([(x - ox, y - oy, w, h) for x, y, w, h in typed])
                     no_done.append(c.submit_typing and typed_without_enter(p.prompt))
                     hold.append(None if first is None else _shifted(first, ox, oy))
+                    done.append(values)
                     if page_flags is not None:
                         flags.append(page_flags)
         t1 = time.perf_counter()
@@ -389,6 +394,7 @@ class Predictor:
                         avoid=avoid[s:e],
                         no_done=no_done[s:e],
                         hold=hold[s:e],
+                        typed=done[s:e] if c.type_plan else None,
                     )
                 )
         t2 = time.perf_counter()

@@ -29,6 +29,14 @@ Contract:
   when the head says the goal types, decoding reads the value the span head would type now
   (``GazeVLM.generate``'s look-ahead) and the click goes where ``first_click`` of it says
   (``predict.Predictor``; ``GazeVLM._best_candidate``).
+- ``goal_plans(samples)`` -> ``{(page_id, goal): model.Plan}``: each demonstration's type()
+  steps and whether it types one value twice, from its last step's history and target. ``fit``
+  also fits ``model.type_plan`` when the model has it (``ModelConfig.type_plan`` classes of
+  step counts and a "twice" logit, cross-entropy and logistic regression on the goal's words,
+  pairs and repeated words, ``model.goal_words``; the same rows, the same steps).
+- ``ModelConfig.type_plan``: the first-click rule holds at every step while the plan has
+  values left to type (the look-ahead passing over the values typed), so a form's second field
+  is clicked before its button; the rest of what the plan decides is ``GazeVLM.generate``'s.
 
 Why: every entry, form, login and search demonstration clicks the field first, types, then
 presses the button the goal names after the value; run 84 clicked that button first on 13 of
@@ -43,18 +51,19 @@ shared by both splits; only labels and values are held out.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
+from torch import Tensor
 
 from perception.builtin.data import pad_prompts, prompt_ids
-from perception.builtin.model import Box, Keep
+from perception.builtin.model import Box, Keep, Plan
 from perception.builtin.reader import Word
 from perception.builtin.rephrase import rephrase
-from perception.builtin.spans import FUNCTION_WORDS
+from perception.builtin.spans import FUNCTION_WORDS, typed_value
 from perception.builtin.words import tokens
 
 if TYPE_CHECKING:
@@ -80,6 +89,8 @@ class Fit:
     typing: float  # share of rows whose demonstration types
     accuracy: float  # on the rows, after the fit
     loss: float
+    plan_accuracy: float | None = None  # type_plan: the step counts right, on the rows
+    twice_accuracy: float | None = None  # type_plan: "types a value twice" right
 
 
 def goal_types(samples: Sequence[LoadedSample]) -> dict[tuple[str, str], bool]:
@@ -94,41 +105,91 @@ def goal_types(samples: Sequence[LoadedSample]) -> dict[tuple[str, str], bool]:
     return out
 
 
-def fit(model: GazeVLM, samples: Sequence[LoadedSample], *, seed: int) -> Fit:
-    """Fit ``model.type_ahead`` on the demonstrations of ``samples`` (module contract)."""
-    from perception.builtin.model import goal_words
+def goal_plans(samples: Sequence[LoadedSample]) -> dict[tuple[str, str], Plan]:
+    """Each demonstration's ``model.Plan``: its ``type(`` steps and whether one value is typed
+    twice, read from its last step (the history's replies and the target)."""
+    last: dict[tuple[str, str], LoadedSample] = {}
+    for ls in samples:
+        s = ls.sample
+        if s.kind != "demo" or s.goal is None:
+            continue
+        key = (s.page.page_id, s.goal)
+        if key not in last or (s.step or 0) > (last[key].sample.step or 0):
+            last[key] = ls
+    out: dict[tuple[str, str], Plan] = {}
+    for key, ls in last.items():
+        replies = [h.reply for h in ls.sample.history] + [ls.sample.target]
+        values = [v.decode().strip().casefold() for v in map(typed_value, replies) if v]
+        out[key] = Plan(len(values), len(set(values)) < len(values))
+    return out
 
-    head = model.type_ahead
-    assert head is not None, "ModelConfig.type_ahead is 0: the model has no type-ahead head"
-    rng = random.Random(seed)
-    prompts, labels = [], []
-    demos = goal_types(samples)
-    for (_, goal), types in sorted(demos.items()):
-        said = {f"Goal: {goal}"}
-        said |= {rephrase(f"Goal: {goal}", rng) for _ in range(REPHRASINGS)}
-        for text in sorted(said):
-            prompts.append(prompt_ids(text, model.config))
-            labels.append(float(types))
-    if not prompts:
-        raise ValueError("no demonstration in the samples: nothing to fit the type-ahead head on")
-    x = goal_words(pad_prompts(prompts), model.config.type_ahead, pairs=True)
-    y = torch.tensor(labels)
-    lin = torch.nn.Linear(x.shape[1], 1)  # float32 here, whatever the model's dtype
+
+def _fit_linear(
+    x: Tensor, loss: Callable[[Tensor], Tensor], outputs: int, head: torch.nn.Linear
+) -> Tensor:
+    """Full-batch AdamW from zeros (``FIT_STEPS``) of a linear map ``x`` -> ``outputs`` logits
+    under ``loss``, copied into ``head``; returns the fitted logits."""
+    lin = torch.nn.Linear(x.shape[1], outputs)  # float32 here, whatever the model's dtype
     torch.nn.init.zeros_(lin.weight)
     torch.nn.init.zeros_(lin.bias)
     opt = torch.optim.AdamW(lin.parameters(), lr=FIT_LR, weight_decay=1e-3)
     for _ in range(FIT_STEPS):
         opt.zero_grad()
-        loss = F.binary_cross_entropy_with_logits(lin(x)[:, 0], y)
-        loss.backward()
+        loss(lin(x)).backward()
         opt.step()
     with torch.no_grad():
         head.weight.copy_(lin.weight.to(head.weight))
         head.bias.copy_(lin.bias.to(head.bias))
-        logits = lin(x)[:, 0]
-        acc = float(((logits > 0).float() == y).float().mean())
-        final = float(F.binary_cross_entropy_with_logits(logits, y))
-    return Fit(len(demos), len(labels), float(y.mean()), acc, final)
+        return lin(x)
+
+
+def fit(model: GazeVLM, samples: Sequence[LoadedSample], *, seed: int) -> Fit:
+    """Fit ``model.type_ahead`` (and ``model.type_plan``) on the demonstrations of ``samples``
+    (module contract)."""
+    from perception.builtin.model import goal_words
+
+    head = model.type_ahead
+    assert head is not None, "ModelConfig.type_ahead is 0: the model has no type-ahead head"
+    rng = random.Random(seed)
+    prompts, labels, plans = [], [], []
+    demos = goal_types(samples)
+    planned = goal_plans(samples)
+    for key, types in sorted(demos.items()):
+        goal = key[1]
+        said = {f"Goal: {goal}"}
+        said |= {rephrase(f"Goal: {goal}", rng) for _ in range(REPHRASINGS)}
+        for text in sorted(said):
+            prompts.append(prompt_ids(text, model.config))
+            labels.append(float(types))
+            plans.append(planned[key])
+    if not prompts:
+        raise ValueError("no demonstration in the samples: nothing to fit the type-ahead head on")
+    ids = pad_prompts(prompts)
+    x = goal_words(ids, model.config.type_ahead, pairs=True)
+    y = torch.tensor(labels)
+
+    def says(logits: Tensor) -> Tensor:
+        return F.binary_cross_entropy_with_logits(logits[:, 0], y)
+
+    logits = _fit_linear(x, says, 1, head)[:, 0]
+    acc = float(((logits > 0).float() == y).float().mean())
+    final = float(F.binary_cross_entropy_with_logits(logits, y))
+    plan_acc = twice_acc = None
+    if model.type_plan is not None:
+        classes = model.config.type_plan
+        xp = goal_words(ids, model.config.type_ahead, pairs=True, repeats=True)
+        steps = torch.tensor([min(p.steps, classes - 1) for p in plans])
+        twice = torch.tensor([float(p.twice) for p in plans])
+
+        def plan_loss(lg: Tensor) -> Tensor:
+            return F.cross_entropy(lg[:, :-1], steps) + F.binary_cross_entropy_with_logits(
+                lg[:, -1], twice
+            )
+
+        lg = _fit_linear(xp, plan_loss, classes + 1, model.type_plan)
+        plan_acc = float((lg[:, :-1].argmax(-1) == steps).float().mean())
+        twice_acc = float(((lg[:, -1] > 0).float() == twice).float().mean())
+    return Fit(len(demos), len(labels), float(y.mean()), acc, final, plan_acc, twice_acc)
 
 
 def first_click(

@@ -14,14 +14,14 @@ import torch
 
 from perception.builtin.data import collate, pad_prompts, prompt_ids
 from perception.builtin.grammar import ActionGrammar
-from perception.builtin.model import Decoded, GazeVLM, Keep, PointGuess
+from perception.builtin.model import Decoded, GazeVLM, Keep, Plan, PointGuess
 from perception.builtin.policy import VERBS
 from perception.builtin.predict import choose_tile
 from perception.builtin.reader import Word
 from perception.builtin.spans import candidate_spans
 from perception.builtin.tokenizer import N_BYTES, POINT
 from perception.builtin.train import PRESETS
-from perception.builtin.type_ahead import first_click, fit, goal_types
+from perception.builtin.type_ahead import first_click, fit, goal_plans, goal_types
 from perception.parsers import dialect_actions
 from tests.model.test_builtin_policy import _steps
 
@@ -114,12 +114,25 @@ def test_words_named_before_the_value_and_placeholders_do_not_wait() -> None:
     assert got == [(260, 10, 80, 30)]
 
 
-def _sample(page: str, goal: str, target: str, kind: str = "demo") -> Any:
+def _sample(
+    page: str, goal: str, target: str, kind: str = "demo", step: int = 0, before: Any = ()
+) -> Any:
+    history = tuple(SimpleNamespace(reply=r) for r in before)
     return SimpleNamespace(
         sample=SimpleNamespace(
-            kind=kind, goal=goal, target=target, page=SimpleNamespace(page_id=page)
+            kind=kind,
+            goal=goal,
+            target=target,
+            page=SimpleNamespace(page_id=page),
+            step=step,
+            history=history,
         )
     )
+
+
+def _demo(page: str, goal: str, *targets: str) -> list[Any]:
+    """A demonstration's samples: step i answers ``targets[i]`` after the ones before it."""
+    return [_sample(page, goal, t, step=i, before=targets[:i]) for i, t in enumerate(targets)]
 
 
 TYPING = [
@@ -128,20 +141,37 @@ TYPING = [
     "Write {v} in the input and submit it with {b}.",
 ]
 CLICKING = ["Click {b}.", "Hit {b} and then {v}.", "Open the {v} tab and press {b}."]
+TWO = ["Fill in Name with {v} and City with {w}, then press {b}."]
+TWICE = ["Type {v} into both boxes and press {b}."]
 VALUES = ["lisbon", "kira", "toolkit", "market", "oslo", "meadow", "harbor", "ledger"]
 BUTTONS = ["Go", "Save", "Join", "Done", "Submit", "Send", "Apply", "Next"]
 
 
-def _demos() -> list[Any]:
+def _demos(plans: bool = False) -> list[Any]:
+    """Typing and clicking demonstrations; with ``plans`` also ones that type two values and
+    one value twice."""
     out = []
     for i, (v, b) in enumerate(zip(VALUES, BUTTONS, strict=True)):
         for j, t in enumerate(TYPING):
-            page, goal = f"t{i}{j}", t.format(v=v, b=b)
-            out += [_sample(page, goal, "click(5, 5)"), _sample(page, goal, f'type("{v}")')]
-            out.append(_sample(page, goal, "click(9, 9)"))
+            out += _demo(
+                f"t{i}{j}", t.format(v=v, b=b), "click(5, 5)", f'type("{v}")', "click(9, 9)"
+            )
         for j, t in enumerate(CLICKING):
-            page, goal = f"c{i}{j}", t.format(v=v, b=b)
-            out += [_sample(page, goal, "click(5, 5)"), _sample(page, goal, "done()")]
+            out += _demo(f"c{i}{j}", t.format(v=v, b=b), "click(5, 5)", "done()")
+        if not plans:
+            continue
+        w = VALUES[i - 1]
+        for j, t in enumerate(TWO):
+            out += _demo(
+                f"w{i}{j}",
+                t.format(v=v, w=w, b=b),
+                *("click(1, 1)", f'type("{v}")', "click(2, 2)", f'type("{w}")', "click(9, 9)"),
+            )
+        for j, t in enumerate(TWICE):
+            goal = t.format(v=v, b=b)
+            out += _demo(
+                f"d{i}{j}", goal, "click(1, 1)", f'type("{v}")', "click(2, 2)", f'type("{v}")'
+            )
     out.append(_sample("a0", "Where is Go?", "(5, 5)", kind="alignment"))
     return out
 
@@ -165,10 +195,58 @@ def test_the_head_learns_which_goals_type_from_demonstrations() -> None:
     assert got.goals == len(types) and got.rows >= got.goals and got.accuracy == 1.0
     assert 0.5 <= got.typing < 0.8  # rephrasings say typing goals more ways
     changed = [k for k, v in model.state_dict().items() if not torch.equal(v, before[k])]
-    assert sorted(changed) == ["type_ahead.bias", "type_ahead.weight"]
+    heads = ["type_ahead.bias", "type_ahead.weight", "type_plan.bias", "type_plan.weight"]
+    assert sorted(changed) == sorted(heads)  # the plan head too (TINY has it)
     new = ["Type porto into the text box and press Send.", "Hit Apply and then porto."]
     yes, no = _logits(model, new)
     assert yes > 0 > no
+
+
+def test_a_demonstrations_plan_is_read_from_its_last_step() -> None:
+    """``goal_plans``: the type() steps of each demonstration (history and target of its last
+    step, in whatever order the samples come) and whether a value comes twice (any case)."""
+    two = _demo("w", "Fill in A with x and B with y.", "click(1, 1)", 'type("x")', 'type("y")')
+    twice = _demo("d", "Type x twice.", 'type("x")', "click(1, 1)", 'type("X ")', "done()")
+    plans = goal_plans([*reversed(two), *twice, *_demo("c", "Click Go.", "click(1, 1)")])
+    assert plans == {
+        ("w", "Fill in A with x and B with y."): Plan(2, False),
+        ("d", "Type x twice."): Plan(2, True),
+        ("c", "Click Go."): Plan(0, False),
+    }
+
+
+def test_a_plan_says_which_values_are_used_and_how_many_are_left() -> None:
+    assert Plan(2, False).used(["Warsaw "]) == ["warsaw"] and Plan(2, False).left(["a"]) == 1
+    assert Plan(2, True).used(["market"]) == []  # typed once of twice: still wanted
+    assert Plan(2, True).used(["market", "Market"]) == ["market"]
+    assert Plan(1, False).left(["a", "b"]) == 0 and Plan(3, True).left([]) == 3
+    assert Plan(3, True).again(["amara"]) == []  # the password is yet to come
+    assert Plan(3, True).again(["amara", "qoPx"]) == ["amara", "qopx"]  # one of them again
+    assert Plan(2, True).again(["x", "X"]) == [] and Plan(2, False).again(["x"]) == []
+
+
+def _plans(model: GazeVLM, goals: list[str]) -> list[Plan]:
+    ids = [prompt_ids(f"Goal: {g}", model.config) for g in goals]
+    return model.typing_plan(pad_prompts(ids))
+
+
+def test_the_plan_head_learns_how_many_values_a_goal_types() -> None:
+    """Fitted with the type-ahead head: none for a clicking goal, one, two values ("with" said
+    twice), one value twice ("both"), on values and buttons it never saw."""
+    torch.manual_seed(0)
+    model = GazeVLM(TINY)
+    assert model.type_plan is not None
+    got = fit(model, _demos(plans=True), seed=0)
+    assert got.plan_accuracy == 1.0 and got.twice_accuracy == 1.0
+    new = [
+        "Hit Reset and then porto.",
+        "Type porto into the text box and press Reset.",
+        "Fill in Name with porto and City with vigo, then press Reset.",
+        "Type porto into both boxes and press Reset.",
+    ]
+    assert _plans(model, new) == [Plan(0, False), Plan(1, False), Plan(2, False), Plan(2, True)]
+    plain = GazeVLM(TINY.model_copy(update={"type_plan": 0}))
+    assert plain.type_plan is None and fit(plain, _demos(), seed=0).plan_accuracy is None
 
 
 def _text(ids: list[int]) -> str:
@@ -229,6 +307,77 @@ def test_decoding_reads_the_value_ahead_and_the_click_keeps_off_what_waits() -> 
         model.verb[2].bias[VERBS.index("type")] = 40.0  # the verb is type: nothing to hold
         model.generate(*args, **kw, hold=[hold(0, around[0]), hold(1, around[1])])  # type: ignore[arg-type]
         assert not asked
+
+
+def _value(d: Decoded) -> str:
+    text = _text(d.ids)
+    return text[len('type("') : text.index('"', len('type("'))]
+
+
+def test_a_plan_keeps_typing_until_done_and_repeats_what_a_goal_types_twice() -> None:
+    """With ``type_plan`` and the history's values: a type() step chooses its value as before,
+    except that a goal typing one value twice, all its values typed, repeats one typed once;
+    no Enter while another value is left after this one; no done() while values are left
+    midway; the hold is asked at a later step while values are left, with a value the history
+    has not typed (the look-ahead passes over those), and not once all are typed."""
+    torch.manual_seed(0)
+    model = GazeVLM(TINY).eval()
+    assert model.verb is not None and model.type_plan is not None and model.submit is not None
+    batch = collate(_steps(2, seed=1), TINY)
+    args = (batch["images"], batch["prompts"], batch["words"], 30, GRAMMAR)
+    kw: dict[str, Any] = dict(marks=batch["marks"], state=batch["state"])
+
+    def plan(steps: int, twice: bool) -> None:
+        model.type_plan.bias.zero_()  # type: ignore[union-attr]
+        model.type_plan.bias[steps] = 10.0  # type: ignore[union-attr]
+        model.type_plan.bias[-1] = 10.0 if twice else -10.0  # type: ignore[union-attr]
+
+    with torch.no_grad():
+        model.verb[2].bias[VERBS.index("type")] = 40.0
+        model.submit.bias.fill_(10.0)  # it would press Enter
+        plan(2, False)
+        free = model.generate(*args, **kw)  # no history values given: as before
+        first = [_value(d) for d in free]
+        assert all(_text(d.ids).endswith("submit=true)") for d in free)
+        past = [[first[0]], [first[1].upper()]]
+        same = model.generate(*args, **kw, typed=past)
+        assert [_value(d) for d in same] == first  # the span head's choice, typed or not
+        assert all(_text(d.ids).endswith("submit=true)") for d in same)  # the last: as the head
+        plan(3, False)
+        more = model.generate(*args, **kw, typed=past)
+        assert all(_text(d.ids).endswith('")') for d in more)  # another value after this one
+        prompts = [bytes(i for i in row.tolist() if i < N_BYTES) for row in batch["prompts"]]
+        other = [
+            next(t[s:e].decode() for s, e in candidate_spans(t) if t[s:e].decode() != v)
+            for t, v in zip(prompts, first, strict=True)
+        ]
+        plan(2, True)  # one value, typed once of twice: this value again
+        again = model.generate(*args, **kw, typed=[[o] for o in other])
+        assert [_value(d).casefold() for d in again] == [o.casefold() for o in other]
+        plan(3, True)  # two values and one twice: after the first, any value
+        assert [_value(d) for d in model.generate(*args, **kw, typed=[[o] for o in other])] == first
+        model.verb[2].bias[VERBS.index("done")] = 80.0
+        plan(2, False)
+        assert all(
+            _text(d.ids).startswith("type(") for d in model.generate(*args, **kw, typed=past)
+        )
+        plan(1, False)  # all typed: done as the verb head says
+        assert all(
+            _text(d.ids).startswith("done(") for d in model.generate(*args, **kw, typed=past)
+        )
+        model.verb[2].bias[VERBS.index("click")] = 160.0
+        model.type_ahead.bias.fill_(10.0)  # type: ignore[union-attr]
+        asked: list[str] = []
+
+        def keep(value: str) -> Keep:
+            asked.append(value)
+            return Keep()
+
+        model.generate(*args, **kw, typed=past, hold=[keep, keep])
+        assert not asked  # nothing left to type
+        plan(2, False)
+        model.generate(*args, **kw, typed=[[first[0]], []], hold=[keep, keep])
+        assert len(asked) == 2 and first[0].casefold() not in asked[0].casefold()
 
 
 def test_a_tile_whose_click_went_into_a_field_places_it() -> None:
