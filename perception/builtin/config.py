@@ -222,13 +222,14 @@ class ModelConfig(BaseModel):
     type_plan: int = Field(
         0,
         ge=0,
-        description="with type_ahead, classes of a second goal-words head: how many type() "
-        "steps the goal's demonstration has (0 to type_plan - 1, the last meaning that many "
-        "or more) and whether it types one value twice (type_ahead.fit fits both); with it "
-        "the first-click rule holds at every step while the goal has values left to type, the "
-        "span head passes over values the history typed (once typed twice, for a goal that "
-        "repeats), and neither done() nor Enter comes while typing is left: a form's second "
-        "field before its button. 0: no head, no rule",
+        description="with type_ahead, buckets of a second goal-words head (words, pairs and "
+        "repeated words): how many type() steps the goal's demonstration has (0 to 3 or "
+        "more), whether it types one value twice and whether its last type() presses Enter "
+        "(type_ahead.fit fits it); with it the first-click rule holds at every step while the "
+        "goal has values left to type (the look-ahead passing over values the history typed), "
+        "neither done() nor Enter comes while typing is left, the last value's Enter is the "
+        "plan's and the submit head's together, and a goal that repeats a value repeats one: "
+        "a form's second field before its button. 0: no head, no rule",
     )
 
     scroll_amount: bool = Field(
@@ -253,9 +254,7 @@ class ModelConfig(BaseModel):
         if self.span_page and not self.span_flags:
             raise ValueError("span_page needs span_flags (its votes extend span_flags')")
         if self.type_plan and not self.type_ahead:
-            raise ValueError("type_plan needs type_ahead (its buckets and its first-click rule)")
-        if self.type_plan == 1:
-            raise ValueError("type_plan needs 2 classes or more (0 steps, 1 step or more)")
+            raise ValueError("type_plan needs type_ahead (its first-click rule)")
         return self
 
     @property

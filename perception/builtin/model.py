@@ -103,6 +103,8 @@ class Keep(NamedTuple):
 
 
 Hold = Callable[[str], Keep]  # a value to type -> where the click goes until it is typed
+PLAN_STEPS = 4  # the type-plan head's step classes: 0, 1, 2, 3 or more type() steps
+PLAN_FLAGS = 2  # its logits after them: twice, Enter
 
 
 class Plan(NamedTuple):
@@ -110,6 +112,7 @@ class Plan(NamedTuple):
 
     steps: int  # type() steps its demonstration has (the head's last class: that many or more)
     twice: bool  # one value is typed twice ("into both boxes", "type it twice")
+    enter: float = 0.0  # the logit of "its last type() presses Enter" ("and press Enter")
 
     def used(self, typed: Sequence[str]) -> list[str]:
         """Of the values the history typed, those the goal needs no more (once each; twice
@@ -432,11 +435,11 @@ class GazeVLM(nn.Module):
             self.type_ahead = nn.Linear(c.type_ahead, 1)
             nn.init.zeros_(self.type_ahead.weight)
             nn.init.zeros_(self.type_ahead.bias)
-        # ... with type_plan, how many type() steps the goal has (type_plan classes) and whether
+        # ... with type_plan, how many type() steps the goal has (PLAN_STEPS classes), whether
         # it types a value twice (the last logit): from the goal's words, pairs and repeats
         self.type_plan: nn.Linear | None = None
         if c.type_plan:
-            self.type_plan = nn.Linear(c.type_ahead, c.type_plan + 1)
+            self.type_plan = nn.Linear(c.type_plan, PLAN_STEPS + PLAN_FLAGS)
             nn.init.zeros_(self.type_plan.weight)
             nn.init.zeros_(self.type_plan.bias)
 
@@ -623,18 +626,21 @@ class GazeVLM(nn.Module):
         return self.type_ahead(bow.to(self.type_ahead.weight)).float()[:, 0]
 
     def plan_logits(self, prompts: Tensor) -> Tensor:
-        """prompts (N, P) -> (N, type_plan + 1): the logits of "the goal has k type() steps"
-        (k < type_plan; the last class: that many or more), then of "it types a value twice"."""
+        """prompts (N, P) -> (N, PLAN_STEPS + PLAN_FLAGS): the logits of "the goal has k type()
+        steps" (k < PLAN_STEPS; the last class: that many or more), then of "it types a value
+        twice" and of "its last type() presses Enter"."""
         assert self.type_plan is not None
-        bow = goal_words(prompts, self.config.type_ahead, pairs=True, repeats=True)
+        bow = goal_words(prompts, self.config.type_plan, pairs=True, repeats=True)
         return self.type_plan(bow.to(self.type_plan.weight)).float()
 
     def typing_plan(self, prompts: Tensor) -> list[Plan]:
         """prompts (N, P) -> each goal's ``Plan`` (``plan_logits``' choices)."""
         lg = self.plan_logits(prompts)
-        steps = lg[:, :-1].argmax(-1).tolist()
-        twice = (lg[:, -1] > 0).tolist()
-        return [Plan(n, t) for n, t in zip(steps, twice, strict=True)]
+        k = PLAN_STEPS
+        steps = lg[:, :k].argmax(-1).tolist()
+        twice = (lg[:, k] > 0).tolist()
+        enter = lg[:, k + 1].tolist()
+        return [Plan(n, t, e) for n, t, e in zip(steps, twice, enter, strict=True)]
 
     def verb_logits(
         self, h_first: Tensor, patch_h: Tensor, marks: Tensor | None, state: Tensor
@@ -843,6 +849,7 @@ class GazeVLM(nn.Module):
         no_point = [False] * b  # rows whose done( it answers without one
         pages = groups or list(range(b))
         left: list[int] | None = None  # type_plan: type() steps still to come, per row
+        plans: list[Plan] | None = None
         used: list[list[str]] = [[] for _ in range(b)]  # values the look-ahead passes over
         again: list[list[str]] = [[] for _ in range(b)]  # values a type() repeats one of
         if self.type_plan is not None and typed is not None:
@@ -895,10 +902,10 @@ class GazeVLM(nn.Module):
                     self.submit is not None and states and not forced[r] and _closes_type(states[r])
                 ):
                     more = left is not None and left[r] > 1  # another value after this one
-                    press = (
-                        not more
-                        and float(self.submit_logit(last[r][None], prompts[r][None])[0]) > 0
-                    )
+                    said = float(self.submit_logit(last[r][None], prompts[r][None])[0])
+                    if plans is not None:  # the goal's word and the submit head's together
+                        said += plans[r].enter
+                    press = not more and said > 0
                     forced[r] = list(b", submit=true)" if press else b")")
             is_pt = (tok == POINT).nonzero().flatten().tolist()
             if is_pt:

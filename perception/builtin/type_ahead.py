@@ -31,9 +31,11 @@ Contract:
   (``predict.Predictor``; ``GazeVLM._best_candidate``).
 - ``goal_plans(samples)`` -> ``{(page_id, goal): model.Plan}``: each demonstration's type()
   steps and whether it types one value twice, from its last step's history and target. ``fit``
-  also fits ``model.type_plan`` when the model has it (``ModelConfig.type_plan`` classes of
-  step counts and a "twice" logit, cross-entropy and logistic regression on the goal's words,
-  pairs and repeated words, ``model.goal_words``; the same rows, the same steps).
+  also fits ``model.type_plan`` when the model has it (``model.PLAN_STEPS`` classes of step
+  counts, a "twice" and an "its last type() presses Enter" logit, the last on typing goals
+  only: cross-entropy and logistic regression on the goal's words, pairs and repeated words
+  hashed to ``ModelConfig.type_plan`` buckets, ``model.goal_words``; the same rows, the same
+  steps).
 - ``ModelConfig.type_plan``: the first-click rule holds at every step while the plan has
   values left to type (the look-ahead passing over the values typed), so a form's second field
   is clicked before its button; the rest of what the plan decides is ``GazeVLM.generate``'s.
@@ -60,7 +62,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from perception.builtin.data import pad_prompts, prompt_ids
-from perception.builtin.model import Box, Keep, Plan
+from perception.builtin.model import PLAN_FLAGS, PLAN_STEPS, Box, Keep, Plan
 from perception.builtin.reader import Word
 from perception.builtin.rephrase import rephrase
 from perception.builtin.spans import FUNCTION_WORDS, typed_value
@@ -91,6 +93,7 @@ class Fit:
     loss: float
     plan_accuracy: float | None = None  # type_plan: the step counts right, on the rows
     twice_accuracy: float | None = None  # type_plan: "types a value twice" right
+    enter_accuracy: float | None = None  # type_plan: "its last type() presses Enter" right
 
 
 def goal_types(samples: Sequence[LoadedSample]) -> dict[tuple[str, str], bool]:
@@ -120,7 +123,9 @@ def goal_plans(samples: Sequence[LoadedSample]) -> dict[tuple[str, str], Plan]:
     for key, ls in last.items():
         replies = [h.reply for h in ls.sample.history] + [ls.sample.target]
         values = [v.decode().strip().casefold() for v in map(typed_value, replies) if v]
-        out[key] = Plan(len(values), len(set(values)) < len(values))
+        typing = [r for r in replies if typed_value(r)]
+        enter = bool(typing) and "submit=true" in typing[-1]
+        out[key] = Plan(len(values), len(set(values)) < len(values), 1.0 if enter else -1.0)
     return out
 
 
@@ -174,22 +179,30 @@ def fit(model: GazeVLM, samples: Sequence[LoadedSample], *, seed: int) -> Fit:
     logits = _fit_linear(x, says, 1, head)[:, 0]
     acc = float(((logits > 0).float() == y).float().mean())
     final = float(F.binary_cross_entropy_with_logits(logits, y))
-    plan_acc = twice_acc = None
+    plan_acc = twice_acc = enter_acc = None
     if model.type_plan is not None:
-        classes = model.config.type_plan
-        xp = goal_words(ids, model.config.type_ahead, pairs=True, repeats=True)
+        classes = PLAN_STEPS
+        xp = goal_words(ids, model.config.type_plan, pairs=True, repeats=True)
         steps = torch.tensor([min(p.steps, classes - 1) for p in plans])
         twice = torch.tensor([float(p.twice) for p in plans])
+        enter = torch.tensor([float(p.enter > 0) for p in plans])
+        typing = torch.tensor([float(p.steps > 0) for p in plans])  # Enter: of typing goals
 
         def plan_loss(lg: Tensor) -> Tensor:
-            return F.cross_entropy(lg[:, :-1], steps) + F.binary_cross_entropy_with_logits(
-                lg[:, -1], twice
+            k = classes
+            on_enter = F.binary_cross_entropy_with_logits(lg[:, k + 1], enter, reduction="none")
+            return (
+                F.cross_entropy(lg[:, :k], steps)
+                + F.binary_cross_entropy_with_logits(lg[:, k], twice)
+                + (on_enter * typing).sum() / typing.sum().clamp(min=1.0)
             )
 
-        lg = _fit_linear(xp, plan_loss, classes + 1, model.type_plan)
-        plan_acc = float((lg[:, :-1].argmax(-1) == steps).float().mean())
-        twice_acc = float(((lg[:, -1] > 0).float() == twice).float().mean())
-    return Fit(len(demos), len(labels), float(y.mean()), acc, final, plan_acc, twice_acc)
+        lg = _fit_linear(xp, plan_loss, classes + PLAN_FLAGS, model.type_plan)
+        plan_acc = float((lg[:, :classes].argmax(-1) == steps).float().mean())
+        twice_acc = float(((lg[:, classes] > 0).float() == twice).float().mean())
+        hit = ((lg[:, classes + 1] > 0).float() == enter).float()
+        enter_acc = float((hit * typing).sum() / typing.sum().clamp(min=1.0))
+    return Fit(len(demos), len(labels), float(y.mean()), acc, final, plan_acc, twice_acc, enter_acc)
 
 
 def first_click(

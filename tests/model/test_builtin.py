@@ -257,6 +257,7 @@ def test_tiny_pipeline_runs_end_to_end(tiny_data: Path, tmp_path: Path) -> None:
     assert sum("loss" in r for r in recs) == PRESETS["tiny"].steps
     fitted = [r["type_ahead"] for r in recs if "type_ahead" in r]  # the type-ahead head, fitted
     assert len(fitted) == 1 and fitted[0]["goals"] >= 1 and fitted[0]["rows"] >= 1
+    assert fitted[0]["plan_accuracy"] is not None  # and the plan head beside it
     assert "<svg" in (out / "curves.html").read_text(encoding="utf-8")
 
 

@@ -14,7 +14,7 @@ import torch
 
 from perception.builtin.data import collate, pad_prompts, prompt_ids
 from perception.builtin.grammar import ActionGrammar
-from perception.builtin.model import Decoded, GazeVLM, Keep, Plan, PointGuess
+from perception.builtin.model import PLAN_STEPS, Decoded, GazeVLM, Keep, Plan, PointGuess
 from perception.builtin.policy import VERBS
 from perception.builtin.predict import choose_tile
 from perception.builtin.reader import Word
@@ -143,6 +143,7 @@ TYPING = [
 CLICKING = ["Click {b}.", "Hit {b} and then {v}.", "Open the {v} tab and press {b}."]
 TWO = ["Fill in Name with {v} and City with {w}, then press {b}."]
 TWICE = ["Type {v} into both boxes and press {b}."]
+ENTER = ["Type {v} into the box and press Enter.", "Put {v} in the field, then hit Enter."]
 VALUES = ["lisbon", "kira", "toolkit", "market", "oslo", "meadow", "harbor", "ledger"]
 BUTTONS = ["Go", "Save", "Join", "Done", "Submit", "Send", "Apply", "Next"]
 
@@ -172,6 +173,9 @@ def _demos(plans: bool = False) -> list[Any]:
             out += _demo(
                 f"d{i}{j}", goal, "click(1, 1)", f'type("{v}")', "click(2, 2)", f'type("{v}")'
             )
+        for j, t in enumerate(ENTER):
+            goal = t.format(v=v)
+            out += _demo(f"e{i}{j}", goal, "click(1, 1)", f'type("{v}", submit=true)', "done()")
     out.append(_sample("a0", "Where is Go?", "(5, 5)", kind="alignment"))
     return out
 
@@ -207,11 +211,14 @@ def test_a_demonstrations_plan_is_read_from_its_last_step() -> None:
     step, in whatever order the samples come) and whether a value comes twice (any case)."""
     two = _demo("w", "Fill in A with x and B with y.", "click(1, 1)", 'type("x")', 'type("y")')
     twice = _demo("d", "Type x twice.", 'type("x")', "click(1, 1)", 'type("X ")', "done()")
-    plans = goal_plans([*reversed(two), *twice, *_demo("c", "Click Go.", "click(1, 1)")])
-    assert plans == {
-        ("w", "Fill in A with x and B with y."): Plan(2, False),
-        ("d", "Type x twice."): Plan(2, True),
-        ("c", "Click Go."): Plan(0, False),
+    enter = _demo("e", "Type x, Enter.", 'type("x", submit=true)', "done()")
+    clicks = _demo("c", "Click Go.", "click(1, 1)")
+    plans = goal_plans([*reversed(two), *twice, *enter, *clicks])
+    assert plans == {  # Enter as a label: +1 presses it after the last value, -1 does not
+        ("w", "Fill in A with x and B with y."): Plan(2, False, -1.0),
+        ("d", "Type x twice."): Plan(2, True, -1.0),
+        ("e", "Type x, Enter."): Plan(1, False, 1.0),
+        ("c", "Click Go."): Plan(0, False, -1.0),
     }
 
 
@@ -232,19 +239,23 @@ def _plans(model: GazeVLM, goals: list[str]) -> list[Plan]:
 
 def test_the_plan_head_learns_how_many_values_a_goal_types() -> None:
     """Fitted with the type-ahead head: none for a clicking goal, one, two values ("with" said
-    twice), one value twice ("both"), on values and buttons it never saw."""
+    twice), one value twice ("both"), one with Enter after it, on values and buttons it never
+    saw."""
     torch.manual_seed(0)
     model = GazeVLM(TINY)
     assert model.type_plan is not None
     got = fit(model, _demos(plans=True), seed=0)
-    assert got.plan_accuracy == 1.0 and got.twice_accuracy == 1.0
+    assert got.plan_accuracy == got.twice_accuracy == got.enter_accuracy == 1.0
     new = [
         "Hit Reset and then porto.",
         "Type porto into the text box and press Reset.",
         "Fill in Name with porto and City with vigo, then press Reset.",
         "Type porto into both boxes and press Reset.",
+        "Type porto into the box and press Enter.",
     ]
-    assert _plans(model, new) == [Plan(0, False), Plan(1, False), Plan(2, False), Plan(2, True)]
+    plans = _plans(model, new)
+    assert [(p.steps, p.twice) for p in plans] == [(0, 0), (1, 0), (2, 0), (2, 1), (1, 0)]
+    assert plans[4].enter > 0 > max(p.enter for p in plans[1:4])
     plain = GazeVLM(TINY.model_copy(update={"type_plan": 0}))
     assert plain.type_plan is None and fit(plain, _demos(), seed=0).plan_accuracy is None
 
@@ -327,10 +338,11 @@ def test_a_plan_keeps_typing_until_done_and_repeats_what_a_goal_types_twice() ->
     args = (batch["images"], batch["prompts"], batch["words"], 30, GRAMMAR)
     kw: dict[str, Any] = dict(marks=batch["marks"], state=batch["state"])
 
-    def plan(steps: int, twice: bool) -> None:
+    def plan(steps: int, twice: bool, enter: float = 0.0) -> None:
         model.type_plan.bias.zero_()  # type: ignore[union-attr]
         model.type_plan.bias[steps] = 10.0  # type: ignore[union-attr]
-        model.type_plan.bias[-1] = 10.0 if twice else -10.0  # type: ignore[union-attr]
+        model.type_plan.bias[PLAN_STEPS] = 10.0 if twice else -10.0  # type: ignore[union-attr]
+        model.type_plan.bias[PLAN_STEPS + 1] = enter  # type: ignore[union-attr]
 
     with torch.no_grad():
         model.verb[2].bias[VERBS.index("type")] = 40.0
@@ -343,6 +355,13 @@ def test_a_plan_keeps_typing_until_done_and_repeats_what_a_goal_types_twice() ->
         same = model.generate(*args, **kw, typed=past)
         assert [_value(d) for d in same] == first  # the span head's choice, typed or not
         assert all(_text(d.ids).endswith("submit=true)") for d in same)  # the last: as the head
+        plan(2, False, -20.0)  # the goal's words say no Enter, louder than the submit head
+        assert all(_text(d.ids).endswith('")') for d in model.generate(*args, **kw, typed=past))
+        model.submit.bias.fill_(-10.0)
+        plan(2, False, 20.0)  # ... and Enter, louder than the head's no
+        said = model.generate(*args, **kw, typed=past)
+        assert all(_text(d.ids).endswith("submit=true)") for d in said)
+        model.submit.bias.fill_(10.0)
         plan(3, False)
         more = model.generate(*args, **kw, typed=past)
         assert all(_text(d.ids).endswith('")') for d in more)  # another value after this one
