@@ -43,8 +43,9 @@ Contract:
   it can (``perception.builtin.type_ahead``). With ``type_plan`` and ``typed`` (per row the
   values the history typed, oldest first) the plan head's ``Plan`` of each goal (type() steps,
   one value twice) also decides: a row with values left after its history's, midway (it typed
-  one), gets no ``done(``; its ``type(`` gets no Enter while another value is left after it;
-  the hold is asked only while values are left, and the look-ahead passes over the values
+  one), gets no ``done(``; its ``type(`` gets no Enter while another value is left after it,
+  and on the last value Enter when the submit head's logit and the plan's Enter logit add up
+  above 0; the hold is asked only while values are left, and the look-ahead passes over the values
   ``Plan.used`` (spans overlapping them too); a type() of a goal that types one value twice,
   once all its values are typed, repeats one typed once (``Plan.again``).
 
@@ -107,6 +108,15 @@ PLAN_STEPS = 4  # the type-plan head's step classes: 0, 1, 2, 3 or more type() s
 PLAN_FLAGS = 2  # its logits after them: twice, Enter
 
 
+def _times(typed: Sequence[str]) -> dict[str, int]:
+    """How often each value (trimmed, case-folded) was typed."""
+    seen: dict[str, int] = {}
+    for t in typed:
+        k = t.strip().casefold()
+        seen[k] = seen.get(k, 0) + 1
+    return seen
+
+
 class Plan(NamedTuple):
     """What the type-plan head says of a goal (``ModelConfig.type_plan``)."""
 
@@ -117,11 +127,7 @@ class Plan(NamedTuple):
     def used(self, typed: Sequence[str]) -> list[str]:
         """Of the values the history typed, those the goal needs no more (once each; twice
         for a goal that repeats one)."""
-        seen: dict[str, int] = {}
-        for t in typed:
-            k = t.strip().casefold()
-            seen[k] = seen.get(k, 0) + 1
-        return [k for k, n in seen.items() if n >= (2 if self.twice else 1)]
+        return [k for k, n in _times(typed).items() if n >= (2 if self.twice else 1)]
 
     def left(self, typed: Sequence[str]) -> int:
         """type() steps still to come after the history's."""
@@ -131,10 +137,7 @@ class Plan(NamedTuple):
         """The values the next type() repeats one of: for a goal that types one value twice,
         once as many values as it has (one fewer than its steps) are typed, those typed once;
         else none (any value)."""
-        seen: dict[str, int] = {}
-        for t in typed:
-            k = t.strip().casefold()
-            seen[k] = seen.get(k, 0) + 1
+        seen = _times(typed)
         if not self.twice or len(seen) < self.steps - 1 or not self.left(typed):
             return []
         return [k for k, n in seen.items() if n == 1]
@@ -189,6 +192,7 @@ def goal_words(
 
 
 def _folded(value: bytes) -> str:
+    """A span's bytes as typed values are compared: decoded, trimmed, case-folded."""
     return value.decode("utf-8", errors="ignore").strip().casefold()
 
 
@@ -435,8 +439,9 @@ class GazeVLM(nn.Module):
             self.type_ahead = nn.Linear(c.type_ahead, 1)
             nn.init.zeros_(self.type_ahead.weight)
             nn.init.zeros_(self.type_ahead.bias)
-        # ... with type_plan, how many type() steps the goal has (PLAN_STEPS classes), whether
-        # it types a value twice (the last logit): from the goal's words, pairs and repeats
+        # ... with type_plan, how many type() steps the goal has (PLAN_STEPS classes), then
+        # whether it types a value twice and whether its last presses Enter: from the goal's
+        # words, pairs and repeated words (type_ahead.fit); zeros at start
         self.type_plan: nn.Linear | None = None
         if c.type_plan:
             self.type_plan = nn.Linear(c.type_plan, PLAN_STEPS + PLAN_FLAGS)

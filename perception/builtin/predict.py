@@ -312,7 +312,7 @@ class Predictor:
         avoid: list[list[Box]] = []  # the fields typed into, canvas px
         no_done: list[bool] = []  # submit_typing: the newest step typed without Enter
         hold: list[Hold | None] = []  # type_ahead: a value -> where the first click goes
-        done: list[list[str]] = []  # the values the history typed (type_plan)
+        values_typed: list[list[str]] = []  # the values the history typed (type_plan)
         page_words: list[Sequence[Word]] = []  # each page's, CSS px (answers are read from them)
         ocr_s = 0.0
         for i, p in enumerate(pages):
@@ -368,7 +368,7 @@ class Predictor:
                     avoid.append([(x - ox, y - oy, w, h) for x, y, w, h in typed])
                     no_done.append(c.submit_typing and typed_without_enter(p.prompt))
                     hold.append(None if first is None else _shifted(first, ox, oy))
-                    done.append(values)
+                    values_typed.append(values)
                     if page_flags is not None:
                         flags.append(page_flags)
         t1 = time.perf_counter()
@@ -394,7 +394,7 @@ class Predictor:
                         avoid=avoid[s:e],
                         no_done=no_done[s:e],
                         hold=hold[s:e],
-                        typed=done[s:e] if c.type_plan else None,
+                        typed=values_typed[s:e] if c.type_plan else None,
                     )
                 )
         t2 = time.perf_counter()

@@ -96,35 +96,35 @@ class Fit:
     enter_accuracy: float | None = None  # type_plan: "its last type() presses Enter" right
 
 
-def goal_types(samples: Sequence[LoadedSample]) -> dict[tuple[str, str], bool]:
-    """Whether each demonstration in ``samples`` types a value (see the module contract)."""
-    out: dict[tuple[str, str], bool] = {}
+def _by_demo(samples: Sequence[LoadedSample]) -> dict[tuple[str, str], list[LoadedSample]]:
+    """The demonstration samples of ``samples`` by (page id, goal)."""
+    out: dict[tuple[str, str], list[LoadedSample]] = {}
     for ls in samples:
         s = ls.sample
-        if s.kind != "demo" or s.goal is None:
-            continue
-        key = (s.page.page_id, s.goal)
-        out[key] = out.get(key, False) or s.target.startswith("type(")
+        if s.kind == "demo" and s.goal is not None:
+            out.setdefault((s.page.page_id, s.goal), []).append(ls)
     return out
 
 
+def goal_types(samples: Sequence[LoadedSample]) -> dict[tuple[str, str], bool]:
+    """Whether each demonstration in ``samples`` types a value (see the module contract)."""
+    return {
+        key: any(ls.sample.target.startswith("type(") for ls in steps)
+        for key, steps in _by_demo(samples).items()
+    }
+
+
 def goal_plans(samples: Sequence[LoadedSample]) -> dict[tuple[str, str], Plan]:
-    """Each demonstration's ``model.Plan``: its ``type(`` steps and whether one value is typed
-    twice, read from its last step (the history's replies and the target)."""
-    last: dict[tuple[str, str], LoadedSample] = {}
-    for ls in samples:
-        s = ls.sample
-        if s.kind != "demo" or s.goal is None:
-            continue
-        key = (s.page.page_id, s.goal)
-        if key not in last or (s.step or 0) > (last[key].sample.step or 0):
-            last[key] = ls
+    """Each demonstration's ``model.Plan``: its ``type(`` steps, whether one value is typed
+    twice and whether the last presses Enter (+1, else -1), read from its last step (the
+    history's replies and the target)."""
     out: dict[tuple[str, str], Plan] = {}
-    for key, ls in last.items():
-        replies = [h.reply for h in ls.sample.history] + [ls.sample.target]
-        values = [v.decode().strip().casefold() for v in map(typed_value, replies) if v]
-        typing = [r for r in replies if typed_value(r)]
-        enter = bool(typing) and "submit=true" in typing[-1]
+    for key, steps in _by_demo(samples).items():
+        last = max(steps, key=lambda ls: ls.sample.step or 0).sample
+        replies = [h.reply for h in last.history] + [last.target]
+        typing = [(r, v) for r in replies if (v := typed_value(r))]
+        values = [v.decode().strip().casefold() for _, v in typing]
+        enter = bool(typing) and "submit=true" in typing[-1][0]
         out[key] = Plan(len(values), len(set(values)) < len(values), 1.0 if enter else -1.0)
     return out
 
