@@ -232,6 +232,14 @@ class ModelConfig(BaseModel):
         "a form's second field before its button. 0: no head, no rule",
     )
 
+    inner_outline: bool = Field(
+        False,
+        description="a click whose pointer chose an outline holding smaller word slots (a "
+        "card or a form row around a field and a button) goes to the most probable of those "
+        "within INNER_NATS of it instead of the outline's centre, which may be the gap between "
+        "them (GazeVLM._inner): a decoding rule, no tensor changes",
+    )
+
     scroll_amount: bool = Field(
         True,
         description='whether the model writes how far to scroll (scroll(x, y, "down", 560)); '

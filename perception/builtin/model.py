@@ -104,6 +104,7 @@ class Keep(NamedTuple):
 
 
 Hold = Callable[[str], Keep]  # a value to type -> where the click goes until it is typed
+INNER_NATS = 1.0  # inner_outline: how much less probable an inner slot may be and still win
 PLAN_STEPS = 4  # the type-plan head's step classes: 0, 1, 2, 3 or more type() steps
 PLAN_FLAGS = 2  # its logits after them: twice, Enter
 
@@ -1017,9 +1018,11 @@ class GazeVLM(nn.Module):
         word's centre) lies outside all of them, when there is one (a padding slot is none);
         with boxes ``within``, first the most probable such point inside one of those (then
         the flag is True). Log space: a confident pointer's probabilities elsewhere underflow
-        to 0 in float32."""
+        to 0 in float32. With ``ModelConfig.inner_outline`` a chosen word slot whose box holds
+        smaller slots gives way to the most probable of those within ``INNER_NATS`` of it
+        (``_inner``)."""
         if not avoid and not within:
-            return int(logp.argmax()), False
+            return self._inner(int(logp.argmax()), logp, boxes, logp > NEG / 2), False
         g, c = self.config.grid**2, self.config
         cells = torch.arange(g, device=logp.device)
         px = ((cells % c.grid).float() + off[:, 0].float()) * c.stride
@@ -1038,10 +1041,32 @@ class GazeVLM(nn.Module):
         rest = logp.masked_fill(inside(avoid) | ~real, -math.inf)
         into = rest.masked_fill(~inside(within), -math.inf) if within else rest
         if within and bool(torch.isfinite(into).any()):
-            return int(into.argmax()), True
+            return self._inner(int(into.argmax()), logp, boxes, torch.isfinite(into)), True
         if bool(torch.isfinite(rest).any()):
-            return int(rest.argmax()), False
+            return self._inner(int(rest.argmax()), logp, boxes, torch.isfinite(rest)), False
         return int(logp.argmax()), False
+
+    def _inner(self, k: int, logp: Tensor, boxes: Tensor, allowed: Tensor) -> int:
+        """``ModelConfig.inner_outline``: when candidate ``k`` is a word slot whose box holds
+        other ``allowed`` word slots' boxes (a card's or a form row's outline around a field
+        and a button, whose centre may be the gap between them), the most probable of those
+        no more than ``INNER_NATS`` less probable than ``k``; else ``k``."""
+        g = self.config.grid**2
+        if not self.config.inner_outline or k < g:
+            return k
+        x, y, w, h = boxes[k - g].float().tolist()
+        b = boxes.float()
+        held = (
+            (b[:, 0] >= x - 1)
+            & (b[:, 1] >= y - 1)
+            & (b[:, 0] + b[:, 2] <= x + w + 1)
+            & (b[:, 1] + b[:, 3] <= y + h + 1)
+            & (b[:, 2] * b[:, 3] < 0.8 * w * h)
+        )
+        near = allowed[g:] & held & (logp[g:] >= float(logp[k]) - INNER_NATS)
+        if not bool(near.any()):
+            return k
+        return g + int(logp[g:].masked_fill(~near, -math.inf).argmax())
 
     def _span_value(
         self,

@@ -270,6 +270,7 @@ PARTS: dict[str, Any] = dict(
     submit_typing=True,  # since 2026-11-28, on run 84's weights (decoding: "Typing replaces")
     type_ahead=256,  # since 2026-11-29, fitted onto run 84's weights ("Type before you press")
     type_plan=256,  # since 2026-11-29, fitted with it ("A plan for the typing")
+    inner_outline=True,  # since 2026-11-29, on run 96's weights (decoding: "Inside the outline")
 )
 # parts tried since the shipped run, not shipped yet (none at present): the "next" preset is
 # "full" with them; "tiny" builds them too, so that the tests cover them

@@ -14,7 +14,15 @@ import torch
 
 from perception.builtin.data import collate, pad_prompts, prompt_ids
 from perception.builtin.grammar import ActionGrammar
-from perception.builtin.model import PLAN_STEPS, Decoded, GazeVLM, Keep, Plan, PointGuess
+from perception.builtin.model import (
+    INNER_NATS,
+    PLAN_STEPS,
+    Decoded,
+    GazeVLM,
+    Keep,
+    Plan,
+    PointGuess,
+)
 from perception.builtin.policy import VERBS
 from perception.builtin.predict import choose_tile
 from perception.builtin.reader import Word
@@ -408,3 +416,24 @@ def test_a_tile_whose_click_went_into_a_field_places_it() -> None:
     field = Decoded(ids, [PointGuess(9, 9, 0.40, 0.3, (), True)], -0.2)
     assert choose_tile([sure, field]) == 1
     assert choose_tile([sure, Decoded(ids, [PointGuess(9, 9, 0.40, 0.3)], -0.2)]) == 0
+
+
+def test_an_outline_around_smaller_slots_gives_way_to_them() -> None:
+    """``ModelConfig.inner_outline``: a form row's outline chosen by the pointer (its centre the
+    gap between a field and a button) gives way to the most probable slot inside it within
+    ``INNER_NATS``; not to one less probable than that, nor to one kept off; without the
+    option, the outline."""
+    g = TINY.grid**2
+    boxes = torch.tensor([[0, 0, 100, 40], [60, 10, 30, 20], [5, 10, 50, 20], [150, 0, 10, 10]])
+    off = torch.zeros(g, 2)
+
+    def choose(model: GazeVLM, button: float, avoid: Any = ()) -> int:
+        logp = torch.full((g + 4 + 1,), -30.0)  # patches, slots, "not here"
+        logp[g : g + 4] = torch.tensor([-0.7, button, -4.0, -5.0])
+        return model._best_candidate(logp[:-1], off, boxes, list(avoid))[0] - g
+
+    plain = GazeVLM(TINY)
+    inner = GazeVLM(TINY.model_copy(update={"inner_outline": True}))
+    assert choose(plain, -0.8) == 0 and choose(inner, -0.8) == 1
+    assert choose(inner, -0.7 - INNER_NATS - 0.1) == 0  # far less probable: the outline
+    assert choose(inner, -0.8, [(58.0, 8.0, 34.0, 24.0)]) == 0  # the button kept off
