@@ -33,7 +33,9 @@ Contract:
   allowed), and that point's query is ``ans_q``, without the match features' vote. ``avoid``
   (canvas px boxes ``(x, y, w, h)`` per row) keeps a row's points out of those boxes: the
   pointer's best candidate (a patch's point or a word's centre) outside them, when there is one
-  (``ModelConfig.avoid_typed_field``: the fields the history typed into). A row of
+  (``ModelConfig.avoid_typed_field``: the fields the history typed into); with
+  ``ModelConfig.inner_outline`` a chosen word slot around smaller slots gives way to the most
+  probable of them within ``INNER_NATS`` (``GazeVLM._inner``). A row of
   ``no_done`` never gets ``done(`` from the verb head (``ModelConfig.submit_typing``: its
   newest step typed without Enter); the head's next choice is written. With ``type_ahead`` a
   row's ``hold`` (a function from a value to a ``Keep``, or None) is asked, when the verb head
