@@ -432,7 +432,7 @@ def test_an_outline_around_smaller_slots_gives_way_to_them() -> None:
         logp[g : g + 4] = torch.tensor([-0.7, button, -4.0, -5.0])
         return model._best_candidate(logp[:-1], off, boxes, list(avoid))[0] - g
 
-    plain = GazeVLM(TINY)
+    plain = GazeVLM(TINY.model_copy(update={"inner_outline": False}))
     inner = GazeVLM(TINY.model_copy(update={"inner_outline": True}))
     assert choose(plain, -0.8) == 0 and choose(inner, -0.8) == 1
     assert choose(inner, -0.7 - INNER_NATS - 0.1) == 0  # far less probable: the outline
