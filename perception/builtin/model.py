@@ -138,12 +138,14 @@ class Plan(NamedTuple):
 
     def again(self, typed: Sequence[str]) -> list[str]:
         """The values the next type() repeats one of: for a goal that types one value twice,
-        once as many values as it has (one fewer than its steps) are typed, those typed once;
-        else none (any value)."""
+        once as many values as it has (one fewer than its steps) are typed, the newest typed
+        once (a confirmation field follows the field it repeats: "the password goes in both
+        password boxes" after the user name); else none (any value)."""
         seen = _times(typed)
         if not self.twice or len(seen) < self.steps - 1 or not self.left(typed):
             return []
-        return [k for k, n in seen.items() if n == 1]
+        once = [t.strip().casefold() for t in typed if seen[t.strip().casefold()] == 1]
+        return once[-1:]
 
 
 # the answer index of done('s "(": the answer head reads the state after it
