@@ -44,7 +44,8 @@ Contract:
   ``Keep``'s ``off`` boxes, as off ``avoid``'s, and goes into one of its ``on`` boxes when
   it can (``perception.builtin.type_ahead``). With ``type_plan`` and ``typed`` (per row the
   values the history typed, oldest first) the plan head's ``Plan`` of each goal (type() steps,
-  one value twice) also decides: a row with values left after its history's, midway (it typed
+  one value twice; read on each group's first row, as a page's tiles share its goal) also
+  decides: a row with values left after its history's, midway (it typed
   one), gets no ``done(``; its ``type(`` gets no Enter while another value is left after it,
   and on the last value Enter when the submit head's logit and the plan's Enter logit add up
   above 0; the hold is asked only while values are left, and the look-ahead passes over the values
@@ -111,12 +112,16 @@ PLAN_STEPS = 4  # the type-plan head's step classes: 0, 1, 2, 3 or more type() s
 PLAN_FLAGS = 2  # its logits after them: twice, Enter
 
 
+def _said(value: str) -> str:
+    """A typed value as the plan compares values: trimmed, case-folded."""
+    return value.strip().casefold()
+
+
 def _times(typed: Sequence[str]) -> dict[str, int]:
-    """How often each value (trimmed, case-folded) was typed."""
+    """How often each value (``_said``) was typed."""
     seen: dict[str, int] = {}
-    for t in typed:
-        k = t.strip().casefold()
-        seen[k] = seen.get(k, 0) + 1
+    for t in map(_said, typed):
+        seen[t] = seen.get(t, 0) + 1
     return seen
 
 
@@ -144,7 +149,7 @@ class Plan(NamedTuple):
         seen = _times(typed)
         if not self.twice or len(seen) < self.steps - 1 or not self.left(typed):
             return []
-        once = [t.strip().casefold() for t in typed if seen[t.strip().casefold()] == 1]
+        once = [t for t in map(_said, typed) if seen[t] == 1]
         return once[-1:]
 
 
@@ -198,7 +203,7 @@ def goal_words(
 
 def _folded(value: bytes) -> str:
     """A span's bytes as typed values are compared: decoded, trimmed, case-folded."""
-    return value.decode("utf-8", errors="ignore").strip().casefold()
+    return _said(value.decode("utf-8", errors="ignore"))
 
 
 def _typed_ranges(text: bytes, typed: Collection[str]) -> list[tuple[int, int]]:
@@ -208,7 +213,7 @@ def _typed_ranges(text: bytes, typed: Collection[str]) -> list[tuple[int, int]]:
         low = text
     out = []
     for t in typed:
-        v = t.strip().casefold().encode()
+        v = _said(t).encode()
         at = low.find(v) if v else -1
         while at >= 0:
             out.append((at, at + len(v)))
@@ -863,7 +868,10 @@ class GazeVLM(nn.Module):
         used: list[list[str]] = [[] for _ in range(b)]  # values the look-ahead passes over
         again: list[list[str]] = [[] for _ in range(b)]  # values a type() repeats one of
         if self.type_plan is not None and typed is not None:
-            plans = self.typing_plan(prompts)
+            heads = list({pages[r]: r for r in reversed(range(b))}.values())  # a group's first
+            found = self.typing_plan(prompts[heads])
+            of_group = {pages[r]: p for r, p in zip(heads, found, strict=True)}
+            plans = [of_group[pages[r]] for r in range(b)]  # tiles of a page share its goal
             used = [p.used(t) for p, t in zip(plans, typed, strict=True)]
             again = [p.again(t) for p, t in zip(plans, typed, strict=True)]
             left = [p.left(t) for p, t in zip(plans, typed, strict=True)]
@@ -1092,7 +1100,7 @@ class GazeVLM(nn.Module):
         used = _typed_ranges(text, passed)
         fresh = [(s, e) for s, e in spans if not any(s < b and a < e for a, b in used)]
         spans = fresh or spans
-        wanted = {v.strip().casefold() for v in only}
+        wanted = set(map(_said, only))
         same = [(s, e) for s, e in spans if _folded(text[s:e]) in wanted]
         spans = same or spans
         if not spans:

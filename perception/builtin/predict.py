@@ -348,7 +348,7 @@ class Predictor:
                 if c.avoid_typed_field and outlines is not None
                 else []
             )
-            values = typed_values(p.prompt)
+            values = typed_values(p.prompt) if c.type_plan else []
             first = (
                 _first_click_on(said, words, read.named, outlines)
                 if c.type_ahead and (c.type_plan or not history_steps(said))
