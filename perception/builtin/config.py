@@ -232,6 +232,16 @@ class ModelConfig(BaseModel):
         "a form's second field before its button. 0: no head, no rule",
     )
 
+    scroll_find: int = Field(
+        0,
+        ge=0,
+        description="with verb_head, buckets of a head that reads the goal's words and word "
+        "pairs and the page's find facts (find.find_facts: goal labels no page word holds, "
+        "labels on the page no click reached, the history's scrolls) and says whether a step "
+        "the verb head gives to click() scrolls instead (find.fit: logistic regression on the "
+        "demonstrations' click and scroll steps, no image); 0: no head, no rule",
+    )
+
     inner_outline: bool = Field(
         False,
         description="a click whose pointer chose an outline holding smaller word slots (a "

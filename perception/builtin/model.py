@@ -75,6 +75,7 @@ from torch import Tensor, nn
 
 from perception.builtin.answers import DONE
 from perception.builtin.config import ModelConfig
+from perception.builtin.find import INSTRUCTION_WORDS, N_FIND
 from perception.builtin.grammar import ActionGrammar
 from perception.builtin.grammar import State as GrammarState
 from perception.builtin.policy import N_STATE, VERBS, verb_positions
@@ -94,6 +95,7 @@ _QUOTE = ord('"')
 _TYPE_TAIL = len(b'", submit=false)') + 1  # the most a typed value is followed by, <eos> too
 _CLOSE = ord(")")
 _TYPE_OPEN = b'type("'
+_SCROLL_OPEN = b"scroll("
 _SPAN_ROOM = 80  # the longest value the type-ahead look-ahead reads
 Box = tuple[float, float, float, float]  # x, y, w, h
 
@@ -107,6 +109,7 @@ class Keep(NamedTuple):
 
 
 Hold = Callable[[str], Keep]  # a value to type -> where the click goes until it is typed
+Find = Callable[[Sequence[str]], Tensor]  # values left to type -> find.find_facts of a page
 INNER_NATS = 1.0  # inner_outline: how much less probable an inner slot may be and still win
 PLAN_STEPS = 4  # the type-plan head's step classes: 0, 1, 2, 3 or more type() steps
 PLAN_FLAGS = 2  # its logits after them: twice, Enter
@@ -177,18 +180,26 @@ def prompt_flags(prompts: Tensor) -> Tensor:
 
 
 def goal_words(
-    prompts: Tensor, buckets: int, *, pairs: bool = False, repeats: bool = False
+    prompts: Tensor,
+    buckets: int,
+    *,
+    pairs: bool = False,
+    repeats: bool = False,
+    only: Collection[str] | None = None,
 ) -> Tensor:
     """(N, P) left-padded prompt ids -> (N, buckets): the goal's words (``words.tokens`` of the
     text before the first history line), each hashed to a bucket (CRC-32), as a multi-hot row
     scaled to unit length. A bag of words the case head reads ("upper", "capital", "small").
     With ``pairs`` each two neighbouring words ("press enter") are a bucket's word too; with
     ``repeats`` each word's second and later use is one more ("with#2": "Fill in A with x and B
-    with y" fills two fields)."""
+    with y" fills two fields). With ``only`` the goal's other words are left out first (pairs
+    are then of the words kept: the wording without its labels and values)."""
     out = torch.zeros(prompts.shape[0], buckets)
     for r, row in enumerate(prompts.tolist()):
         _, text = prompt_bytes(row)
         toks = tokens(text[: goal_end(text)].decode("utf-8", errors="ignore"))
+        if only is not None:
+            toks = [t for t in toks if t in only]
         grams = toks + [f"{a} {b}" for a, b in itertools.pairwise(toks)] if pairs else list(toks)
         if repeats:
             seen: dict[str, int] = {}
@@ -457,6 +468,13 @@ class GazeVLM(nn.Module):
             self.type_plan = nn.Linear(c.type_plan, PLAN_STEPS + PLAN_FLAGS)
             nn.init.zeros_(self.type_plan.weight)
             nn.init.zeros_(self.type_plan.bias)
+        # ... with scroll_find, whether a step the verb head gives to click() scrolls: from the
+        # goal's words and pairs and the page's find facts (find.fit); zeros at start (says no)
+        self.scroll_find: nn.Linear | None = None
+        if c.scroll_find:
+            self.scroll_find = nn.Linear(c.scroll_find + N_FIND, 1)
+            nn.init.zeros_(self.scroll_find.weight)
+            nn.init.zeros_(self.scroll_find.bias)
 
     # --- pieces -------------------------------------------------------------------------------
     def image_tokens(self, images: Tensor) -> Tensor:
@@ -657,6 +675,14 @@ class GazeVLM(nn.Module):
         enter = lg[:, k + 1].tolist()
         return [Plan(n, t, e) for n, t, e in zip(steps, twice, enter, strict=True)]
 
+    def find_logit(self, prompts: Tensor, facts: Tensor) -> Tensor:
+        """prompts (N, P), facts (N, ``find.N_FIND``) -> (N,) the scroll-find head's logit:
+        above 0, a step the verb head gives to click() scrolls (``ModelConfig.scroll_find``)."""
+        assert self.scroll_find is not None
+        bow = goal_words(prompts, self.config.scroll_find, pairs=True, only=INSTRUCTION_WORDS)
+        x = torch.cat([bow, facts.float().cpu()], 1)
+        return self.scroll_find(x.to(self.scroll_find.weight)).float()[:, 0]
+
     def verb_logits(
         self, h_first: Tensor, patch_h: Tensor, marks: Tensor | None, state: Tensor
     ) -> Tensor:
@@ -840,12 +866,16 @@ class GazeVLM(nn.Module):
         no_done: Sequence[bool] | None = None,
         hold: Sequence[Hold | None] | None = None,
         typed: Sequence[Sequence[str]] | None = None,
+        find: Sequence[Find | None] | None = None,
     ) -> list[Decoded]:
         """Greedy decoding (see the module contract). With a verb head, a grammar and ``state``,
         the head picks each answer's action name and decoding writes it: rows with the same
         ``groups`` entry (tiles of one page; default: each row alone) share one choice, the verb
         of highest mean probability over them among those the grammar allows. ``span_page``
-        (B, P, N_PAGE_FLAGS): the page facts of the span votes (``config.span_page``)."""
+        (B, P, N_PAGE_FLAGS): the page facts of the span votes (``config.span_page``). ``find``
+        (``config.scroll_find``): per row its page's find facts given the values left to type
+        (``find.find_facts``); a group the verb head gives to click() scrolls when the
+        scroll-find head says so."""
         x, valid = self._prefix(images, prompts, words, marks)
         n_pre, nk, g = x.shape[1], self.config.keys, self.config.grid**2
         h, caches = self._run(x, valid)
@@ -881,10 +911,14 @@ class GazeVLM(nn.Module):
             vl = self.verb_logits(last, key_h[:, :g], marks, state)
             forced = self._choose_verbs(vl, grammar, pages, no_done)
         held = [Keep() for _ in range(b)]
+        values: dict[int, list[str]] = {}  # per group, the values it has left to type
         if hold is not None and self.type_ahead is not None and self.span is not None:
             held = self._type_ahead(
-                forced, hold, pages, prompts, prompt_h, past, caches, span_page, left, used
-            )
+                forced, hold, pages, prompts, prompt_h, past, caches, span_page, left, used,
+                values,
+            )  # fmt: skip
+        if find is not None and self.scroll_find is not None and grammar is not None:
+            self._scroll_to_find(forced, held, find, pages, prompts, values, grammar)
         for _ in range(max_new):
             lp = self.next_logp(last[:, None], prompt_h, prompts)[:, 0]
             if grammar:
@@ -967,6 +1001,43 @@ class GazeVLM(nn.Module):
             for o, lp_ in zip(out, logps, strict=True)
         ]
 
+    def _scroll_to_find(
+        self,
+        forced: list[list[int]],
+        held: list[Keep],
+        find: Sequence[Find | None],
+        groups: Sequence[int],
+        prompts: Tensor,
+        values: dict[int, list[str]],
+        grammar: ActionGrammar,
+    ) -> None:
+        """``ModelConfig.scroll_find``: each group whose rows the verb head gave ``click(``
+        writes ``scroll(`` instead (its rows' click rules dropped) when the scroll-find head
+        says so of its first row's find facts, read with the values the group has left."""
+        if _SCROLL_OPEN not in grammar.calls:
+            return
+        firsts = {
+            groups[r]: r
+            for r in reversed(range(len(forced)))
+            if bytes(forced[r]) == b"click(" and find[r] is not None
+        }
+        if not firsts:
+            return
+        rows = list(firsts.values())
+        facts = []
+        for r in rows:
+            fn = find[r]
+            assert fn is not None
+            facts.append(fn(values.get(groups[r], [])))
+        says = self.find_logit(prompts[rows], torch.stack(facts)).tolist()
+        for r, logit in zip(rows, says, strict=True):
+            if logit <= 0:
+                continue
+            for k in range(len(forced)):
+                if groups[k] == groups[r]:
+                    forced[k] = list(_SCROLL_OPEN)
+                    held[k] = Keep()
+
     def _type_ahead(
         self,
         forced: Sequence[Sequence[int]],
@@ -979,13 +1050,15 @@ class GazeVLM(nn.Module):
         span_page: Tensor | None,
         left: Sequence[int] | None = None,
         used: Sequence[Sequence[str]] = (),
+        values: dict[int, list[str]] | None = None,
     ) -> list[Keep]:
         """Per row, where its click goes (``ModelConfig.type_ahead``): for a row with a
         ``hold`` whose verb is ``click(`` and whose goal the head says types, what ``hold``
         says of the value the span head would type after ``type("`` (decoded from the
         prefix's caches, which stay as they are) on the first such row of its group (one
         look-ahead per page: a 1280x800 page is 40 tiles); anywhere (``Keep()``) for every
-        other row."""
+        other row. ``values``, when given, gets per group the values it has left to type as
+        the look-ahead reads them (``_values_left``: the plan's count, else one)."""
         out = [Keep() for _ in range(len(forced))]
         rows = [r for r, h in enumerate(hold) if h is not None and bytes(forced[r]) == b"click("]
         if not rows:
@@ -1007,6 +1080,11 @@ class GazeVLM(nn.Module):
             value = self._span_value(
                 hs[j, -1], prompt_h[f], prompts[f], _SPAN_ROOM, page, used[f] if used else ()
             )
+            if values is not None:
+                k = left[f] if left is not None else 1
+                values[groups[f]] = self._values_left(
+                    hs[j, -1], prompt_h[f], prompts[f], page, used[f] if used else (), k
+                )
             if not value:
                 continue
             said = bytes(value[:-1]).decode("utf-8", errors="ignore")
@@ -1116,6 +1194,39 @@ class GazeVLM(nn.Module):
                 value, CASES[int(self.case_logits(q_h[None], prompt[None])[0].argmax())]
             )
         return [*value, _QUOTE]
+
+    def _values_left(
+        self,
+        q_h: Tensor,
+        prompt_h: Tensor,
+        prompt: Tensor,
+        page: Tensor | None,
+        passed: Collection[str],
+        k: int,
+    ) -> list[str]:
+        """The ``k`` values the span head would type next: of the goal's candidate spans
+        that overlap no value ``passed``, the best by log P(start) + log P(end), each
+        overlapping none chosen before it."""
+        base, text = prompt_bytes(prompt.tolist())
+        used = _typed_ranges(text, passed)
+        spans = [
+            (s, e)
+            for s, e in candidate_spans(text)
+            if e - s <= _SPAN_ROOM and not any(s < b and a < e for a, b in used)
+        ]
+        if not spans or k <= 0:
+            return []
+        ls, le = self.span_logp(
+            q_h[None], prompt_h[None], prompt[None], None if page is None else page[None]
+        )
+        ranked = sorted(spans, key=lambda se: -float(ls[0, base + se[0]] + le[0, base + se[1]]))
+        chosen: list[tuple[int, int]] = []
+        for s, e in ranked:
+            if len(chosen) == k:
+                break
+            if not any(s < b and a < e for a, b in chosen):
+                chosen.append((s, e))
+        return [text[s:e].decode("utf-8", errors="ignore") for s, e in chosen]
 
     @staticmethod
     def _choose_verbs(

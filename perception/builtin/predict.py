@@ -70,12 +70,13 @@ from perception.builtin.data import (
     tile_slots,
     to_canvas,
 )
+from perception.builtin.find import find_facts
 from perception.builtin.grammar import ActionGrammar
 from perception.builtin.marks import history_clicks, history_steps, patch_marks
-from perception.builtin.model import Box, Decoded, GazeVLM, Hold, Keep
+from perception.builtin.model import Box, Decoded, Find, GazeVLM, Hold, Keep
 from perception.builtin.outline_text import with_outline_words
 from perception.builtin.policy import typed_clicks, typed_values, typed_without_enter
-from perception.builtin.progress import page_inputs
+from perception.builtin.progress import page_inputs, progress_tokens
 from perception.builtin.proposals import page_proposals
 from perception.builtin.reader import Word, read_words, to_css
 from perception.builtin.spans import goal_end
@@ -84,6 +85,7 @@ from perception.builtin.type_ahead import FIELD_MAX_H, first_click
 from perception.builtin.words import (
     PENDING,
     REACHED,
+    Scored,
     WordSlots,
     holds_goal_token,
     score_words,
@@ -273,6 +275,15 @@ def _chunks(owners: Sequence[int], max_batch: int) -> list[tuple[int, int]]:
     return out
 
 
+def _find_on(
+    said: str, words: Sequence[Word], scored: Sequence[Scored], config: ModelConfig
+) -> Find:
+    """``ModelConfig.scroll_find``: the page's ``find.find_facts`` as a function of the values
+    left to type, its progress read once with no outlines (as ``find.fit`` reads it)."""
+    on_page, reached, _ = progress_tokens(said, scored, None, config)
+    return lambda values: find_facts(said, words, on_page, reached, values)
+
+
 class Predictor:
     def __init__(
         self,
@@ -313,6 +324,7 @@ class Predictor:
         no_done: list[bool] = []  # submit_typing: the newest step typed without Enter
         hold: list[Hold | None] = []  # type_ahead: a value -> where the first click goes
         values_typed: list[list[str]] = []  # the values the history typed (type_plan)
+        finds: list[Find | None] = []  # scroll_find: values left -> the page's find facts
         page_words: list[Sequence[Word]] = []  # each page's, CSS px (answers are read from them)
         ocr_s = 0.0
         for i, p in enumerate(pages):
@@ -340,6 +352,7 @@ class Predictor:
             said = compact_prompt(p.prompt, FULL_PROMPT)
             scored = score_words(words, said, split_glyphs=c.round_outlines)
             read = page_inputs(said, scored, outlines, c)  # as trained: no URL, title
+            find = _find_on(said, words, scored, c) if c.scroll_find else None
             scored, state = read.words, read.state
             page_flags = prompt_page_flags(ids, read.named, read.focus) if c.span_page else None
             clicks = history_clicks(p.prompt)
@@ -369,6 +382,7 @@ class Predictor:
                     no_done.append(c.submit_typing and typed_without_enter(p.prompt))
                     hold.append(None if first is None else _shifted(first, ox, oy))
                     values_typed.append(values)
+                    finds.append(find)
                     if page_flags is not None:
                         flags.append(page_flags)
         t1 = time.perf_counter()
@@ -395,6 +409,7 @@ class Predictor:
                         no_done=no_done[s:e],
                         hold=hold[s:e],
                         typed=values_typed[s:e] if c.type_plan else None,
+                        find=finds[s:e] if c.scroll_find else None,
                     )
                 )
         t2 = time.perf_counter()

@@ -64,7 +64,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from torch.utils.data import DataLoader, Dataset
 
-from perception.builtin import curves, type_ahead
+from perception.builtin import curves, find, type_ahead
 from perception.builtin.config import ModelConfig, differing
 from perception.builtin.data import Example, collate, make_example
 from perception.builtin.model import GazeVLM
@@ -96,6 +96,7 @@ NEW_PARTS = (
     "ans_q.",
     "type_ahead.",
     "type_plan.",
+    "scroll_find.",
 )
 # tensors that read the word features or the step facts: --init may come from a model with fewer
 # (widen())
@@ -272,9 +273,11 @@ PARTS: dict[str, Any] = dict(
     type_plan=256,  # since 2026-11-29, fitted with it ("A plan for the typing")
     inner_outline=True,  # since 2026-11-29, on run 96's weights (decoding: "Inside the outline")
 )
-# parts tried since the shipped run, not shipped yet (none at present): the "next" preset is
+# parts tried since the shipped run, not shipped yet: the "next" preset is
 # "full" with them; "tiny" builds them too, so that the tests cover them
-NEXT_PARTS: dict[str, Any] = dict()
+NEXT_PARTS: dict[str, Any] = dict(
+    scroll_find=256,  # fitted onto run 96's weights ("Scroll to find")
+)
 PRESETS: dict[str, TrainConfig] = {
     "tiny": TrainConfig(
         preset="tiny",
@@ -851,6 +854,11 @@ def run(
         fitted = type_ahead.fit(model, demo, seed=cfg.seed)
         write({"step": step, "type_ahead": asdict(fitted)})
         err.print(f"type-ahead head fitted: {fitted}", markup=False)
+    if model.scroll_find is not None and model.scroll_find.weight.requires_grad:
+        # the same way: seconds, on the demonstrations' goals and their pages' OCR words
+        found = find.fit(model, demo, words)
+        write({"step": step, "scroll_find": asdict(found)})
+        err.print(f"scroll-find head fitted: {found}", markup=False)
     _save(ckpt, model, opt, step, cfg)
     log.close()
     curves.write(out / "log.jsonl", out / "curves.html")
