@@ -242,6 +242,15 @@ class ModelConfig(BaseModel):
         "demonstrations' click and scroll steps, no image); 0: no head, no rule",
     )
 
+    whole_phrase: bool = Field(
+        False,
+        description="with span_head, a typed value the span head chose inside a phrase of the "
+        "goal runs on to the phrase's end (spans.whole_phrase: up to the next function word, "
+        "quote, bracket or punctuation) when that span is a candidate too: 'Samir' of 'with "
+        "Samir Varga and' types 'Samir Varga' (the head's end vote stopped after the first "
+        "name); a decoding rule, no tensor changes",
+    )
+
     inner_outline: bool = Field(
         False,
         description="a click whose pointer chose an outline holding smaller word slots (a "

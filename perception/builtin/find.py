@@ -18,11 +18,15 @@ Contract:
   label is on the page, the history's step count, whether its newest step scrolled and how
   many scrolls it has. One-hot counts: 0, 1, 2 or more (steps: 0 to 3 or more).
 - ``fit(model, samples, words)`` fits ``model.scroll_find`` alone
-  (``ModelConfig.scroll_find`` buckets of the goal's words and word pairs, ``model.goal_words``,
-  then the facts): logistic regression of "the demonstration scrolls here" on every
-  demonstration step whose target is a click or a scroll (the head decides between those two
-  only), the facts read with the step's OCR ``words`` and, as ``values``, the values the
-  demonstration types from that step on. Full batch, ``type_ahead``'s fitting steps, seconds.
+  (``ModelConfig.scroll_find`` buckets of the goal's instruction words and their pairs,
+  ``model.goal_words`` with ``only=INSTRUCTION_WORDS``: the labels and values a goal names
+  land in buckets training words weighted, and tipped "Choose Pin from the Payroll menu" to
+  scroll; then the facts): logistic regression of "the demonstration scrolls here" on every
+  demonstration step whose target is a click or a scroll (``find_rows``; the head decides
+  between those two only), the facts read with the step's OCR ``words`` and, as ``values``,
+  the values the demonstration types from that step on. Full batch from zeros,
+  ``type_ahead``'s fitting steps, seconds; ``judge`` scores a head on rows (the fit returns
+  its score on the rows it fitted; no rows: the head stays as it is, ``rows`` 0).
 - Decoding (``GazeVLM.generate``'s ``find``): when the verb head chose ``click(`` for a page,
   the head reads the page's facts with the values the type plan has left (the span head's
   best spans, ``GazeVLM._type_ahead``) and a logit above 0 writes ``scroll(`` instead; the
@@ -148,7 +152,8 @@ def find_rows(
 ) -> FindRows:
     """The head's rows: every click or scroll step of the demonstrations of ``samples``, its
     facts read with ``words`` (OCR words by image path, ``train.Words``) and the values its
-    demonstration types from that step on (module contract)."""
+    demonstration types from that step on (module contract); none when the samples have no
+    such step."""
     from perception.builtin.data import FULL_PROMPT, compact_prompt, pad_prompts, prompt_ids
     from perception.builtin.progress import progress_tokens
     from perception.builtin.type_ahead import _by_demo
@@ -171,7 +176,7 @@ def find_rows(
             facts.append(find_facts(said, seen, on_page, reached, left))
             labels.append(float(s.target.startswith("scroll(")))
     if not prompts:
-        raise ValueError("no click or scroll step in the demonstrations: nothing to fit on")
+        return FindRows(torch.zeros(0, 2, dtype=torch.long), torch.zeros(0, N_FIND), torch.zeros(0))
     return FindRows(pad_prompts(prompts), torch.stack(facts), torch.tensor(labels))
 
 
@@ -198,6 +203,8 @@ def fit(model: GazeVLM, samples: Sequence[LoadedSample], words: dict[str, list[W
     head = model.scroll_find
     assert head is not None, "ModelConfig.scroll_find is 0: the model has no scroll-find head"
     rows = find_rows(model.config, samples, words)
+    if not len(rows.scrolls):  # nothing to fit on: the head stays as it is
+        return FindFit(0, 0.0, 0.0, 0.0, 0.0, 0.0)
     bow = goal_words(rows.prompts, model.config.scroll_find, pairs=True, only=INSTRUCTION_WORDS)
     x = torch.cat([bow, rows.facts], 1)
 

@@ -86,6 +86,7 @@ from perception.builtin.spans import (
     goal_end,
     in_case,
     position_flags,
+    whole_phrase,
 )
 from perception.builtin.tokenizer import BOS, EOS, N_BYTES, PAD, POINT, VOCAB_SIZE
 from perception.builtin.words import ON_NAMED, ON_OTHER, WordSlots, feature_count, tokens
@@ -1187,13 +1188,23 @@ class GazeVLM(nn.Module):
             q_h[None], prompt_h[None], prompt[None], None if page is None else page[None]
         )
         score = [float(ls[0, base + s] + le[0, base + e]) for s, e in spans]
-        s, e = spans[max(range(len(spans)), key=score.__getitem__)]
+        s, e = self._whole(text, spans[max(range(len(spans)), key=score.__getitem__)], spans)
         value = text[s:e]
         if self.case is not None:
             value = in_case(
                 value, CASES[int(self.case_logits(q_h[None], prompt[None])[0].argmax())]
             )
         return [*value, _QUOTE]
+
+    def _whole(
+        self, text: bytes, span: tuple[int, int], spans: Collection[tuple[int, int]]
+    ) -> tuple[int, int]:
+        """``ModelConfig.whole_phrase``: the chosen span carried on to its phrase's end
+        (``spans.whole_phrase``) when that is one of the candidate ``spans`` too."""
+        if not self.config.whole_phrase:
+            return span
+        whole = whole_phrase(text, *span)
+        return whole if whole in spans else span
 
     def _values_left(
         self,
@@ -1221,7 +1232,7 @@ class GazeVLM(nn.Module):
         )
         ranked = sorted(spans, key=lambda se: -float(ls[0, base + se[0]] + le[0, base + se[1]]))
         chosen: list[tuple[int, int]] = []
-        for s, e in ranked:
+        for s, e in (self._whole(text, se, spans) for se in ranked):
             if len(chosen) == k:
                 break
             if not any(s < b and a < e for a, b in chosen):

@@ -221,6 +221,34 @@ def page_flags(
     return out
 
 
+def whole_phrase(text: bytes, s: int, e: int) -> tuple[int, int]:
+    """The span ``(s, e)`` of the goal part of ``text`` carried on to the end of its phrase:
+    while the word it ends with ends no phrase (``page_flags``' notion: the next word is no
+    function word, opens with no quote or bracket, and the word ends with no punctuation) the
+    next word joins, up to ``MAX_WORDS`` words. A quoted span's inside, or one that already
+    ends a phrase, comes back as it is: "Samir" of "with Samir Varga and" -> "Samir Varga"."""
+    goal = text[: goal_end(text)]
+    if s > 0 and goal[s - 1 : s] in (b'"', b"'"):
+        return s, e
+    words = [(m.start(), m.end()) for m in _WORD.finditer(goal)]
+    ends = [i for i, (a, b) in enumerate(words) if a < e <= b]
+    if not ends:
+        return s, e
+    i, n = ends[0], len(goal[s:e].split())
+    while n < MAX_WORDS and i + 1 < len(words):
+        here, after = goal[words[i][0] : words[i][1]], goal[words[i + 1][0] : words[i + 1][1]]
+        if (
+            e < words[i][1]  # the span ends inside its last word (punctuation trimmed off)
+            or here[-1] in _EDGE
+            or after[0] in _EDGE
+            or after.strip(_EDGE).lower() in FUNCTION_WORDS
+        ):
+            break
+        i, n = i + 1, n + 1
+        e = _trim(goal, words[i][0], words[i][1])[1]
+    return s, e
+
+
 def _nearest_before(facts: list[tuple[float, float] | None]) -> list[tuple[float, float]]:
     """Per item, the nearest earlier item that is not None (zeros when there is none)."""
     out: list[tuple[float, float]] = []

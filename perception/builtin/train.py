@@ -277,6 +277,7 @@ PARTS: dict[str, Any] = dict(
 # "full" with them; "tiny" builds them too, so that the tests cover them
 NEXT_PARTS: dict[str, Any] = dict(
     scroll_find=256,  # fitted onto run 96's weights ("Scroll to find")
+    whole_phrase=True,  # decoding ("A value's whole phrase")
 )
 PRESETS: dict[str, TrainConfig] = {
     "tiny": TrainConfig(

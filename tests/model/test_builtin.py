@@ -258,6 +258,8 @@ def test_tiny_pipeline_runs_end_to_end(tiny_data: Path, tmp_path: Path) -> None:
     fitted = [r["type_ahead"] for r in recs if "type_ahead" in r]  # the type-ahead head, fitted
     assert len(fitted) == 1 and fitted[0]["goals"] >= 1 and fitted[0]["rows"] >= 1
     assert fitted[0]["plan_accuracy"] is not None  # and the plan head beside it
+    found = [r["scroll_find"] for r in recs if "scroll_find" in r]  # the scroll-find head too
+    assert len(found) == 1 and found[0]["rows"] >= 1 and 0 <= found[0]["accuracy"] <= 1
     assert "<svg" in (out / "curves.html").read_text(encoding="utf-8")
 
 

@@ -35,6 +35,7 @@ from perception.builtin.spans import (
     position_flags,
     typed_value,
     value_spans,
+    whole_phrase,
 )
 from perception.builtin.tokenizer import BOS, PAD, decode_bytes, encode_target
 from perception.builtin.train import PRESETS, widen
@@ -341,6 +342,41 @@ def test_goal_words_hash_the_goal_only() -> None:
     assert torch.allclose(bow.norm(dim=1), torch.ones(2))
     alone = goal_words(torch.tensor([row("Goal: Type ana in capital letters.")]), 64)
     assert torch.equal(alone[0], bow[0])  # "lower" of the history line is not counted
+
+
+def _whole(goal: bytes, value: bytes) -> bytes:
+    s = goal.index(value)
+    a, b = whole_phrase(goal, s, s + len(value))
+    return goal[a:b]
+
+
+def test_a_value_runs_on_to_the_end_of_its_phrase() -> None:
+    """``whole_phrase``: up to the next function word, punctuation, quote or bracket, four
+    words at most; a quoted value and one at a phrase's end stay as they are."""
+    form = b'Goal: Fill in "Full name" with Samir Varga and Team name with Amara, then press Go.'
+    assert _whole(form, b"Samir") == b"Samir Varga"
+    assert _whole(form, b"Amara") == b"Amara" and _whole(form, b"Samir Varga") == b"Samir Varga"
+    assert _whole(b"Goal: Type smart watch in the search box.", b"smart") == b"smart watch"
+    assert _whole(b"Goal: Search for Phone charger.", b"Phone") == b"Phone charger"
+    assert _whole(b"Goal: Use the account paula2 (password qoPx).", b"paula2") == b"paula2"
+    assert _whole(b'Goal: Type "Yosef Lee" now.', b"Yosef") == b"Yosef"  # quoted: as chosen
+    assert _whole(b"Goal: Type u v w x y z", b"u") == b"u v w x"  # MAX_WORDS
+    history = b"Goal: Type Lisbon\n1. click(x=1, y=2) -> ok"
+    assert _whole(history, b"Lisbon") == b"Lisbon"  # the history is no part of the phrase
+
+
+def test_decoding_carries_a_value_to_its_phrase_end_with_whole_phrase_only() -> None:
+    """``GazeVLM._whole``: with ``ModelConfig.whole_phrase`` the chosen span runs on when the
+    longer span is a candidate too; without it, or when it is not, the span stays."""
+    text = b"Goal: Type smart watch in the box."
+    spans = candidate_spans(text)
+    smart = (text.index(b"smart"), text.index(b"smart") + 5)
+    on = GazeVLM(TINY.model_copy(update={"whole_phrase": True}))
+    off = GazeVLM(TINY.model_copy(update={"whole_phrase": False}))
+    a, b = on._whole(text, smart, spans)
+    assert text[a:b] == b"smart watch"
+    assert off._whole(text, smart, spans) == smart
+    assert on._whole(text, smart, [smart]) == smart  # "smart watch" is no candidate here
 
 
 SUBMIT_FORMS = (
