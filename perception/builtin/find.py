@@ -11,7 +11,8 @@ Contract:
   a value the history typed (``policy.typed_values``) nor of ``values`` (those still to type).
 - ``find_facts(prompt, words, on_page, reached, values)`` -> ``(N_FIND,)`` facts of one page:
   how many labels no page word holds (absent: not even one character off for a token of
-  ``type_ahead.OCR_SLIP`` or more; an echoed instruction's words count as on the page), how
+  ``type_ahead.OCR_SLIP`` or more, nor with lookalikes made one, ``1 i | 0`` as ``l l l o``:
+  MiniWoB++'s "Select Jl" read "J1"; an echoed instruction's words count as on the page), how
   many are on it with no click reaching them (``on_page`` and ``reached``:
   ``progress.progress_tokens`` with no outlines, the goal tokens that count and those clicks
   since the newest scroll reached), whether some are absent and none is open, whether any
@@ -21,16 +22,18 @@ Contract:
   (``ModelConfig.scroll_find`` buckets of the goal's instruction words and their pairs,
   ``model.goal_words`` with ``only=INSTRUCTION_WORDS``: the labels and values a goal names
   land in buckets training words weighted, and tipped "Choose Pin from the Payroll menu" to
-  scroll; then the facts): logistic regression of "the demonstration scrolls here" on every
+  scroll), read only where the facts say a label is absent and none open (``head_input``:
+  a form's wording alone tipped a form whose fields were all in view), then the facts): logistic regression of "the demonstration scrolls here" on every
   demonstration step whose target is a click or a scroll (``find_rows``; the head decides
   between those two only), the facts read with the step's OCR ``words`` and, as ``values``,
-  the values the demonstration types from that step on. Full batch from zeros,
+  the value the demonstration types next (as decoding knows it: the span head's second-best
+  span is no second value). Full batch from zeros,
   ``type_ahead``'s fitting steps, seconds; ``judge`` scores a head on rows (the fit returns
   its score on the rows it fitted; no rows: the head stays as it is, ``rows`` 0).
 - Decoding (``GazeVLM.generate``'s ``find``): when the verb head chose ``click(`` for a page,
-  the head reads the page's facts with the values the type plan has left (the span head's
-  best spans, ``GazeVLM._type_ahead``) and a logit above 0 writes ``scroll(`` instead; the
-  decoder writes where and which way.
+  the head reads the page's facts with the value the goal types next (the type-ahead
+  look-ahead's, ``GazeVLM._type_ahead``; none when it did not run) and a logit above 0 writes
+  ``scroll(`` instead; the decoder writes where and which way.
 
 Why: a sixth of the held-out goals that failed on run 96 named a target below the fold (a
 form's field or button, a menu, a list item): the verb head gave scroll 3-36% and the pointer
@@ -73,6 +76,7 @@ INSTRUCTION_WORDS = frozenset(
 MIN_GOALS = 5  # instruction_words: a token this many demonstrations name ...
 MAX_SHOWN = 0.9  # ... and their pages show in under this share of them
 N_FIND = 3 + 3 + 1 + 1 + 4 + 1 + 3
+FIRE = 6  # the facts' "some label absent, none open"
 _FUNCTION = frozenset(w.decode() for w in FUNCTION_WORDS)
 
 
@@ -89,6 +93,14 @@ def instruction_words(
                 named[t] = named.get(t, 0) + 1
                 shown[t] = shown.get(t, 0) + (t in page)
     return frozenset(t for t, n in named.items() if n >= MIN_GOALS and shown[t] < MAX_SHOWN * n)
+
+
+_LOOKALIKE = str.maketrans("1i|0", "lllo")  # letters the OCR reads for one another
+
+
+def _fold(token: str) -> str:
+    """A token with the OCR's lookalikes made one ("Jl" read "J1", "b2O" read "b20")."""
+    return token.translate(_LOOKALIKE)
 
 
 def goal_labels(prompt: str, values: Sequence[str] = ()) -> set[str]:
@@ -115,7 +127,8 @@ def find_facts(
 
     labels = goal_labels(prompt, values)
     page = {t for w in words for t in tokens(w.text)}
-    absent = {t for t in labels if not _read_as(t, page)}
+    folded = {_fold(t) for t in page}
+    absent = {t for t in labels if not _read_as(t, page) and _fold(t) not in folded}
     open_ = (labels & set(on_page)) - set(reached)
     steps = [m.group(1) for m in history_steps(prompt)]
     scrolls = sum(v == "scroll" for v in steps)
@@ -141,6 +154,18 @@ class FindFit:
     loss: float
 
 
+def head_input(prompts: Tensor, facts: Tensor, buckets: int) -> Tensor:
+    """The scroll-find head's input: the goal's instruction words and pairs
+    (``model.goal_words``, ``buckets``) where the facts say "absent and none open" (``FIRE``),
+    zeros elsewhere, then the facts: the wording speaks to a target that is missing only
+    ("Look through the tabs for Merge" looks in other tabs)."""
+    from perception.builtin.model import goal_words
+
+    bow = goal_words(prompts, buckets, pairs=True, only=INSTRUCTION_WORDS)
+    facts = facts.float().cpu()
+    return torch.cat([bow * facts[:, FIRE : FIRE + 1], facts], 1)
+
+
 class FindRows(NamedTuple):
     prompts: Tensor  # (N, P) left-padded prompt ids
     facts: Tensor  # (N, N_FIND)
@@ -151,9 +176,8 @@ def find_rows(
     config: ModelConfig, samples: Sequence[LoadedSample], words: dict[str, list[Word]]
 ) -> FindRows:
     """The head's rows: every click or scroll step of the demonstrations of ``samples``, its
-    facts read with ``words`` (OCR words by image path, ``train.Words``) and the values its
-    demonstration types from that step on (module contract); none when the samples have no
-    such step."""
+    facts read with ``words`` (OCR words by image path, ``train.Words``) and the value its
+    demonstration types next (module contract); none when the samples have no such step."""
     from perception.builtin.data import FULL_PROMPT, compact_prompt, pad_prompts, prompt_ids
     from perception.builtin.progress import progress_tokens
     from perception.builtin.type_ahead import _by_demo
@@ -171,7 +195,7 @@ def find_rows(
             said = compact_prompt(s.prompt, FULL_PROMPT)
             scored = score_words(seen, said, split_glyphs=config.round_outlines)
             on_page, reached, _ = progress_tokens(said, scored, None, config)
-            left = [v.decode("utf-8", errors="ignore") for v in typed[i:] if v]
+            left = [v.decode("utf-8", errors="ignore") for v in typed[i:] if v][:1]
             prompts.append(prompt_ids(said, config))
             facts.append(find_facts(said, seen, on_page, reached, left))
             labels.append(float(s.target.startswith("scroll(")))
@@ -197,7 +221,6 @@ def judge(logits: Tensor, scrolls: Tensor) -> FindFit:
 def fit(model: GazeVLM, samples: Sequence[LoadedSample], words: dict[str, list[Word]]) -> FindFit:
     """Fit ``model.scroll_find`` on the click and scroll steps of the demonstrations of
     ``samples`` (module contract, ``find_rows``); deterministic (full batch from zeros)."""
-    from perception.builtin.model import goal_words
     from perception.builtin.type_ahead import _fit_linear
 
     head = model.scroll_find
@@ -205,8 +228,7 @@ def fit(model: GazeVLM, samples: Sequence[LoadedSample], words: dict[str, list[W
     rows = find_rows(model.config, samples, words)
     if not len(rows.scrolls):  # nothing to fit on: the head stays as it is
         return FindFit(0, 0.0, 0.0, 0.0, 0.0, 0.0)
-    bow = goal_words(rows.prompts, model.config.scroll_find, pairs=True, only=INSTRUCTION_WORDS)
-    x = torch.cat([bow, rows.facts], 1)
+    x = head_input(rows.prompts, rows.facts, model.config.scroll_find)
 
     def says(logits: Tensor) -> Tensor:
         return F.binary_cross_entropy_with_logits(logits[:, 0], rows.scrolls)

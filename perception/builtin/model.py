@@ -75,7 +75,7 @@ from torch import Tensor, nn
 
 from perception.builtin.answers import DONE
 from perception.builtin.config import ModelConfig
-from perception.builtin.find import INSTRUCTION_WORDS, N_FIND
+from perception.builtin.find import N_FIND, head_input
 from perception.builtin.grammar import ActionGrammar
 from perception.builtin.grammar import State as GrammarState
 from perception.builtin.policy import N_STATE, VERBS, verb_positions
@@ -110,7 +110,7 @@ class Keep(NamedTuple):
 
 
 Hold = Callable[[str], Keep]  # a value to type -> where the click goes until it is typed
-Find = Callable[[Sequence[str]], Tensor]  # values left to type -> find.find_facts of a page
+Find = Callable[[Sequence[str]], Tensor]  # the value typed next -> find.find_facts of a page
 INNER_NATS = 1.0  # inner_outline: how much less probable an inner slot may be and still win
 PLAN_STEPS = 4  # the type-plan head's step classes: 0, 1, 2, 3 or more type() steps
 PLAN_FLAGS = 2  # its logits after them: twice, Enter
@@ -680,8 +680,7 @@ class GazeVLM(nn.Module):
         """prompts (N, P), facts (N, ``find.N_FIND``) -> (N,) the scroll-find head's logit:
         above 0, a step the verb head gives to click() scrolls (``ModelConfig.scroll_find``)."""
         assert self.scroll_find is not None
-        bow = goal_words(prompts, self.config.scroll_find, pairs=True, only=INSTRUCTION_WORDS)
-        x = torch.cat([bow, facts.float().cpu()], 1)
+        x = head_input(prompts, facts, self.config.scroll_find)
         return self.scroll_find(x.to(self.scroll_find.weight)).float()[:, 0]
 
     def verb_logits(
@@ -874,7 +873,7 @@ class GazeVLM(nn.Module):
         ``groups`` entry (tiles of one page; default: each row alone) share one choice, the verb
         of highest mean probability over them among those the grammar allows. ``span_page``
         (B, P, N_PAGE_FLAGS): the page facts of the span votes (``config.span_page``). ``find``
-        (``config.scroll_find``): per row its page's find facts given the values left to type
+        (``config.scroll_find``): per row its page's find facts given the value it types next
         (``find.find_facts``); a group the verb head gives to click() scrolls when the
         scroll-find head says so."""
         x, valid = self._prefix(images, prompts, words, marks)
@@ -912,7 +911,7 @@ class GazeVLM(nn.Module):
             vl = self.verb_logits(last, key_h[:, :g], marks, state)
             forced = self._choose_verbs(vl, grammar, pages, no_done)
         held = [Keep() for _ in range(b)]
-        values: dict[int, list[str]] = {}  # per group, the values it has left to type
+        values: dict[int, list[str]] = {}  # per group, the value it types next
         if hold is not None and self.type_ahead is not None and self.span is not None:
             held = self._type_ahead(
                 forced, hold, pages, prompts, prompt_h, past, caches, span_page, left, used,
@@ -940,17 +939,26 @@ class GazeVLM(nn.Module):
             hs, caches = self._run(self.embed(tok_in)[:, None], step_valid, past, caches)
             past = torch.cat([past, step_valid], 1)
             last = hs[:, 0]
-            for r in range(b):  # with a span head, a type() value is picked whole
+            if self.span is not None and states:  # a type() value is picked whole, per page
+                opening = [r for r in range(b) if not forced[r] and _opens_type(states[r])]
+                for group in dict.fromkeys(pages[r] for r in opening):
+                    rows = [r for r in opening if pages[r] == group]
+                    room = max_new - max(len(out[r].ids) for r in rows) - _TYPE_TAIL
+                    value = self._span_value(
+                        last[rows],
+                        prompt_h[rows],
+                        prompts[rows[0]],
+                        room,
+                        None if span_page is None else span_page[rows],
+                        only=again[rows[0]],
+                    )
+                    for r in rows:
+                        forced[r] = list(value)
+            for r in range(b):
                 if self.answer is not None and states and not forced[r] and _opens_done(states[r]):
                     point = float(self.answer_logit(last[r][None], prompts[r][None])[0]) > 0
                     answering[r], no_point[r] = point, not point
                     forced[r] = [POINT, _CLOSE] if point else []
-                elif self.span is not None and states and not forced[r] and _opens_type(states[r]):
-                    room = max_new - len(out[r].ids) - _TYPE_TAIL
-                    page = None if span_page is None else span_page[r]
-                    forced[r] = self._span_value(
-                        last[r], prompt_h[r], prompts[r], room, page, only=again[r]
-                    )
                 elif (
                     self.submit is not None and states and not forced[r] and _closes_type(states[r])
                 ):
@@ -1058,8 +1066,7 @@ class GazeVLM(nn.Module):
         says of the value the span head would type after ``type("`` (decoded from the
         prefix's caches, which stay as they are) on the first such row of its group (one
         look-ahead per page: a 1280x800 page is 40 tiles); anywhere (``Keep()``) for every
-        other row. ``values``, when given, gets per group the values it has left to type as
-        the look-ahead reads them (``_values_left``: the plan's count, else one)."""
+        other row. ``values``, when given, gets per group the value its look-ahead read."""
         out = [Keep() for _ in range(len(forced))]
         rows = [r for r, h in enumerate(hold) if h is not None and bytes(forced[r]) == b"click("]
         if not rows:
@@ -1079,16 +1086,18 @@ class GazeVLM(nn.Module):
         for j, f in enumerate(firsts):
             page = None if span_page is None else span_page[f]
             value = self._span_value(
-                hs[j, -1], prompt_h[f], prompts[f], _SPAN_ROOM, page, used[f] if used else ()
+                hs[j, -1][None],
+                prompt_h[f][None],
+                prompts[f],
+                _SPAN_ROOM,
+                None if page is None else page[None],
+                used[f] if used else (),
             )
-            if values is not None:
-                k = left[f] if left is not None else 1
-                values[groups[f]] = self._values_left(
-                    hs[j, -1], prompt_h[f], prompts[f], page, used[f] if used else (), k
-                )
             if not value:
                 continue
             said = bytes(value[:-1]).decode("utf-8", errors="ignore")
+            if values is not None:
+                values[groups[f]] = [said]
             for r in rows:
                 fn = hold[r]
                 if groups[r] == groups[f] and fn is not None:
@@ -1169,11 +1178,16 @@ class GazeVLM(nn.Module):
         passed: Collection[str] = (),
         only: Collection[str] = (),
     ) -> list[int]:
-        """The bytes to write after ``type("`` (the value and its closing quote): of the goal's
+        """The bytes to write after ``type("`` (the value and its closing quote) for the rows of
+        one page (``q_h`` (R, W) their states at the opening quote, ``prompt_h`` (R, P, W),
+        ``page`` (R, P, N_PAGE_FLAGS) or None; ``prompt`` (P,) their one prompt): of the goal's
         candidate spans (``spans.candidate_spans``) no longer than ``room``, the one with the
-        highest log P(start) + log P(end). [] (decode freely) when none fits. Values ``passed``
-        (case-folded) are passed over, spans overlapping them too; with ``only``, only spans
-        saying one of those are chosen; either when any span is left."""
+        highest log P(start) + log P(end), averaged over the rows (a page's tiles type one
+        value: each tile choosing its own, the page's answer was the tile whose decoder liked
+        its bytes best, which for a two-word value is rarely the tile that chose it whole); its
+        letter case likewise. [] (decode freely) when none fits. Values ``passed`` (case-folded)
+        are passed over, spans overlapping them too; with ``only``, only spans saying one of
+        those are chosen; either when any span is left."""
         base, text = prompt_bytes(prompt.tolist())
         spans = [(s, e) for s, e in candidate_spans(text) if e - s <= room]
         used = _typed_ranges(text, passed)
@@ -1184,16 +1198,13 @@ class GazeVLM(nn.Module):
         spans = same or spans
         if not spans:
             return []
-        ls, le = self.span_logp(
-            q_h[None], prompt_h[None], prompt[None], None if page is None else page[None]
-        )
-        score = [float(ls[0, base + s] + le[0, base + e]) for s, e in spans]
+        rows = prompt[None].expand(q_h.shape[0], -1)
+        ls, le = self.span_logp(q_h, prompt_h, rows, page)
+        score = [float((ls[:, base + s] + le[:, base + e]).mean()) for s, e in spans]
         s, e = self._whole(text, spans[max(range(len(spans)), key=score.__getitem__)], spans)
         value = text[s:e]
         if self.case is not None:
-            value = in_case(
-                value, CASES[int(self.case_logits(q_h[None], prompt[None])[0].argmax())]
-            )
+            value = in_case(value, CASES[int(self.case_logits(q_h, rows).mean(0).argmax())])
         return [*value, _QUOTE]
 
     def _whole(
@@ -1205,39 +1216,6 @@ class GazeVLM(nn.Module):
             return span
         whole = whole_phrase(text, *span)
         return whole if whole in spans else span
-
-    def _values_left(
-        self,
-        q_h: Tensor,
-        prompt_h: Tensor,
-        prompt: Tensor,
-        page: Tensor | None,
-        passed: Collection[str],
-        k: int,
-    ) -> list[str]:
-        """The ``k`` values the span head would type next: of the goal's candidate spans
-        that overlap no value ``passed``, the best by log P(start) + log P(end), each
-        overlapping none chosen before it."""
-        base, text = prompt_bytes(prompt.tolist())
-        used = _typed_ranges(text, passed)
-        spans = [
-            (s, e)
-            for s, e in candidate_spans(text)
-            if e - s <= _SPAN_ROOM and not any(s < b and a < e for a, b in used)
-        ]
-        if not spans or k <= 0:
-            return []
-        ls, le = self.span_logp(
-            q_h[None], prompt_h[None], prompt[None], None if page is None else page[None]
-        )
-        ranked = sorted(spans, key=lambda se: -float(ls[0, base + se[0]] + le[0, base + se[1]]))
-        chosen: list[tuple[int, int]] = []
-        for s, e in (self._whole(text, se, spans) for se in ranked):
-            if len(chosen) == k:
-                break
-            if not any(s < b and a < e for a, b in chosen):
-                chosen.append((s, e))
-        return [text[s:e].decode("utf-8", errors="ignore") for s, e in chosen]
 
     @staticmethod
     def _choose_verbs(

@@ -324,7 +324,7 @@ class Predictor:
         no_done: list[bool] = []  # submit_typing: the newest step typed without Enter
         hold: list[Hold | None] = []  # type_ahead: a value -> where the first click goes
         values_typed: list[list[str]] = []  # the values the history typed (type_plan)
-        finds: list[Find | None] = []  # scroll_find: values left -> the page's find facts
+        finds: list[Find | None] = []  # scroll_find: the value typed next -> the find facts
         page_words: list[Sequence[Word]] = []  # each page's, CSS px (answers are read from them)
         ocr_s = 0.0
         for i, p in enumerate(pages):

@@ -76,6 +76,11 @@ FUNCTION_WORDS = frozenset(
     b"a an the and or with to into in on of for as at by from using then".split()
 )
 
+# words that end a value's phrase though no function word: "Enter ivo now, then Go."
+AFTER_VALUE = frozenset(
+    ["now", "please", "here", "again", "below", "above", "instead", "too", "also", "first", "next"]
+)
+
 
 def goal_end(text: bytes) -> int:
     m = _HISTORY_LINE.search(text)
@@ -225,7 +230,8 @@ def whole_phrase(text: bytes, s: int, e: int) -> tuple[int, int]:
     """The span ``(s, e)`` of the goal part of ``text`` carried on to the end of its phrase:
     while the word it ends with ends no phrase (``page_flags``' notion: the next word is no
     function word, opens with no quote or bracket, and the word ends with no punctuation) the
-    next word joins, up to ``MAX_WORDS`` words. A quoted span's inside, or one that already
+    next word joins, up to ``MAX_WORDS`` words, unless it is one of ``AFTER_VALUE`` ("now",
+    "please"). A quoted span's inside, or one that already
     ends a phrase, comes back as it is: "Samir" of "with Samir Varga and" -> "Samir Varga"."""
     goal = text[: goal_end(text)]
     if s > 0 and goal[s - 1 : s] in (b'"', b"'"):
@@ -242,6 +248,7 @@ def whole_phrase(text: bytes, s: int, e: int) -> tuple[int, int]:
             or here[-1] in _EDGE
             or after[0] in _EDGE
             or after.strip(_EDGE).lower() in FUNCTION_WORDS
+            or after.strip(_EDGE).decode("utf-8", "ignore").lower() in AFTER_VALUE
         ):
             break
         i, n = i + 1, n + 1

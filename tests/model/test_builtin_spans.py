@@ -361,6 +361,7 @@ def test_a_value_runs_on_to_the_end_of_its_phrase() -> None:
     assert _whole(b"Goal: Use the account paula2 (password qoPx).", b"paula2") == b"paula2"
     assert _whole(b'Goal: Type "Yosef Lee" now.', b"Yosef") == b"Yosef"  # quoted: as chosen
     assert _whole(b"Goal: Type u v w x y z", b"u") == b"u v w x"  # MAX_WORDS
+    assert _whole(b"Goal: Enter ivo now, then Go.", b"ivo") == b"ivo"  # AFTER_VALUE
     history = b"Goal: Type Lisbon\n1. click(x=1, y=2) -> ok"
     assert _whole(history, b"Lisbon") == b"Lisbon"  # the history is no part of the phrase
 
