@@ -76,6 +76,10 @@ def test_find_facts_count_absent_and_open_labels() -> None:
     half = find_facts(goal, [_w("Dcor")], {"door"}, {"door"})  # read one off; clicked
     assert half[ABSENT].tolist() == [0, 1, 0] and half[OPEN].tolist() == [1, 0, 0]
     assert half[FIRE] == 1  # mat is not on the page and nothing on it is left to click
+    many = "Goal: Select aa, bb, cc, dd and ee."
+    seen = [_w(t) for t in ("aa", "bb", "cc", "dd")]
+    one_of_five = find_facts(many, seen, {"aa", "bb", "cc", "dd"}, {"aa", "bb", "cc", "dd"})
+    assert one_of_five[ABSENT].tolist() == [0, 1, 0] and one_of_five[FIRE] == 0  # an OCR miss
     lookalike = find_facts("Goal: Select Jl and b2O.", [_w("J1"), _w("b20")], set(), set())
     assert lookalike[ABSENT].tolist() == [1, 0, 0]  # the OCR's 1 for l, 0 for O
     later = f"{goal}\nEarlier steps:\n1. scroll(x=5, y=5, direction='down') -> ok"

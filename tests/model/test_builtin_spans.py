@@ -25,6 +25,7 @@ from perception.builtin.data import (
 )
 from perception.builtin.grammar import ActionGrammar
 from perception.builtin.model import GazeVLM
+from perception.builtin.policy import VERBS
 from perception.builtin.progress import step_state
 from perception.builtin.spans import (
     N_PAGE_FLAGS,
@@ -465,3 +466,25 @@ def test_a_submit_head_with_no_word_buckets_reads_the_state_alone() -> None:
                          ActionGrammar(["type"]))[0]  # fmt: skip
     assert decode_bytes(out.ids).endswith('")')  # zero start: no Enter
     assert model.submit is not None and model.submit.in_features == config.width
+
+
+def test_the_tiles_of_a_page_type_one_value() -> None:
+    """Rows of one page group (the same prompt, other crops) type the value whose span
+    log-probabilities, averaged over the rows, are highest: all the same value."""
+    from tests.model.test_builtin_policy import _steps
+
+    torch.manual_seed(2)
+    model = GazeVLM(TINY).eval()
+    assert model.verb is not None
+    one = _steps(1, seed=5)[0]
+    noise = torch.rand_like(one.image)  # (the seed above makes it, and the model, the same)
+    rows = [one, replace(one, image=one.image.flip(-1)), replace(one, image=noise)]
+    batch = collate(rows, TINY)
+    args = (batch["images"], batch["prompts"], batch["words"], 30, ActionGrammar(["type"]))
+    kw = dict(marks=batch["marks"], state=batch["state"])
+    with torch.no_grad():
+        model.verb[2].bias[VERBS.index("type")] = 40.0
+        alone = {decode_bytes(d.ids) for d in model.generate(*args, **kw)}  # type: ignore[arg-type]
+        page = {decode_bytes(d.ids) for d in model.generate(*args, **kw, groups=[0, 0, 0])}  # type: ignore[arg-type]
+    assert len(page) == 1 and all(t.startswith('type("') for t in page | alone)
+    assert len(alone) > 1  # each row alone chose its own
