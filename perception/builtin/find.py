@@ -24,18 +24,21 @@ Contract:
   (``ModelConfig.scroll_find`` buckets of the goal's instruction words and their pairs,
   ``model.goal_words`` with ``only=INSTRUCTION_WORDS``: the labels and values a goal names
   land in buckets training words weighted, and tipped "Choose Pin from the Payroll menu" to
-  scroll), read only where the facts say a label is absent and none open (``head_input``:
-  a form's wording alone tipped a form whose fields were all in view), then the facts): logistic regression of "the demonstration scrolls here" on every
-  demonstration step whose target is a click or a scroll (``find_rows``; the head decides
-  between those two only), the facts read with the step's OCR ``words`` and, as ``values``,
+  scroll), read only where the facts say ``FIRE`` (``head_input``: a form's wording alone
+  tipped a form whose fields were all in view), then the facts): logistic regression of "the demonstration scrolls here" on every
+  demonstration step whose target is a click or a scroll and whose facts say ``FIRE``
+  (``find_rows``; the head decides between those two only, and only there: ``gate``), the facts read with the step's OCR ``words`` and, as ``values``,
   the value the demonstration types next (as decoding knows it: the span head's second-best
   span is no second value). Full batch from zeros,
   ``type_ahead``'s fitting steps, seconds; ``judge`` scores a head on rows (the fit returns
-  its score on the rows it fitted; no rows: the head stays as it is, ``rows`` 0).
+  its score, gated, on every click and scroll step; no ``FIRE`` row: the head stays as it
+  is).
 - Decoding (``GazeVLM.generate``'s ``find``): when the verb head chose ``click(`` for a page,
   the head reads the page's facts with the value the goal types next (the type-ahead
-  look-ahead's, ``GazeVLM._type_ahead``; none when it did not run) and a logit above 0 writes
-  ``scroll(`` instead; the decoder writes where and which way.
+  look-ahead's, ``GazeVLM._type_ahead``; none when it did not run) and, where they say
+  ``FIRE``, a logit above 0 writes ``scroll(`` instead; the decoder writes where and which
+  way. Elsewhere the click stays (``gate``: the head read every page, one label of ten absent
+  and the step count tipped click-checkboxes-large to scroll before its Submit).
 
 Why: a sixth of the held-out goals that failed on run 96 named a target below the fold (a
 form's field or button, a menu, a list item): the verb head gave scroll 3-36% and the pointer
@@ -79,6 +82,7 @@ MIN_GOALS = 5  # instruction_words: a token this many demonstrations name ...
 MAX_SHOWN = 0.9  # ... and their pages show in under this share of them
 N_FIND = 3 + 3 + 1 + 1 + 4 + 1 + 3
 FIRE = 6  # the facts' "some labels absent, half or more, none open"
+NO = -30.0  # the head's logit where it is not asked (gate)
 _FUNCTION = frozenset(w.decode() for w in FUNCTION_WORDS)
 
 
@@ -148,7 +152,7 @@ def find_facts(
 
 @dataclass(frozen=True)
 class FindFit:
-    rows: int  # demonstration steps whose target clicks or scrolls
+    rows: int  # demonstration steps whose target clicks or scrolls (the head fits the FIRE ones)
     scrolls: float  # share of them that scroll
     accuracy: float  # on the rows, after the fit
     recall: float  # of the scrolling rows, the share the head says scroll for
@@ -212,6 +216,12 @@ def find_rows(
     return FindRows(pad_prompts(prompts), torch.stack(facts), torch.tensor(labels))
 
 
+def gate(logits: Tensor, facts: Tensor) -> Tensor:
+    """The head's logits where the facts say ``FIRE``, ``NO`` (says click) elsewhere: it is
+    asked only when half or more of the goal's labels are absent and none is open."""
+    return torch.where(facts[:, FIRE] > 0, logits, torch.full_like(logits, NO))
+
+
 def judge(logits: Tensor, scrolls: Tensor) -> FindFit:
     """How the head's ``logits`` (N,) answer rows whose demonstrations ``scrolls`` (N,)."""
     said = (logits > 0).float()
@@ -234,13 +244,16 @@ def fit(model: GazeVLM, samples: Sequence[LoadedSample], words: dict[str, list[W
     head = model.scroll_find
     assert head is not None, "ModelConfig.scroll_find is 0: the model has no scroll-find head"
     rows = find_rows(model.config, samples, words)
-    if not len(rows.scrolls):  # nothing to fit on: the head stays as it is
-        return FindFit(0, 0.0, 0.0, 0.0, 0.0, 0.0)
-    x = head_input(rows.prompts, rows.facts, model.config.scroll_find)
+    fire = rows.facts[:, FIRE] > 0
+    if not bool(fire.any()):  # nothing to fit on: the head stays as it is
+        return FindFit(len(rows.scrolls), 0.0, 0.0, 0.0, 0.0, 0.0)
+    x = head_input(rows.prompts[fire], rows.facts[fire], model.config.scroll_find)
+    y = rows.scrolls[fire]
 
     def says(logits: Tensor) -> Tensor:
-        return F.binary_cross_entropy_with_logits(logits[:, 0], rows.scrolls)
+        return F.binary_cross_entropy_with_logits(logits[:, 0], y)
 
     with torch.enable_grad():
-        logits = _fit_linear(x, says, 1, head)[:, 0]
-    return judge(logits.detach(), rows.scrolls)
+        _fit_linear(x, says, 1, head)
+    with torch.no_grad():
+        return judge(model.find_logit(rows.prompts, rows.facts), rows.scrolls)

@@ -23,8 +23,10 @@ Contract:
   ``progress_state`` the page's), a separate head
   picks each answer's action name first (one choice per ``groups`` entry: the tiles of one page)
   and decoding writes it; the loss then adds the head's cross-entropy on the answer's verb.
-  With ``config.span_head`` a ``type("`` value is a span of the goal chosen whole
-  (``spans.candidate_spans``; ``span_case``: a head picks its letter case), and with
+  With ``config.span_head`` a ``type("`` value is a span of the goal chosen whole, one for all
+  the rows of a group (their span log-probabilities averaged; ``spans.candidate_spans``;
+  ``span_case``: a head picks its letter case; ``whole_phrase``: a span chosen inside a
+  phrase of the goal runs on to its end, ``spans.whole_phrase``), and with
   ``span_submit`` a head decides what follows its closing quote, ``, submit=true)`` or ``)``;
   with ``span_page`` the span votes also read ``span_page`` (B, P, ``spans.N_PAGE_FLAGS``), the
   page's facts about each goal byte (``spans.page_flags``; zeros where not given). With
@@ -50,7 +52,10 @@ Contract:
   and on the last value Enter when the submit head's logit and the plan's Enter logit add up
   above 0; the hold is asked only while values are left, and the look-ahead passes over the values
   ``Plan.used`` (spans overlapping them too); a type() of a goal that types one value twice,
-  once all its values are typed, repeats one typed once (``Plan.again``).
+  once all its values are typed, repeats one typed once (``Plan.again``). With
+  ``scroll_find`` and ``find`` (per row a function from the value the goal types next, the
+  look-ahead's, to its page's ``find.find_facts``) a group the verb head gives to ``click(``
+  writes ``scroll(`` when the scroll-find head's logit is above 0 (``perception.builtin.find``).
 
 Why the image comes after the prompt: the decoder is causal, so image tokens placed after the goal
 attend to its words in every layer; the pointer's keys are those goal-aware image states, which is
@@ -75,7 +80,7 @@ from torch import Tensor, nn
 
 from perception.builtin.answers import DONE
 from perception.builtin.config import ModelConfig
-from perception.builtin.find import N_FIND, head_input
+from perception.builtin.find import N_FIND, gate, head_input
 from perception.builtin.grammar import ActionGrammar
 from perception.builtin.grammar import State as GrammarState
 from perception.builtin.policy import N_STATE, VERBS, verb_positions
@@ -678,10 +683,12 @@ class GazeVLM(nn.Module):
 
     def find_logit(self, prompts: Tensor, facts: Tensor) -> Tensor:
         """prompts (N, P), facts (N, ``find.N_FIND``) -> (N,) the scroll-find head's logit:
-        above 0, a step the verb head gives to click() scrolls (``ModelConfig.scroll_find``)."""
+        above 0, a step the verb head gives to click() scrolls (``ModelConfig.scroll_find``);
+        ``find.NO`` where the facts do not ask it (``find.gate``)."""
         assert self.scroll_find is not None
         x = head_input(prompts, facts, self.config.scroll_find)
-        return self.scroll_find(x.to(self.scroll_find.weight)).float()[:, 0]
+        out = self.scroll_find(x.to(self.scroll_find.weight)).float()[:, 0]
+        return gate(out, facts.to(out.device))
 
     def verb_logits(
         self, h_first: Tensor, patch_h: Tensor, marks: Tensor | None, state: Tensor
@@ -1022,7 +1029,8 @@ class GazeVLM(nn.Module):
     ) -> None:
         """``ModelConfig.scroll_find``: each group whose rows the verb head gave ``click(``
         writes ``scroll(`` instead (its rows' click rules dropped) when the scroll-find head
-        says so of its first row's find facts, read with the values the group has left."""
+        says so of its first row's find facts, read with the value the group types next (the
+        look-ahead's, in ``values``; none when it did not run)."""
         if _SCROLL_OPEN not in grammar.calls:
             return
         firsts = {

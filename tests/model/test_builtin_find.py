@@ -15,6 +15,7 @@ import torch
 
 from perception.builtin.data import collate, pad_prompts, prompt_ids
 from perception.builtin.find import (
+    FIRE,
     INSTRUCTION_WORDS,
     N_FIND,
     find_facts,
@@ -34,7 +35,7 @@ from tests.model.test_builtin_policy import _steps
 
 TINY = PRESETS["tiny"].model
 GRAMMAR = ActionGrammar(dialect_actions("gaze"))
-ABSENT, OPEN, FIRE, ANY_ON = slice(0, 3), slice(3, 6), 6, 7  # find_facts' layout
+ABSENT, OPEN, ANY_ON = slice(0, 3), slice(3, 6), FIRE + 1  # find_facts' layout
 
 
 def _w(text: str, x: float = 0, y: float = 0) -> Word:
@@ -163,9 +164,9 @@ def _text(ids: list[int]) -> str:
 
 
 def test_decoding_scrolls_where_the_head_says_and_the_verb_head_said_click() -> None:
-    """A group the verb head gives to click() writes scroll( when the head's logit is above 0,
-    its facts read once per group with the values left to type; else, or with another verb,
-    or no facts, the answer is as before."""
+    """A group the verb head gives to click() writes scroll( when its facts say FIRE and the
+    head's logit is above 0, its facts read once per group with the value it types next;
+    else, or with another verb, or no facts, the answer is as before."""
     torch.manual_seed(0)
     model = GazeVLM(TINY).eval()
     assert model.verb is not None and model.scroll_find is not None
@@ -176,7 +177,10 @@ def test_decoding_scrolls_where_the_head_says_and_the_verb_head_said_click() -> 
 
     def facts(values: Any) -> torch.Tensor:
         asked.append(list(values))
-        return torch.zeros(N_FIND)
+        return torch.eye(N_FIND)[FIRE]  # absent labels, none open: the head is asked
+
+    def quiet(values: Any) -> torch.Tensor:
+        return torch.zeros(N_FIND)  # nothing missing: the click stays, whatever the head
 
     with torch.no_grad():
         model.verb[2].bias[VERBS.index("click")] = 20.0
@@ -186,6 +190,9 @@ def test_decoding_scrolls_where_the_head_says_and_the_verb_head_said_click() -> 
         got = model.generate(*args, **kw, groups=[0, 0], find=[facts, facts])
         assert all(_text(d.ids).startswith("scroll(") for d in got) and asked == [[]]
         assert model.generate(*args, **kw, find=[None, facts])[0].ids == plain[0].ids
+        assert [d.ids for d in model.generate(*args, **kw, find=[quiet, quiet])] == [
+            d.ids for d in plain
+        ]
         model.scroll_find.bias.fill_(-5.0)
         kept = model.generate(*args, **kw, find=[facts, facts])
         assert [d.ids for d in kept] == [d.ids for d in plain]
