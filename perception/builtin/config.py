@@ -235,11 +235,13 @@ class ModelConfig(BaseModel):
     scroll_find: int = Field(
         0,
         ge=0,
-        description="with verb_head, buckets of a head that reads the goal's words and word "
-        "pairs and the page's find facts (find.find_facts: goal labels no page word holds, "
-        "labels on the page no click reached, the history's scrolls) and says whether a step "
-        "the verb head gives to click() scrolls instead (find.fit: logistic regression on the "
-        "demonstrations' click and scroll steps, no image); 0: no head, no rule",
+        description="with verb_head, buckets of a head that reads the goal's instruction "
+        "words and their pairs and the page's find facts (find.find_facts: goal labels no page "
+        "word holds, labels on the page no click reached, the history's scrolls) and says "
+        "whether a step the verb head gives to click() scrolls instead; asked only where half "
+        "or more of the goal's labels are absent and none is open (find.gate; find.fit: "
+        "logistic regression on such click and scroll steps of the demonstrations, no "
+        "image); 0: no head, no rule",
     )
 
     whole_phrase: bool = Field(

@@ -278,8 +278,8 @@ def _chunks(owners: Sequence[int], max_batch: int) -> list[tuple[int, int]]:
 def _find_on(
     said: str, words: Sequence[Word], scored: Sequence[Scored], config: ModelConfig
 ) -> Find:
-    """``ModelConfig.scroll_find``: the page's ``find.find_facts`` as a function of the values
-    left to type, its progress read once with no outlines (as ``find.fit`` reads it)."""
+    """``ModelConfig.scroll_find``: the page's ``find.find_facts`` as a function of the value
+    the goal types next, its progress read once with no outlines (as ``find.fit`` reads it)."""
     on_page, reached, _ = progress_tokens(said, scored, None, config)
     return lambda values: find_facts(said, words, on_page, reached, values)
 

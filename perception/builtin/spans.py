@@ -22,6 +22,9 @@ Contract:
 - ``case_spans(text, value)`` -> with ``ModelConfig.span_case``, the labels of a value typed in
   other letter case than the goal writes it ("Type agustina in capital letters"): its spans
   and which of ``CASES`` (as written, upper, lower) turn each span into the value.
+- ``whole_phrase(text, s, e)`` -> a span carried on to the end of its phrase of the goal (up
+  to a function word, quote, bracket, punctuation or one of ``AFTER_VALUE``), for
+  ``ModelConfig.whole_phrase``: the span head's end vote stopped after a first name.
 - ``typed_value(target)`` -> the text of a ``type("...")`` answer's value (None: another action,
   or a value with escapes); ``typing_miss(answer, target)`` -> how an answer to a step that
   types went (``TYPING_MISSES``: exact, Enter, case, value, action).
@@ -231,8 +234,8 @@ def whole_phrase(text: bytes, s: int, e: int) -> tuple[int, int]:
     while the word it ends with ends no phrase (``page_flags``' notion: the next word is no
     function word, opens with no quote or bracket, and the word ends with no punctuation) the
     next word joins, up to ``MAX_WORDS`` words, unless it is one of ``AFTER_VALUE`` ("now",
-    "please"). A quoted span's inside, or one that already
-    ends a phrase, comes back as it is: "Samir" of "with Samir Varga and" -> "Samir Varga"."""
+    "please"). A quoted span's inside, or one that already ends a phrase, comes back as it is:
+    "Samir" of "with Samir Varga and" -> "Samir Varga"."""
     goal = text[: goal_end(text)]
     if s > 0 and goal[s - 1 : s] in (b'"', b"'"):
         return s, e
