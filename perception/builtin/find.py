@@ -20,19 +20,19 @@ Contract:
   MiniWoB++'s click-checkboxes-large, which then scrolled before its Submit), whether any
   label is on the page, the history's step count, whether its newest step scrolled and how
   many scrolls it has. One-hot counts: 0, 1, 2 or more (steps: 0 to 3 or more).
-- ``fit(model, samples, words)`` fits ``model.scroll_find`` alone
-  (``ModelConfig.scroll_find`` buckets of the goal's instruction words and their pairs,
-  ``model.goal_words`` with ``only=INSTRUCTION_WORDS``: the labels and values a goal names
-  land in buckets training words weighted, and tipped "Choose Pin from the Payroll menu" to
-  scroll), read only where the facts say ``FIRE`` (``head_input``: a form's wording alone
-  tipped a form whose fields were all in view), then the facts): logistic regression of "the demonstration scrolls here" on every
-  demonstration step whose target is a click or a scroll and whose facts say ``FIRE``
-  (``find_rows``; the head decides between those two only, and only there: ``gate``), the facts read with the step's OCR ``words`` and, as ``values``,
-  the value the demonstration types next (as decoding knows it: the span head's second-best
-  span is no second value). Full batch from zeros,
-  ``type_ahead``'s fitting steps, seconds; ``judge`` scores a head on rows (the fit returns
-  its score, gated, on every click and scroll step; no ``FIRE`` row: the head stays as it
-  is).
+- ``fit(model, samples, words)`` fits ``model.scroll_find`` alone: logistic regression of
+  "the demonstration scrolls here" on every demonstration step whose target is a click or a
+  scroll and whose facts say ``FIRE`` (``find_rows``; the head decides between those two
+  only, and only there: ``gate``). Its input (``head_input``): ``ModelConfig.scroll_find``
+  buckets of the goal's instruction words and their pairs (``model.goal_words`` with
+  ``only=INSTRUCTION_WORDS``: the labels and values a goal names land in buckets training
+  words weighted, and tipped "Choose Pin from the Payroll menu" to scroll), read only where
+  the facts say ``FIRE`` (a form's wording alone tipped a form whose fields were all in view),
+  then the facts, read with the step's OCR ``words`` and, as ``values``, the value the
+  demonstration types next (as decoding knows it: the span head's second-best span is no
+  second value). Full batch from zeros, ``type_ahead``'s fitting steps, seconds; ``judge``
+  scores a head on rows (the fit returns its score, gated, on every click and scroll step; no
+  ``FIRE`` row: the head stays as it is).
 - Decoding (``GazeVLM.generate``'s ``find``): when the verb head chose ``click(`` for a page,
   the head reads the page's facts with the value the goal types next (the type-ahead
   look-ahead's, ``GazeVLM._type_ahead``; none when it did not run) and, where they say
