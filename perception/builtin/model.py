@@ -55,7 +55,8 @@ Contract:
   once all its values are typed, repeats one typed once (``Plan.again``). With
   ``scroll_find`` and ``find`` (per row a function from the value the goal types next, the
   look-ahead's, to its page's ``find.find_facts``) a group the verb head gives to ``click(``
-  writes ``scroll(`` when the scroll-find head's logit is above 0 (``perception.builtin.find``).
+  writes ``scroll(`` when the scroll-find head's logit is above 0, which it is only where the
+  facts say ``find.FIRE`` (``find_logit`` gates it; ``perception.builtin.find``).
 
 Why the image comes after the prompt: the decoder is causal, so image tokens placed after the goal
 attend to its words in every layer; the pointer's keys are those goal-aware image states, which is
